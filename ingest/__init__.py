@@ -1,0 +1,1 @@
+"""Ingest stages: everything that touches the outside web (feeds, pages, extraction)."""

@@ -1,0 +1,1 @@
+"""Sink stages: write enriched articles to the database."""

@@ -1,0 +1,1 @@
+"""Transform stages: content logic with no network access (dedup, stories, entities)."""

@@ -1,0 +1,80 @@
+"""The single seam between stages and infrastructure: a Bus with two implementations.
+
+``MemoryBus`` (one process, no servers) and ``KafkaBus`` (kafka-python) give the same
+semantics: partitioned append-only topics, consumer groups with their own committed
+offsets, explicit commits, and publishes that are only durable after ``flush()``
+returns without raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Kafka's default max.message.bytes is 1 MiB; stay a little under it for headers and
+# batch overhead. Both buses refuse larger records, so the embedded mode catches them too.
+MAX_MESSAGE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def next_offsets(messages: Sequence[Message]) -> dict[tuple[str, int], int]:
+    """The offsets to commit after ``messages``: last offset + 1 per partition."""
+    offsets: dict[tuple[str, int], int] = {}
+    for m in messages:
+        tp = (m.topic, m.partition)
+        offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+    return offsets
+
+
+class Consumer(Protocol):
+    def poll(self, max_records: int, timeout_s: float) -> list[Message]: ...
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        """Commit past ``messages``; raises CommitFailed if the group moved on."""
+
+    def keepalive(self) -> None:
+        """Stay in the group without taking new records (while output is blocked)."""
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Committed-offset lag per (topic, partition) assigned to this consumer."""
+
+    def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    def ensure_topics(self, topics: Iterable[str]) -> None: ...
+
+    def publish(
+        self, topic: str, key: str | None, value: bytes, headers: dict[str, str] | None = None
+    ) -> None: ...
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait for every publish since the last flush; raise PublishError if any failed."""
+
+    def consumer(self, topics: Sequence[str], group: str) -> Consumer: ...
+
+    def close(self) -> None: ...
+
+
+def make_bus(
+    kind: str, *, kafka_bootstrap: str = "", partitions: int = 6, namespace: str = ""
+) -> Bus:
+    """Build the bus named in the settings (``memory`` or ``kafka``)."""
+    if kind == "memory":
+        from wiredesk.bus.memory import MemoryBus
+
+        return MemoryBus(partitions=partitions)
+    from wiredesk.bus.kafka import KafkaBus
+
+    return KafkaBus(kafka_bootstrap, partitions=partitions, namespace=namespace)

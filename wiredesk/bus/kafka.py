@@ -1,0 +1,223 @@
+"""Kafka bus on kafka-python.
+
+Producer: ``acks=all`` with idempotence, and every ``send()`` future is kept and checked
+in ``flush()``: kafka-python's own ``flush()`` does not raise for batches that expired
+(kafka-python #1347, #1667), so trusting it alone loses data silently.
+
+Consumer: a group member with auto-commit off and ``auto_offset_reset=earliest``; the
+runner commits explicit offsets only after its output is durable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import kafka.errors
+import structlog
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from wiredesk.bus import MAX_MESSAGE_BYTES, Message, next_offsets
+from wiredesk.errors import CommitFailed, PublishError, RecordRejected
+
+log = structlog.get_logger(__name__)
+
+
+class KafkaBus:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        partitions: int = 6,
+        namespace: str = "",
+        client_id: str = "wiredesk",
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.partitions = partitions
+        self.namespace = namespace  # prefixed to every topic and group name on the broker
+        self.client_id = f"{client_id}-{socket.gethostname()}-{os.getpid()}"
+        self._producer: KafkaProducer | None = None
+        self._pending: list[Any] = []
+
+    # -- admin -----------------------------------------------------------------------
+    def ensure_topics(self, topics: Iterable[str]) -> None:
+        """Create missing topics with the configured partition count (idempotent)."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        try:
+            existing = set(admin.list_topics())
+            missing = {
+                self.namespace + name: {"num_partitions": self.partitions, "replication_factor": 1}
+                for name in topics
+                if self.namespace + name not in existing
+            }
+            if missing:
+                # Another worker may have created them first: that is fine.
+                with contextlib.suppress(kafka.errors.TopicAlreadyExistsError):
+                    admin.create_topics(missing, wait_for_metadata=True)
+                log.info("topics_created", topics=sorted(missing))
+        finally:
+            admin.close()
+
+    # -- producer --------------------------------------------------------------------
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                max_request_size=MAX_MESSAGE_BYTES,
+                request_timeout_ms=15_000,
+                delivery_timeout_ms=60_000,
+            )
+        return self._producer
+
+    def publish(
+        self, topic: str, key: str | None, value: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        try:
+            future = self.producer.send(
+                self.namespace + topic,
+                value=value,
+                key=key.encode("utf-8") if key is not None else None,
+                headers=[(k, v.encode("utf-8")) for k, v in (headers or {}).items()],
+            )
+        except kafka.errors.MessageSizeTooLargeError as exc:
+            raise RecordRejected("too_large", str(exc)) from exc
+        except kafka.errors.KafkaError as exc:  # e.g. buffer full, no metadata: retry later
+            self._pending.append(exc)
+            return
+        self._pending.append(future)
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if self._producer is not None:
+            # On timeout the futures still pending are reported below.
+            with contextlib.suppress(kafka.errors.KafkaTimeoutError):
+                self.producer.flush(timeout=timeout_s)
+        failures: list[str] = []
+        for item in pending:
+            if isinstance(item, BaseException):
+                failures.append(repr(item))
+            elif not item.is_done:
+                failures.append("send not acknowledged before the flush deadline")
+            elif item.failed():
+                failures.append(repr(item.exception))
+        if failures:
+            raise PublishError(f"{len(failures)} of {len(pending)} sends failed: {failures[0]}")
+
+    # -- consumer --------------------------------------------------------------------
+    def consumer(self, topics: Sequence[str], group: str) -> KafkaGroupConsumer:
+        return KafkaGroupConsumer(
+            self.bootstrap, list(topics), group, self.client_id, namespace=self.namespace
+        )
+
+    def close(self) -> None:
+        if self._producer is not None:
+            try:
+                self.flush()
+            finally:
+                self._producer.close(timeout=10)
+                self._producer = None
+
+
+class KafkaGroupConsumer:
+    LAG_REFRESH_S = 5.0
+
+    def __init__(
+        self, bootstrap: str, topics: list[str], group: str, client_id: str, namespace: str = ""
+    ) -> None:
+        self.group = group
+        self.namespace = namespace
+        self._consumer = KafkaConsumer(
+            *(namespace + t for t in topics),
+            bootstrap_servers=bootstrap,
+            group_id=namespace + group,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+            fetch_max_bytes=16 * 1024 * 1024,
+        )
+        self._lag: dict[tuple[str, int], int] = {}
+        self._lag_checked = 0.0
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Message]:
+        batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        return [_message(r, self.namespace) for records in batches.values() for r in records]
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        offsets = {
+            TopicPartition(self.namespace + t, p): OffsetAndMetadata(o, "", -1)
+            for (t, p), o in next_offsets(messages).items()
+        }
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets)
+        except (kafka.errors.CommitFailedError, kafka.errors.RebalanceInProgressError) as exc:
+            raise CommitFailed(str(exc)) from exc
+
+    def keepalive(self) -> None:
+        """Poll with every partition paused: keeps the member alive past max_poll_interval.
+
+        A rebalance during the pause can hand us new, unpaused partitions; anything
+        fetched from them is given back by seeking to where it started.
+        """
+        assigned = self._consumer.assignment()
+        self._consumer.pause(*assigned)
+        try:
+            got = self._consumer.poll(timeout_ms=200)
+            for tp, records in got.items():
+                if records:
+                    self._consumer.seek(tp, records[0].offset)
+        finally:
+            self._consumer.resume(*self._consumer.paused())
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        now = time.monotonic()
+        if now - self._lag_checked < self.LAG_REFRESH_S:
+            return self._lag
+        self._lag_checked = now
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            self._lag = {}
+            return self._lag
+        try:
+            ends = self._consumer.end_offsets(assigned)
+            lag = {}
+            for tp in assigned:
+                committed = self._consumer.committed(tp) or 0
+                lag[(tp.topic.removeprefix(self.namespace), tp.partition)] = max(
+                    0, ends[tp] - committed
+                )
+            self._lag = lag
+        except kafka.errors.KafkaError as exc:
+            log.warning("lag_unavailable", error=repr(exc))
+        return self._lag
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+def _message(r: Any, namespace: str) -> Message:
+    return Message(
+        topic=r.topic.removeprefix(namespace),
+        partition=r.partition,
+        offset=r.offset,
+        key=r.key.decode("utf-8", "replace") if r.key is not None else None,
+        value=r.value,
+        timestamp_ms=r.timestamp,
+        headers={k: (v or b"").decode("utf-8", "replace") for k, v in (r.headers or [])},
+    )

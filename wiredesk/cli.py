@@ -1,0 +1,162 @@
+"""``wiredesk``: the command line. One subcommand per service, plus demo and operations.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from wiredesk.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+
+log = structlog.get_logger("wiredesk")
+
+SERVICES = {
+    "fetch": ("fetch_pages", "fetch article pages: news.links -> news.raw"),
+    "extract": ("extract_articles", "extract text and metadata: news.raw -> news.articles"),
+    "enrich": ("enrich_articles", "dedup and tag: news.articles -> news.enriched"),
+    "sink": ("write_articles", "write to the database: news.enriched -> articles table"),
+}
+
+EPILOG = f"""\
+Every setting can come from a TOML file (--config or {ENV_PREFIX}CONFIG) or an
+environment variable {ENV_PREFIX}<NAME>, e.g. {ENV_PREFIX}BUS=kafka,
+{ENV_PREFIX}KAFKA_BOOTSTRAP=127.0.0.1:19092,
+{ENV_PREFIX}DATABASE_URL=postgresql+psycopg://user:pw@127.0.0.1:15432/wiredesk.
+`wiredesk config` prints the effective settings and every variable's name.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wiredesk",
+        description="Streaming news ingest: feeds -> pages -> text -> dedup -> database.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE", help=f"TOML settings file ({ENV_PREFIX}CONFIG)")
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "console", "json"],
+        help=f"log renderer ({ENV_PREFIX}LOG_FORMAT; auto = json unless a TTY)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help=f"({ENV_PREFIX}LOG_LEVEL)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the whole pipeline in one process on the bundled "
+        "demo news site (no servers needed) and print what was ingested",
+    )
+    demo.add_argument(
+        "--db",
+        default="wiredesk-demo.db",
+        type=Path,
+        help="SQLite file to (re)create (default: ./wiredesk-demo.db)",
+    )
+    demo.add_argument("--corpus", type=Path, help="corpus directory (default: bundled demo)")
+
+    sub.add_parser(
+        "local",
+        help="poll the configured feeds once and run every stage in one "
+        "process until done (bus=memory; database from the settings)",
+    )
+
+    poll = sub.add_parser("poll", help="feed poller service: feeds -> news.links, forever")
+    poll.add_argument("--once", action="store_true", help="poll once and exit")
+    for command, (stage, text) in SERVICES.items():
+        sub.add_parser(command, help=f"{text} (consumer group '{stage}', runs until SIGTERM)")
+
+    topics = sub.add_parser("topics", help="create or list the Kafka topics")
+    topics.add_argument("action", choices=["create", "list"])
+
+    db = sub.add_parser("db", help="database schema migrations")
+    db.add_argument("action", choices=["upgrade", "current"])
+
+    devserver = sub.add_parser(
+        "devserver", help="serve a local news site (feeds + pages) for demos, tests and benchmarks"
+    )
+    devserver.add_argument("args", nargs=argparse.REMAINDER, help="see `wiredesk devserver -h`")
+
+    sub.add_parser("config", help="print the effective settings and their env variables")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        os.environ[f"{ENV_PREFIX}CONFIG"] = args.config
+    if args.command == "devserver":
+        from ingest.devserver import main as devserver_main
+
+        return devserver_main(args.args) or 0
+    overrides = {}
+    if args.log_format:
+        overrides["log_format"] = args.log_format
+    if args.log_level:
+        overrides["log_level"] = args.log_level
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"wiredesk: {exc}", file=sys.stderr)
+        return 2
+    from wiredesk.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except SettingsError as exc:
+        print(f"wiredesk: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from wiredesk import commands
+
+    if args.command == "demo":
+        return commands.demo(settings, args.db, args.corpus)
+    if args.command == "local":
+        return commands.local(settings)
+    if args.command == "poll":
+        return commands.poll_service(settings, _stop_on_signals(), once=args.once)
+    if args.command in SERVICES:
+        return commands.stage_service(settings, SERVICES[args.command][0], _stop_on_signals())
+    if args.command == "topics":
+        return commands.topics(settings, args.action)
+    if args.command == "db":
+        return commands.db(settings, args.action)
+    if args.command == "config":
+        return commands.show_config(settings)
+    raise AssertionError(args.command)
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGTERM/SIGINT set the event: the worker finishes its batch, commits and exits."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""What each CLI subcommand does (argument parsing stays in ``cli.py``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import structlog
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, func, select
+
+from wiredesk import db as database
+from wiredesk.bus import Bus, make_bus
+from wiredesk.db.tables import ArticleRow
+from wiredesk.metrics import Health, serve_metrics
+from wiredesk.runner import RunnerOptions, StageRunner, drain, publish_from
+from wiredesk.settings import Settings
+from wiredesk.topics import ALL_TOPICS, DLQ, LINKS
+
+log = structlog.get_logger("wiredesk")
+
+
+def runner_options(settings: Settings) -> RunnerOptions:
+    return RunnerOptions(
+        poll_timeout_s=settings.poll_timeout_s,
+        max_record_attempts=settings.max_record_attempts,
+        retry_max_backoff_s=settings.retry_max_backoff_s,
+        crash_at=settings.crash_at,
+    )
+
+
+def _bus(settings: Settings) -> Bus:
+    return make_bus(
+        settings.bus,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        partitions=settings.partitions,
+        namespace=settings.namespace,
+    )
+
+
+def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
+    """Poll the feeds once and drain every stage in one process on the in-process bus."""
+    from wiredesk.topology import build_pipeline
+
+    bus = make_bus("memory", partitions=1)
+    bus.ensure_topics(t.name for t in ALL_TOPICS)
+    pipeline = build_pipeline(settings, engine)
+    try:
+        runners = [StageRunner(s, bus, options=runner_options(settings)) for s in pipeline.stages]
+        links = publish_from(pipeline.source, bus, LINKS.name)
+        moved = drain(runners)
+    finally:
+        pipeline.close()
+    return {"links": links, "records_moved": moved, "dead_letters": len(bus.messages(DLQ.name))}
+
+
+def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
+    from ingest.devserver import NewsServer, load_corpus
+
+    db_path.unlink(missing_ok=True)
+    url = f"sqlite:///{db_path}"
+    database.upgrade(url)
+    engine = database.make_engine(url)
+    console = _console()
+    with NewsServer(load_corpus(corpus)) as server:
+        console.print(
+            f"[bold]demo news site[/] at {server.base_url} ({len(server.feed_urls())} feeds)"
+        )
+        demo_settings = settings.model_copy(
+            update={
+                "feeds": server.feed_urls(),
+                "feeds_file": None,
+                "database_url": url,
+                # the demo site runs on 127.0.0.1, which the fetcher refuses by default
+                "allow_private_addresses": True,
+            }
+        )
+        counts = run_embedded(demo_settings, engine)
+    print_summary(console, engine, counts)
+    console.print(
+        f"\nStored in [bold]{db_path}[/] (SQLite); try: "
+        f"sqlite3 {db_path} 'select title, site_name from articles'"
+    )
+    engine.dispose()
+    return 0
+
+
+def local(settings: Settings) -> int:
+    if not settings.feed_urls():
+        log.error(
+            "no_feeds", hint="set WIREDESK_FEEDS='[\"https://…/rss\"]' or WIREDESK_FEEDS_FILE"
+        )
+        return 2
+    database.upgrade(settings.database_url)
+    engine = database.make_engine(settings.database_url)
+    counts = run_embedded(settings, engine)
+    print_summary(_console(), engine, counts)
+    return 0
+
+
+def _console() -> Console:
+    """A terminal's own width; 120 columns when writing to a pipe or file."""
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
+def print_summary(console: Console, engine: Engine, counts: dict[str, int]) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                ArticleRow.site_name,
+                ArticleRow.title,
+                ArticleRow.published_at,
+                ArticleRow.text,
+                ArticleRow.duplicate_of,
+                ArticleRow.article_id,
+            ).order_by(ArticleRow.published_at, ArticleRow.article_id)
+        ).all()
+        total = conn.scalar(select(func.count()).select_from(ArticleRow))
+    titles = {r.article_id: r.title for r in rows}
+    table = Table(title=f"{total} articles ingested", show_lines=False)
+    for column in ("site", "published", "words", "title", "duplicate of"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r.site_name or "?",
+            r.published_at.strftime("%Y-%m-%d %H:%M") if r.published_at else "?",
+            str(len(r.text.split())),
+            r.title[:70],
+            (titles.get(r.duplicate_of) or r.duplicate_of or "")[:40],
+        )
+    console.print(table)
+    duplicates = sum(1 for r in rows if r.duplicate_of)
+    console.print(
+        f"links discovered: {counts['links']}, articles stored: {total}, "
+        f"flagged duplicates: {duplicates}, dead letters: {counts['dead_letters']}"
+    )
+
+
+def _serve_metrics(settings: Settings, health: Health) -> None:
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_host, settings.metrics_port, health)
+        log.info("metrics_serving", address=f"{settings.metrics_host}:{settings.metrics_port}")
+
+
+def stage_service(settings: Settings, stage_name: str, stop: threading.Event) -> int:
+    """One stage as a long-lived consumer-group worker."""
+    from wiredesk.topology import build_pipeline
+
+    engine = database.make_engine(settings.database_url)
+    bus = _bus(settings)
+    bus.ensure_topics(t.name for t in ALL_TOPICS)
+    pipeline = build_pipeline(settings, engine)
+    health = Health(stage_name)
+    _serve_metrics(settings, health)
+    runner = StageRunner(
+        pipeline.stage(stage_name), bus, options=runner_options(settings), health=health, stop=stop
+    )
+    try:
+        runner.run()
+    finally:
+        bus.close()
+        pipeline.close()
+        engine.dispose()
+    return 0
+
+
+def poll_service(settings: Settings, stop: threading.Event, once: bool = False) -> int:
+    """The feed poller: poll, publish, confirm, sleep; until SIGTERM."""
+    from wiredesk.topology import build_pipeline
+
+    engine = database.make_engine(settings.database_url)
+    bus = _bus(settings)
+    bus.ensure_topics(t.name for t in ALL_TOPICS)
+    pipeline = build_pipeline(settings, engine)
+    health = Health("poll_feeds", stale_after_s=settings.poll_interval_s * 3)
+    health.set_ready(True)
+    _serve_metrics(settings, health)
+    try:
+        while not stop.is_set():
+            published = publish_from(pipeline.source, bus, LINKS.name)
+            health.beat()
+            log.info("poll_round", published=published)
+            if once:
+                break
+            stop.wait(settings.poll_interval_s)
+    finally:
+        bus.close()
+        pipeline.close()
+        engine.dispose()
+    return 0
+
+
+def topics(settings: Settings, action: str) -> int:
+    bus = _bus(settings)
+    if action == "create":
+        bus.ensure_topics(t.name for t in ALL_TOPICS)
+    for t in ALL_TOPICS:
+        print(f"{t.name}\t{t.record_type.SCHEMA}")
+    bus.close()
+    return 0
+
+
+def db(settings: Settings, action: str) -> int:
+    if action == "upgrade":
+        database.upgrade(settings.database_url)
+    print(f"revision: {database.current_revision(settings.database_url)}")
+    return 0
+
+
+def show_config(settings: Settings) -> int:
+    data = json.loads(settings.model_dump_json())
+    width = max(len(k) for k in data)
+    for name, value in data.items():
+        env = f"WIREDESK_{name.upper()}"
+        print(f"{name:<{width}}  {json.dumps(value):<40}  {env}")
+    return 0

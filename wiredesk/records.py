@@ -1,0 +1,176 @@
+"""Versioned record schemas: the payloads that travel on the topics.
+
+Every record is JSON with a ``schema`` field such as ``"news.articles/1"``. Decoding
+checks it, so a message from another producer, an older version we no longer read,
+or plain garbage is rejected with a clear reason (and routed to the DLQ by the runner)
+instead of half-parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def url_id(canonical_url: str) -> str:
+    """Stable article id: the first 32 hex digits of SHA-256 of the canonical URL."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+class DecodeError(ValueError):
+    """A message that is not a valid record of the expected schema."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Record(BaseModel):
+    """Base of every topic payload: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    SCHEMA: ClassVar[str]
+    schema_name: str = Field(alias="schema", default="")
+
+    def model_post_init(self, context: Any) -> None:
+        if not self.schema_name:
+            object.__setattr__(self, "schema_name", self.SCHEMA)
+
+    def key(self) -> str:
+        """The partitioning key: records sharing it stay in order on one partition."""
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode("utf-8")
+
+    @classmethod
+    def decode(cls, value: bytes | None) -> Record:
+        """Parse ``value`` as this record type or raise :class:`DecodeError`."""
+        if value is None:
+            raise DecodeError("empty", "message has no value (tombstone)")
+        try:
+            data = json.loads(value)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DecodeError("not_json", str(exc)[:200]) from exc
+        if not isinstance(data, dict):
+            raise DecodeError("not_object", f"expected a JSON object, got {type(data).__name__}")
+        schema = data.get("schema")
+        if schema != cls.SCHEMA:
+            raise DecodeError("wrong_schema", f"expected {cls.SCHEMA!r}, got {schema!r}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise DecodeError("invalid", _summarise(exc)) from exc
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]]
+    return "; ".join(parts)
+
+
+class Link(Record):
+    """news.links: a URL discovered in a feed, keyed by its canonical URL."""
+
+    SCHEMA: ClassVar[str] = "news.links/1"
+    url: str
+    article_id: str
+    feed_id: str | None = None
+    feed_url: str | None = None
+    entry_title: str | None = None
+    entry_published: datetime | None = None
+    discovered_at: datetime = Field(default_factory=utcnow)
+
+    def key(self) -> str:
+        return self.url
+
+
+class RawPage(Record):
+    """news.raw: a fetched page, kept so extraction can be re-run on replay."""
+
+    SCHEMA: ClassVar[str] = "news.raw/1"
+    article_id: str
+    url: str
+    final_url: str
+    status: int
+    content_type: str | None = None
+    html: str
+    fetched_at: datetime = Field(default_factory=utcnow)
+    feed_id: str | None = None
+    entry_title: str | None = None
+    entry_published: datetime | None = None
+    discovered_at: datetime | None = None
+
+    def key(self) -> str:
+        return self.article_id
+
+
+class Article(Record):
+    """news.articles: text and metadata extracted from one page."""
+
+    SCHEMA: ClassVar[str] = "news.articles/1"
+    article_id: str
+    url: str
+    canonical_url: str | None = None
+    title: str
+    text: str
+    authors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    language: str | None = None
+    site_name: str | None = None
+    feed_id: str | None = None
+    discovered_at: datetime | None = None
+    fetched_at: datetime | None = None
+    extractor_version: str
+    content_hash: str
+
+    def key(self) -> str:
+        return self.article_id
+
+
+class Entity(BaseModel):
+    """One entity mention: canonical id, label, and where it stands in the text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    canonical_id: str
+    label: str
+    surface: str
+    start: int
+    end: int
+
+
+class EnrichedArticle(Article):
+    """news.enriched: an article with its dedup verdict, story and entities."""
+
+    SCHEMA: ClassVar[str] = "news.enriched/1"
+    duplicate_of: str | None = None
+    similarity: float | None = None
+    story_id: str | None = None
+    entities: list[Entity] = Field(default_factory=list)
+
+
+class DeadLetter(Record):
+    """news.dlq: a message a stage could not handle, with the reason and the original bytes."""
+
+    SCHEMA: ClassVar[str] = "news.dlq/1"
+    stage: str
+    source_topic: str
+    partition: int
+    offset: int
+    source_key: str | None = None
+    reason: str
+    detail: str
+    attempts: int = 1
+    original: str = Field(description="the original value, base64")
+    failed_at: datetime = Field(default_factory=utcnow)
+
+    def key(self) -> str:
+        return f"{self.source_topic}:{self.partition}:{self.offset}"

@@ -1,0 +1,125 @@
+"""Settings: defaults < config file (TOML) < environment (``WIREDESK_*``) < CLI flags.
+
+The defaults run the embedded mode with zero setup (in-process bus, SQLite file). The
+config file is ``--config FILE`` or ``WIREDESK_CONFIG``; its keys are the field names
+below (``bus = "kafka"``). Settings are validated once at start-up and frozen; stages
+get their options as constructor arguments and never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "WIREDESK_"
+
+
+class SettingsError(ValueError):
+    """Bad configuration; the message names each offending setting and its env var."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    bus: Literal["memory", "kafka"] = Field("memory", description="memory (one process) or kafka")
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
+    namespace: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="prefix for topic and group names (several pipelines on one cluster)",
+    )
+    partitions: int = Field(6, ge=1, le=256, description="partitions per topic when created")
+    database_url: str = Field("sqlite:///wiredesk.db", description="SQLAlchemy database URL")
+    batch_size: int = Field(100, ge=1, le=10_000, description="records per consumed batch")
+    poll_timeout_s: float = Field(1.0, gt=0, le=60, description="consumer poll wait")
+    max_record_attempts: int = Field(3, ge=1, le=20, description="tries before a record is DLQ'd")
+    retry_max_backoff_s: float = Field(30.0, gt=0, le=600, description="backoff ceiling")
+    metrics_host: str = Field("127.0.0.1", description="bind address of /metrics and health")
+    metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the metrics server")
+    log_format: Literal["auto", "console", "json"] = Field("auto", description="log renderer")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
+    feeds: list[str] = Field(default_factory=list, description="feed URLs (JSON list in env)")
+    feeds_file: Path | None = Field(None, description="file with one feed URL per line")
+    poll_interval_s: float = Field(300.0, gt=0, description="seconds between feed polls")
+    user_agent: str = Field("wiredesk/0.1 (+https://github.com/wiredesk/wiredesk)")
+    fetch_timeout_s: float = Field(30.0, gt=0, le=600, description="total deadline per fetch")
+    fetch_max_bytes: int = Field(5_000_000, ge=1024, description="cap on decoded body bytes")
+    allow_private_addresses: bool = Field(
+        False, description="TEST ONLY: allow fetching loopback/private addresses"
+    )
+    crash_at: str | None = Field(None, description="TEST ONLY: os._exit(137) at this point")
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _has_port(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port], got {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_dialect(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError(f"expected a sqlite:// or postgresql+psycopg:// URL, got {value!r}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+
+    def feed_urls(self) -> list[str]:
+        urls = list(self.feeds)
+        if self.feeds_file is not None:
+            for line in self.feeds_file.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    urls.append(line)
+        return urls
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by WIREDESK_CONFIG (set from --config by the CLI)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get(f"{ENV_PREFIX}CONFIG")
+        if not path:
+            return {}
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise SettingsError(f"config file {path} (WIREDESK_CONFIG) does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
+        return data.get("wiredesk", data)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings, turning pydantic's errors into one clear message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"])
+            got = err.get("input")
+            hint = f" (got {got!r})" if not isinstance(got, dict) else ""
+            lines.append(f"  {name} / {ENV_PREFIX}{name.upper()}: {err['msg']}{hint}")
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
