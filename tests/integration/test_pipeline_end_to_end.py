@@ -5,6 +5,7 @@ each stage a separate long-lived consumer-group worker process."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -65,9 +66,20 @@ def test_feed_items_become_postgres_rows_through_kafka(workers, kafka_bootstrap,
             )
 
         base = f"http://127.0.0.1:{metrics_port}"
-        body = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+
+        def scrape() -> str:
+            return urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+
+        lag_zero = re.compile(
+            r'wiredesk_consumer_lag\{partition="\d+",stage="write_articles",'
+            r'topic="news.enriched"\} 0.0'
+        )
+        body = wait_for(
+            lambda: (lambda b: b if lag_zero.search(b) else None)(scrape()),
+            30,
+            "the sink's lag gauge to read 0",
+        )
         assert f'wiredesk_records_in_total{{stage="write_articles"}} {float(len(expected))}' in body
-        assert 'wiredesk_consumer_lag{stage="write_articles",topic="news.enriched"' in body
         assert urllib.request.urlopen(f"{base}/readyz", timeout=5).status == 200
         assert urllib.request.urlopen(f"{base}/healthz", timeout=5).status == 200
 

@@ -187,10 +187,13 @@ class KafkaGroupConsumer:
 
     def lag(self) -> dict[tuple[str, int], int]:
         now = time.monotonic()
-        if now - self._lag_checked < self.LAG_REFRESH_S:
+        assigned = list(self._consumer.assignment())
+        same_partitions = {
+            (tp.topic.removeprefix(self.namespace), tp.partition) for tp in assigned
+        } == set(self._lag)
+        if same_partitions and now - self._lag_checked < self.LAG_REFRESH_S:
             return self._lag
         self._lag_checked = now
-        assigned = list(self._consumer.assignment())
         if not assigned:
             self._lag = {}
             return self._lag

@@ -1,0 +1,1 @@
+"""Demo data bundled with wiredesk (an invented news corpus in ``corpus/``)."""
