@@ -9,7 +9,7 @@ from pathlib import Path
 import structlog
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, make_url, select
 
 from wiredesk import db as database
 from wiredesk.bus import Bus, make_bus
@@ -212,8 +212,10 @@ def db(settings: Settings, action: str) -> int:
 
 def show_config(settings: Settings) -> int:
     data = json.loads(settings.model_dump_json())
+    data["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
     width = max(len(k) for k in data)
     for name, value in data.items():
         env = f"WIREDESK_{name.upper()}"
-        print(f"{name:<{width}}  {json.dumps(value):<40}  {env}")
+        about = Settings.model_fields[name].description or ""
+        print(f"{name:<{width}}  {json.dumps(value):<30}  {env:<34}  {about}")
     return 0

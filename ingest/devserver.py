@@ -1,0 +1,473 @@
+"""A local news server over real HTTP, for tests, the demo and benchmarks.
+
+Serves a corpus (see ``wiredesk/demo/corpus/README.md``) on 127.0.0.1: per-outlet
+RSS/Atom feeds at ``/<site>/feed.xml``, article pages at
+``/<site>/<yyyy>/<mm>/<dd>/<slug>.html``, plus ``/``, ``/feeds.opml``,
+``/robots.txt`` and ``/sitemap.xml``. Conditional GET, gzip, held-back articles
+released over time, and switchable :class:`Faults`. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import gzip
+import hashlib
+import socket
+import threading
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Sequence
+from email.utils import formatdate, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ingest import devserver_pages as pages
+from ingest.devserver_corpus import Corpus, CorpusArticle, Site, load_corpus, write_corpus
+from ingest.devserver_faults import (
+    DROP,
+    POST_ROUTE_FAULTS,
+    PRE_ROUTE_FAULTS,
+    Faults,
+    Response,
+    gzip_bomb,
+    match,
+)
+
+__all__ = [
+    "Corpus",
+    "CorpusArticle",
+    "Faults",
+    "NewsServer",
+    "Site",
+    "gzip_bomb",
+    "load_corpus",
+    "main",
+    "write_corpus",
+]
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    news: NewsServer
+
+    def __init__(self, addr: tuple[str, int], news: NewsServer) -> None:
+        self.news = news
+        self.conns: set[socket.socket] = set()
+        super().__init__(addr, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        self.conns.add(sock)
+        return sock, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        self.conns.discard(request)
+        super().shutdown_request(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "wiredesk-devserver/1.0"
+    timeout = 30
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self.server.news._serve(self, head=False)
+
+    def do_HEAD(self) -> None:
+        self.server.news._serve(self, head=True)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return formatdate(self.server.news.clock() if timestamp is None else timestamp, usegmt=True)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: see :attr:`NewsServer.requests_log`."""
+
+
+class NewsServer:
+    """Serves a :class:`Corpus`; ``hold_back`` newest articles appear later via
+    :meth:`release` or every ``release_every_s`` seconds of ``clock``."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        faults: Faults | None = None,
+        clock: Callable[[], float] = time.time,
+        hold_back: int = 0,
+        release_every_s: float | None = None,
+        feed_limit: int = 50,
+    ) -> None:
+        self.corpus, self.host, self.port = corpus, host, port
+        self.faults, self.clock = faults or Faults(), clock
+        self.release_every_s, self.feed_limit = release_every_s, feed_limit
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._sites = {s.site: s for s in corpus.sites}
+        self._by_path = {a.path: a for a in corpus.articles}
+        self._ids = {a.id: a for a in corpus.articles}
+        ordered = sorted(corpus.articles, key=_order)
+        cut = len(ordered) - max(0, min(hold_back, len(ordered)))
+        self._held: deque[CorpusArticle] = deque(ordered[cut:])
+        self._visible: set[str] = set()
+        self._site_all: dict[str, list[CorpusArticle]] = {s: [] for s in self._sites}
+        self._site_visible: dict[str, list[CorpusArticle]] = {s: [] for s in self._sites}
+        for a in ordered:
+            self._site_all[a.site].append(a)
+        for a in ordered[:cut]:
+            self._visible.add(a.id)
+            self._site_visible[a.site].append(a)
+        self._t0, self._start_mtime = clock(), int(clock())
+        self._auto_released = 0
+        self._site_mtime = dict.fromkeys(self._sites, self._start_mtime)
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._log: list[tuple[str, str, int]] = []
+        self._counts: Counter[int] = Counter()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+    def start(self) -> NewsServer:
+        """Bind and serve in a daemon thread."""
+        self._stopping.clear()
+        self._cache.clear()
+        self._httpd = _HTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="wiredesk-devserver", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; hanging and dripping responses are cut off."""
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            for sock in list(self._httpd.conns):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> NewsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- URLs
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("NewsServer not started")
+        return f"http://{self.host}:{self.port}"
+
+    def feed_urls(self) -> list[str]:
+        return [f"{self.base_url}/{s.site}/feed.xml" for s in self.corpus.sites]
+
+    @property
+    def opml_url(self) -> str:
+        return f"{self.base_url}/feeds.opml"
+
+    def article_url(self, article_id: str) -> str:
+        return self.base_url + self._ids[article_id].path
+
+    # -- what is published
+    def visible_articles(self) -> list[CorpusArticle]:
+        """Published articles, newest first."""
+        self.tick()
+        with self._lock:
+            arts = [a for site_arts in self._site_visible.values() for a in site_arts]
+        return sorted(arts, key=_order, reverse=True)
+
+    @property
+    def held(self) -> list[CorpusArticle]:
+        with self._lock:
+            return list(self._held)
+
+    def publish(self, article: CorpusArticle, *, hold: bool = False) -> None:
+        """Add a new article, visible now (its feed changes) or queued for release."""
+        with self._lock:
+            if article.id in self._ids or article.site not in self._sites:
+                raise ValueError(f"{article.id}: duplicate id or unknown site {article.site!r}")
+            self.corpus.articles.append(article)
+            self._ids[article.id], self._by_path[article.path] = article, article
+            bisect.insort(self._site_all[article.site], article, key=_order)
+            if hold:
+                self._held.append(article)
+            else:
+                self._show(article)
+
+    def release(self, n: int = 1) -> list[CorpusArticle]:
+        """Publish the next *n* held articles (oldest first)."""
+        with self._lock:
+            out = [self._held.popleft() for _ in range(min(n, len(self._held)))]
+            for a in out:
+                self._show(a)
+            return out
+
+    def release_next(self) -> CorpusArticle | None:
+        return next(iter(self.release(1)), None)
+
+    def tick(self) -> list[CorpusArticle]:
+        """Apply ``release_every_s`` against ``clock``; returns what was released."""
+        if not self.release_every_s:
+            return []
+        with self._lock:
+            due = int((self.clock() - self._t0) // self.release_every_s) - self._auto_released
+            if due <= 0:
+                return []
+            self._auto_released += due
+            return self.release(due)
+
+    def _show(self, a: CorpusArticle) -> None:
+        self._visible.add(a.id)
+        bisect.insort(self._site_visible[a.site], a, key=_order)
+        self._site_mtime[a.site] = max(int(self.clock()), self._site_mtime[a.site] + 1)
+
+    # -- request log
+    @property
+    def requests_log(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) per request; status 0 = dropped without answer."""
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def status_counts(self) -> Counter[int]:
+        """Responses sent per status code (e.g. ``[200]``, ``[304]``)."""
+        with self._lock:
+            return Counter(self._counts)
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+            self._counts.clear()
+
+    # -- serving
+    def _route(self, path: str) -> Response:
+        if path in ("/", "/index.html"):
+            return Response(
+                200,
+                pages.render_index(self.corpus.sites, self.base_url),
+                last_modified=self._start_mtime,
+                cacheable=True,
+            )
+        if path == "/robots.txt":
+            return Response(200, pages.render_robots(self.base_url), "text/plain; charset=utf-8")
+        if path == "/feeds.opml":
+            body = pages.render_opml(self.corpus.sites, self.base_url, self._start_mtime)
+            return Response(200, body, "text/x-opml; charset=utf-8", cacheable=True)
+        if path == "/sitemap.xml":
+            body = pages.render_sitemap(self.visible_articles(), self.base_url)
+            return Response(200, body, "application/xml; charset=utf-8", cacheable=True)
+        parts = path.strip("/").split("/")
+        site = self._sites.get(parts[0])
+        if site and path == f"/{site.site}/feed.xml":
+            with self._lock:
+                mtime = self._site_mtime[site.site]
+                arts = self._site_visible[site.site][-self.feed_limit :][::-1]
+            body = self._cached(
+                f"feed:{site.site}:{mtime}",
+                lambda: pages.render_feed(site, arts, self.base_url, mtime),
+            )
+            return Response(
+                200,
+                body,
+                f"{pages.FEED_TYPES[site.feed_format]}; charset=utf-8",
+                {"Cache-Control": "max-age=60"},
+                last_modified=mtime,
+                cacheable=True,
+            )
+        if site and path in (f"/{site.site}", f"/{site.site}/"):
+            with self._lock:
+                arts = self._site_visible[site.site][::-1]
+            return Response(
+                200,
+                pages.render_site_home(site, arts, self.base_url),
+                headers={"Cache-Control": "max-age=60"},
+                cacheable=True,
+            )
+        art = self._by_path.get(path)
+        if art is not None and art.id in self._visible:
+            body = self._cached(
+                f"page:{art.id}",
+                lambda: pages.render_article(
+                    self._sites[art.site], art, self.base_url, self._related(art)
+                ),
+            )
+            return Response(
+                200,
+                body,
+                headers={"Cache-Control": "max-age=300"},
+                last_modified=art.published_at.timestamp(),
+                cacheable=True,
+            )
+        return Response(404, pages.render_error(404, "Not Found"))
+
+    def _related(self, art: CorpusArticle, n: int = 4) -> list[CorpusArticle]:
+        """Up to *n* earlier articles of the same outlet, same story first."""
+        with self._lock:
+            site_arts = self._site_all[art.site]
+            pos = bisect.bisect_left(site_arts, _order(art), key=_order)
+            earlier = site_arts[max(0, pos - 50) : pos][::-1]
+        same = [a for a in earlier if a.story == art.story]
+        return (same + [a for a in earlier if a.story != art.story])[:n]
+
+    def _cached(self, key: str, make: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        body = make()
+        with self._lock:
+            self._cache[key] = body
+            while len(self._cache) > 2048:
+                self._cache.popitem(last=False)
+        return body
+
+    def _serve(self, req: _Handler, head: bool) -> None:
+        method, path = req.command, urlsplit(req.path).path
+        self.tick()
+        faults = self.faults
+        resp = next(
+            (r for f in PRE_ROUTE_FAULTS if (r := f(faults, path, self._stopping)) is not None),
+            None,
+        )
+        if resp is None:
+            resp = self._route(path)
+            for fault in POST_ROUTE_FAULTS:
+                resp = fault(faults, path, resp)
+        if resp.cacheable and resp.status == 200:
+            resp = self._conditional(req, resp)
+        with self._lock:
+            self._log.append((method, path, resp.status))
+            self._counts[resp.status] += 1
+        if resp is DROP:
+            req.close_connection = True
+            return
+        try:
+            self._send(req, path, resp, head)
+        except (BrokenPipeError, ConnectionResetError, _Aborted):
+            req.close_connection = True
+
+    def _conditional(self, req: _Handler, r: Response) -> Response:
+        etag = '"' + hashlib.sha1(r.body).hexdigest()[:20] + '"'
+        gz = _accepts_gzip(req.headers.get("Accept-Encoding", ""))
+        r.headers["ETag"] = etag[:-1] + '-gzip"' if gz else etag
+        if r.last_modified is not None:
+            r.headers["Last-Modified"] = pages.http_date(r.last_modified)
+        if inm := req.headers.get("If-None-Match"):
+            tags = {t.strip().removeprefix("W/").replace("-gzip", "") for t in inm.split(",")}
+            fresh = "*" in tags or etag in tags
+        elif (ims := req.headers.get("If-Modified-Since")) and r.last_modified is not None:
+            try:
+                fresh = int(r.last_modified) <= parsedate_to_datetime(ims).timestamp()
+            except (TypeError, ValueError):
+                fresh = False
+        else:
+            fresh = False
+        r.headers["Vary"] = "Accept-Encoding"
+        if fresh:
+            return Response(304, headers=r.headers, ctype="")
+        if gz:
+            r.body = self._cached(f"gz:{etag}", lambda: gzip.compress(r.body, 6, mtime=0))
+            r.headers["Content-Encoding"] = "gzip"
+        return r
+
+    def _send(self, req: _Handler, path: str, r: Response, head: bool) -> None:
+        req.send_response(r.status)
+        if r.ctype:
+            req.send_header("Content-Type", r.ctype)
+        for k, v in r.headers.items():
+            req.send_header(k, v)
+        chunked = r.stream is not None and r.length is None
+        if chunked:
+            req.send_header("Transfer-Encoding", "chunked")
+        elif r.status != 304:
+            req.send_header("Content-Length", str(len(r.body) if r.stream is None else r.length))
+        req.end_headers()
+        if head or r.status == 304:
+            return
+        f = self.faults
+        drip = (
+            f.slow_drip_bytes_per_s
+            if f.slow_drip_bytes_per_s > 0 and match(f.slow_drip_paths, path)
+            else 0.0
+        )
+        for chunk in r.stream() if r.stream is not None else (r.body,):
+            if self._stopping.is_set():
+                raise _Aborted
+            data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk
+            if not drip:
+                req.wfile.write(data)
+                continue
+            for i in range(len(data)):
+                req.wfile.write(data[i : i + 1])
+                if self._stopping.wait(1.0 / drip):
+                    raise _Aborted
+        if chunked:
+            req.wfile.write(b"0\r\n\r\n")
+
+
+def _order(a: CorpusArticle) -> tuple[str, str]:
+    return (a.published, a.id)
+
+
+class _Aborted(Exception):
+    """The server is stopping mid-response."""
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the dev news server in the foreground (``wiredesk devserver``)."""
+    ap = argparse.ArgumentParser(prog="wiredesk devserver", description="Serve a corpus locally.")
+    ap.add_argument("--corpus", type=Path, help="corpus directory (default: bundled demo)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8800)
+    ap.add_argument("--release-every", type=float, metavar="SECONDS", help="release cadence")
+    ap.add_argument("--hold-back", type=int, metavar="N", help="default: half if --release-every")
+    args = ap.parse_args(argv)
+    corpus = load_corpus(args.corpus)
+    hold = args.hold_back
+    if hold is None:
+        hold = len(corpus.articles) // 2 if args.release_every else 0
+    srv = NewsServer(
+        corpus, args.host, args.port, hold_back=hold, release_every_s=args.release_every
+    )
+    with srv:
+        print(
+            f"wiredesk dev news server on {srv.base_url} ({len(corpus.articles)} articles, "
+            f"{hold} held back)\nOPML: {srv.opml_url}",
+            flush=True,
+        )
+        for url in srv.feed_urls():
+            print(f"  {url}", flush=True)
+        try:
+            while True:
+                for a in srv.tick():
+                    print(f"released {a.id}: {srv.base_url}{a.path}", flush=True)
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
