@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 from ingest.http import FetchOptions, fetch
 from ingest.urls import canonical_url
 from wiredesk.db import insert_for
-from wiredesk.db.tables import FeedRow, SeenLinkRow
+from wiredesk.db.feed_tables import FeedRow, SeenLinkRow
 from wiredesk.records import Link, Record, url_id
 from wiredesk.stage import BadInput
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from sqlalchemy import Engine, select
 
 from wiredesk.db import insert_for
-from wiredesk.db.tables import ContentFingerprintRow
+from wiredesk.db.dedup_tables import ContentFingerprintRow
 from wiredesk.records import Article, EnrichedArticle, Record
 
 

@@ -12,10 +12,11 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
-from wiredesk.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+from wiredesk.settings import ENV_PREFIX, SettingsError, load_settings
 
 log = structlog.get_logger("wiredesk")
 
@@ -57,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="run the whole pipeline in one process on the bundled "
-        "demo news site (no servers needed) and print what was ingested",
+        help="run the whole pipeline in one process on the bundled demo news site "
+        "(no servers needed) and print what was ingested",
     )
     demo.add_argument(
         "--db",
@@ -67,30 +68,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLite file to (re)create (default: ./wiredesk-demo.db)",
     )
     demo.add_argument("--corpus", type=Path, help="corpus directory (default: bundled demo)")
+    demo.set_defaults(handler=lambda a, s: commands().demo(s, a.db, a.corpus))
 
-    sub.add_parser(
+    local = sub.add_parser(
         "local",
-        help="poll the configured feeds once and run every stage in one "
-        "process until done (bus=memory; database from the settings)",
+        help="poll the configured feeds once and run every stage in one process until "
+        "done (bus=memory; database from the settings)",
     )
+    local.set_defaults(handler=lambda a, s: commands().local(s))
 
     poll = sub.add_parser("poll", help="feed poller service: feeds -> news.links, forever")
     poll.add_argument("--once", action="store_true", help="poll once and exit")
+    poll.set_defaults(
+        handler=lambda a, s: commands().poll_service(s, _stop_on_signals(), once=a.once)
+    )
     for command, (stage, text) in SERVICES.items():
-        sub.add_parser(command, help=f"{text} (consumer group '{stage}', runs until SIGTERM)")
+        service = sub.add_parser(
+            command, help=f"{text} (consumer group '{stage}', runs until SIGTERM)"
+        )
+        service.set_defaults(
+            handler=lambda a, s, st=stage: commands().stage_service(s, st, _stop_on_signals())
+        )
 
     topics = sub.add_parser("topics", help="create or list the Kafka topics")
     topics.add_argument("action", choices=["create", "list"])
+    topics.set_defaults(handler=lambda a, s: commands().topics(s, a.action))
 
     db = sub.add_parser("db", help="database schema migrations")
     db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(handler=lambda a, s: commands().db(s, a.action))
 
     devserver = sub.add_parser(
-        "devserver", help="serve a local news site (feeds + pages) for demos, tests and benchmarks"
+        "devserver", help="serve a local news site (feeds + pages) for demos, tests, benchmarks"
     )
     devserver.add_argument("args", nargs=argparse.REMAINDER, help="see `wiredesk devserver -h`")
 
-    sub.add_parser("config", help="print the effective settings and their env variables")
+    config = sub.add_parser("config", help="print the effective settings and their env variables")
+    config.set_defaults(handler=lambda a, s: commands().show_config(s))
+
+    evaluate = sub.add_parser(
+        "eval", help="measure extraction, dedup, story and entity quality on labelled data"
+    )
+    evals = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
+
+    # Each domain registers its own subcommands; handlers are fn(args, settings) -> exit code.
+    from wiredesk import cli_ingest, cli_ops, cli_transform
+
+    for module in (cli_ingest, cli_transform, cli_ops):
+        module.add_commands(sub, evals)
     return parser
 
 
@@ -117,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging(settings.log_format, settings.log_level)
     try:
-        return _dispatch(args, settings)
+        return int(args.handler(args, settings))
     except KeyboardInterrupt:
         return 130
     except SettingsError as exc:
@@ -125,24 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from wiredesk import commands
+def commands() -> Any:
+    """The command implementations, imported late so `wiredesk --help` stays fast."""
+    from wiredesk import commands as module
 
-    if args.command == "demo":
-        return commands.demo(settings, args.db, args.corpus)
-    if args.command == "local":
-        return commands.local(settings)
-    if args.command == "poll":
-        return commands.poll_service(settings, _stop_on_signals(), once=args.once)
-    if args.command in SERVICES:
-        return commands.stage_service(settings, SERVICES[args.command][0], _stop_on_signals())
-    if args.command == "topics":
-        return commands.topics(settings, args.action)
-    if args.command == "db":
-        return commands.db(settings, args.action)
-    if args.command == "config":
-        return commands.show_config(settings)
-    raise AssertionError(args.command)
+    return module
 
 
 def _stop_on_signals() -> threading.Event:

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     )
     crash_at: str | None = Field(None, description="TEST ONLY: os._exit(137) at this point")
 
+    # -- ingest ----------------------------------------------------------------------
+
+    # -- transform -------------------------------------------------------------------
+
+    # -- sink and operations ---------------------------------------------------------
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _has_port(cls, value: str) -> str:

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from wiredesk import db
-from wiredesk.db.tables import Base
+from wiredesk.db.tables import Base  # imports every table module
 
 
 def test_migrations_match_the_models(sqlite_engine):

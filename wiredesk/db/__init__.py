@@ -54,19 +54,25 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (``wiredesk db upgrade``)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Apply migrations up to ``revision`` (``wiredesk db upgrade``).
+
+    Each domain (ingest, transform, sink) keeps its own branch of migrations on top of
+    ``0001``, so "heads" (all branch tips) is the default target.
+    """
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
 
 
 def current_revision(url: str) -> str | None:
+    """The applied revision(s), comma-separated (one per migration branch), or None."""
     from alembic.runtime.migration import MigrationContext
 
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+            return ",".join(sorted(heads)) or None
     finally:
         engine.dispose()

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, DateTime, Float, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    pass
+from wiredesk.db.base import Base
 
 
 class ArticleRow(Base):
@@ -47,42 +45,7 @@ class ArticleRow(Base):
     )
 
 
-class SeenLinkRow(Base):
-    """Links the feed poller has already published, so a re-poll emits nothing new."""
-
-    __tablename__ = "seen_links"
-
-    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    feed_id: Mapped[str | None] = mapped_column(String(64))
-    first_seen_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-
-
-class FeedRow(Base):
-    """A polled feed and its health."""
-
-    __tablename__ = "feeds"
-
-    feed_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
-    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class ContentFingerprintRow(Base):
-    """Exact-duplicate state: the first article seen with each normalised-text hash."""
-
-    __tablename__ = "content_fingerprints"
-
-    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    article_id: Mapped[str] = mapped_column(String(32))
-    first_seen_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+# Every table module, so importing this one gives the complete metadata (for Alembic's
+# comparisons and for tests). Each domain owns its module: feed_tables (ingest),
+# dedup_tables (transform); the tables above belong to the sink.
+from wiredesk.db import dedup_tables, feed_tables  # noqa: E402,F401

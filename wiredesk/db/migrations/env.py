@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from wiredesk.db import make_engine
-from wiredesk.db.tables import Base
+from wiredesk.db.tables import Base  # imports every table module
 
 config = context.config
 target_metadata = Base.metadata
