@@ -137,10 +137,16 @@ class Article(Record):
 
 
 class Entity(BaseModel):
-    """One entity mention: canonical id, label, and where it stands in the text."""
+    """One entity mention: which canonical entity, its label, and where it stands.
+
+    ``canonical_id`` is shared by every spelling of the same entity (Zelensky, Zelenskyy
+    and Zelenskiy are one id); ``name`` is its preferred spelling; ``surface`` is the text
+    exactly as it stands in the article at ``text[start:end]``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     canonical_id: str
+    name: str
     label: str
     surface: str
     start: int
