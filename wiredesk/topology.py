@@ -22,7 +22,7 @@ from ingest.feeds import FeedPoller
 from ingest.http import FetchOptions
 from ingest.pages import FetchPages
 from sink.articles import ArticleWriter
-from transform.enrich import EnrichArticles
+from transform.enrich import EnrichArticles, EnrichOptions
 from wiredesk.settings import Settings
 from wiredesk.stage import Stage
 from wiredesk.topics import ARTICLES, ENRICHED, LINKS, RAW
@@ -66,7 +66,11 @@ def build_pipeline(settings: Settings, engine: Engine) -> Pipeline:
         ),
         Stage("extract_articles", RAW, ExtractArticles(), output=ARTICLES, batch_size=batch),
         Stage(
-            "enrich_articles", ARTICLES, EnrichArticles(engine), output=ENRICHED, batch_size=batch
+            "enrich_articles",
+            ARTICLES,
+            EnrichArticles(engine, EnrichOptions.from_settings(settings)),
+            output=ENRICHED,
+            batch_size=batch,
         ),
         Stage("write_articles", ENRICHED, sink=ArticleWriter(engine), batch_size=batch),
     ]

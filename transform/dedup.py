@@ -1,0 +1,153 @@
+"""Streaming near-duplicate detection over shared, durable, bounded state.
+
+For each article, in one transaction (:meth:`DedupIndex.decide`):
+
+1. lock the article's 42 LSH band keys (PostgreSQL advisory locks, ascending order);
+2. if the article already has a row, return the verdict stored there: a replay, a
+   redelivery after a crash, or a second worker of a rebalance gets the same answer;
+3. exact copy: another article claimed the same normalised-text hash -> a duplicate of
+   that article's canonical, similarity 1.0;
+4. near copy: candidates share at least one band; each is verified on the signatures:
+   similar when the estimated containment of the smaller text in the larger reaches
+   ``threshold`` and the estimated Jaccard reaches ``min_jaccard`` (so a short blurb
+   quoted inside a long feature is not called a copy of it);
+5. the canonical is the root of the earliest-seen similar candidate (first seen, then
+   article id): a copy of a copy points at the original, never at another copy;
+6. insert the row (signature, bands, verdict) and commit.
+
+Copies of one story share band keys, so their decisions serialise on the locks: two
+copies processed at the same moment on two workers are decided one after the other, and
+the second sees the first. "First seen" is the order of those decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, func, select
+
+from transform import minhash
+from transform.state import lock_keys, utcnow
+from transform.text import normalised_hash, shingles, tokens
+from wiredesk.db import insert_for
+from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow
+
+MAX_CANDIDATES = 200
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    content_hash: str
+    shingle_count: int
+    signature: bytes
+    bands: list[int]
+
+
+def fingerprint(title: str, text: str) -> Fingerprint:
+    words = tokens(title, text)
+    grams = shingles(words)
+    sig = minhash.signature(grams)
+    return Fingerprint(normalised_hash(words), len(grams), sig, minhash.band_keys(sig))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    duplicate_of: str | None
+    similarity: float | None
+    kind: str  # "original", "exact", "near"
+    replayed: bool = False
+
+
+class DedupIndex:
+    def __init__(self, engine: Engine, threshold: float = 0.8, min_jaccard: float = 0.3) -> None:
+        self.engine = engine
+        self.threshold = threshold
+        self.min_jaccard = min_jaccard
+
+    def decide(self, article_id: str, fp: Fingerprint, published_at: datetime | None) -> Verdict:
+        with self.engine.begin() as conn:
+            lock_keys(conn, fp.bands)
+            stored = conn.execute(
+                select(DedupEntryRow.duplicate_of, DedupEntryRow.similarity).where(
+                    DedupEntryRow.article_id == article_id
+                )
+            ).first()
+            if stored is not None:
+                kind = "original" if stored.duplicate_of is None else "stored"
+                return Verdict(stored.duplicate_of, stored.similarity, kind, replayed=True)
+            verdict = self._exact(conn, fp) or self._near(conn, fp)
+            verdict = verdict or Verdict(None, None, "original")
+            conn.execute(
+                insert_for(self.engine, DedupEntryRow.__table__).values(
+                    article_id=article_id,
+                    first_seen_at=utcnow(),  # after the locks: the order of decisions
+                    published_at=published_at,
+                    content_hash=fp.content_hash,
+                    shingle_count=fp.shingle_count,
+                    signature=fp.signature,
+                    duplicate_of=verdict.duplicate_of,
+                    similarity=verdict.similarity,
+                )
+            )
+            bands = insert_for(self.engine, DedupBandRow.__table__)
+            conn.execute(
+                bands.on_conflict_do_nothing(),
+                [{"band_key": k, "article_id": article_id} for k in set(fp.bands)],
+            )
+            claim = insert_for(self.engine, ContentFingerprintRow.__table__).values(
+                content_hash=fp.content_hash, article_id=article_id
+            )
+            conn.execute(claim.on_conflict_do_nothing())
+        return verdict
+
+    def _root(self, conn: Connection, article_id: str) -> str:
+        parent = conn.scalar(
+            select(DedupEntryRow.duplicate_of).where(DedupEntryRow.article_id == article_id)
+        )
+        return parent or article_id
+
+    def _exact(self, conn: Connection, fp: Fingerprint) -> Verdict | None:
+        owner = conn.scalar(
+            select(ContentFingerprintRow.article_id).where(
+                ContentFingerprintRow.content_hash == fp.content_hash
+            )
+        )
+        if owner is None:
+            return None
+        return Verdict(self._root(conn, owner), 1.0, "exact")
+
+    def _near(self, conn: Connection, fp: Fingerprint) -> Verdict | None:
+        shared = func.count().label("shared")
+        ids = [
+            row.article_id
+            for row in conn.execute(
+                select(DedupBandRow.article_id, shared)
+                .where(DedupBandRow.band_key.in_(set(fp.bands)))
+                .group_by(DedupBandRow.article_id)
+                .order_by(shared.desc(), DedupBandRow.article_id)
+                .limit(MAX_CANDIDATES)
+            )
+        ]
+        if not ids:
+            return None
+        rows = conn.execute(
+            select(
+                DedupEntryRow.article_id,
+                DedupEntryRow.first_seen_at,
+                DedupEntryRow.shingle_count,
+                DedupEntryRow.signature,
+                DedupEntryRow.duplicate_of,
+            ).where(DedupEntryRow.article_id.in_(ids))
+        ).all()
+        similar = []
+        for row in rows:
+            ov = minhash.overlap(fp.signature, fp.shingle_count, row.signature, row.shingle_count)
+            if ov.containment >= self.threshold and ov.jaccard >= self.min_jaccard:
+                similar.append((row, ov.containment))
+        if not similar:
+            return None
+        first, _ = min(similar, key=lambda s: (s[0].first_seen_at, s[0].article_id))
+        root = first.duplicate_of or first.article_id
+        score = max(sim for row, sim in similar if (row.duplicate_of or row.article_id) == root)
+        return Verdict(root, round(score, 4), "near")
