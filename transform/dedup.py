@@ -24,31 +24,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
 from transform import minhash
 from transform.state import lock_keys, utcnow
-from transform.text import normalised_hash, shingles, tokens
+from transform.text import lead_shingles, normalised_hash, shingles, tokens
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow
 
 MAX_CANDIDATES = 200
 
 
+LEAD_SHINGLES = 100
+LEAD_MIN_CONTAINMENT = 0.5
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     content_hash: str
     shingle_count: int
-    signature: bytes
-    bands: list[int]
+    signature: bytes  # of the whole body
+    lead_signature: bytes  # of its first LEAD_SHINGLES shingles
+    bands: list[int]  # LSH keys of both signatures
+
+    @property
+    def lock_keys(self) -> list[int]:
+        return self.bands
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     words = tokens(title, text)
     grams = shingles(words)
     sig = minhash.signature(grams)
-    return Fingerprint(normalised_hash(words), len(grams), sig, minhash.band_keys(sig))
+    lead = minhash.signature(lead_shingles(words, LEAD_SHINGLES))
+    bands = minhash.band_keys(sig, salt=0) + minhash.band_keys(lead, salt=1)
+    return Fingerprint(normalised_hash(words), len(grams), sig, lead, bands)
 
 
 @dataclass(frozen=True)
@@ -60,14 +72,21 @@ class Verdict:
 
 
 class DedupIndex:
-    def __init__(self, engine: Engine, threshold: float = 0.8, min_jaccard: float = 0.3) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        threshold: float = 0.75,
+        min_jaccard: float = 0.15,
+        lead_threshold: float = 0.6,
+    ) -> None:
         self.engine = engine
         self.threshold = threshold
         self.min_jaccard = min_jaccard
+        self.lead_threshold = lead_threshold
 
     def decide(self, article_id: str, fp: Fingerprint, published_at: datetime | None) -> Verdict:
         with self.engine.begin() as conn:
-            lock_keys(conn, fp.bands)
+            lock_keys(conn, fp.lock_keys)
             stored = conn.execute(
                 select(DedupEntryRow.duplicate_of, DedupEntryRow.similarity).where(
                     DedupEntryRow.article_id == article_id
@@ -86,6 +105,7 @@ class DedupIndex:
                     content_hash=fp.content_hash,
                     shingle_count=fp.shingle_count,
                     signature=fp.signature,
+                    lead_signature=fp.lead_signature,
                     duplicate_of=verdict.duplicate_of,
                     similarity=verdict.similarity,
                 )
@@ -137,17 +157,35 @@ class DedupIndex:
                 DedupEntryRow.first_seen_at,
                 DedupEntryRow.shingle_count,
                 DedupEntryRow.signature,
+                DedupEntryRow.lead_signature,
                 DedupEntryRow.duplicate_of,
             ).where(DedupEntryRow.article_id.in_(ids))
         ).all()
         similar = []
         for row in rows:
-            ov = minhash.overlap(fp.signature, fp.shingle_count, row.signature, row.shingle_count)
-            if ov.containment >= self.threshold and ov.jaccard >= self.min_jaccard:
-                similar.append((row, ov.containment))
+            score = self.similarity(fp, row)
+            if score is not None:
+                similar.append((row, score))
         if not similar:
             return None
         first, _ = min(similar, key=lambda s: (s[0].first_seen_at, s[0].article_id))
         root = first.duplicate_of or first.article_id
         score = max(sim for row, sim in similar if (row.duplicate_of or row.article_id) == root)
         return Verdict(root, round(score, 4), "near")
+
+    def similarity(self, fp: Fingerprint, row: Any) -> float | None:
+        """The verified similarity of a candidate, or None when it is not a copy.
+
+        A copy either contains (or is contained in) the other text -- estimated
+        containment >= threshold with Jaccard >= min_jaccard -- or keeps its lead: the
+        first 100 shingles agree at Jaccard >= lead_threshold while at least half of the
+        smaller text is found in the other (a wire story whose last paragraphs were cut).
+        """
+        ov = minhash.overlap(fp.signature, fp.shingle_count, row.signature, row.shingle_count)
+        scores = []
+        if ov.containment >= self.threshold and ov.jaccard >= self.min_jaccard:
+            scores.append(ov.containment)
+        lead = minhash.jaccard(fp.lead_signature, row.lead_signature)
+        if lead >= self.lead_threshold and ov.containment >= LEAD_MIN_CONTAINMENT:
+            scores.append(lead)
+        return max(scores) if scores else None

@@ -42,8 +42,9 @@ log = structlog.get_logger(__name__)
 class EnrichOptions:
     ner_enabled: bool = True
     ner_model: str = "en_core_web_sm"
-    dedup_threshold: float = 0.8
-    dedup_min_jaccard: float = 0.3
+    dedup_threshold: float = 0.75
+    dedup_min_jaccard: float = 0.15
+    dedup_lead_threshold: float = 0.6
     story_threshold: float = 0.3
     story_window: timedelta = timedelta(hours=72)
     retention: timedelta = timedelta(days=7)
@@ -56,6 +57,7 @@ class EnrichOptions:
             ner_model=settings.ner_model,
             dedup_threshold=settings.dedup_threshold,
             dedup_min_jaccard=settings.dedup_min_jaccard,
+            dedup_lead_threshold=settings.dedup_lead_threshold,
             story_threshold=settings.story_threshold,
             story_window=timedelta(hours=settings.story_window_hours),
             retention=timedelta(days=settings.transform_retention_days),
@@ -79,7 +81,9 @@ class EnrichArticles:
     def __init__(self, engine: Engine, options: EnrichOptions | None = None) -> None:
         self.engine = engine
         self.options = opts = options or EnrichOptions()
-        self.dedup = DedupIndex(engine, opts.dedup_threshold, opts.dedup_min_jaccard)
+        self.dedup = DedupIndex(
+            engine, opts.dedup_threshold, opts.dedup_min_jaccard, opts.dedup_lead_threshold
+        )
         self.stories = StoryIndex(engine, opts.story_threshold, opts.story_window)
         self._tagger: EntityTagger | None = None  # loaded on first use: other stages never pay
         self._last_prune = 0.0

@@ -37,12 +37,13 @@ def signature(shingles: Iterable[str]) -> bytes:
     return np.asarray(minhash.digest(), dtype="<u4").tobytes()
 
 
-def band_keys(sig: bytes) -> list[int]:
-    """One signed 64-bit key per band (BIGINT-friendly, also used as advisory lock ids)."""
+def band_keys(sig: bytes, salt: int = 0) -> list[int]:
+    """One signed 64-bit key per band (BIGINT-friendly, also used as advisory lock ids);
+    ``salt`` keeps the bands of different signatures (full text, lead) apart."""
     keys = []
     for band in range(BANDS):
         chunk = sig[band * ROWS * 4 : (band + 1) * ROWS * 4]
-        digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
+        digest = hashlib.blake2b(bytes([salt, band]) + chunk, digest_size=8).digest()
         keys.append(int.from_bytes(digest, "little", signed=True))
     return keys
 

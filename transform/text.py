@@ -49,7 +49,8 @@ def body_lines(title: str, text: str) -> list[str]:
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     folded_title = _SPACE.sub(" ", ascii_fold(title)).strip()
-    if lines and folded_title and _SPACE.sub(" ", ascii_fold(lines[0])).strip() == folded_title:
+    headline = lines and _SPACE.sub(" ", ascii_fold(lines[0])).strip() == folded_title
+    if headline and len(lines) > 1:
         lines = lines[1:]
     kept = []
     for line in lines:
@@ -74,6 +75,11 @@ def shingles(words: Sequence[str], size: int = SHINGLE_WORDS) -> set[str]:
     if len(words) < size:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def lead_shingles(words: Sequence[str], count: int, size: int = SHINGLE_WORDS) -> set[str]:
+    """The first ``count`` shingles: what survives when the last paragraphs are cut."""
+    return shingles(words[: count + size - 1], size)
 
 
 def normalised_hash(words: Sequence[str]) -> str:

@@ -4,8 +4,8 @@ Every enrich worker reads and writes these tables, so copies landing on differen
 workers still meet, and a restarted worker finds the decisions already taken. Each row
 carries ``first_seen_at``; rows older than the retention window are pruned
 (``transform.state.prune``), which bounds the state. Bytes per article: one
-``dedup_entries`` row (a 512-byte signature, the verdict and, for canonical articles,
-the compact entity list), 42 ``dedup_bands`` rows and one ``content_fingerprints`` row;
+``dedup_entries`` row (two 512-byte signatures, the verdict and, for canonical articles,
+the compact entity list), 84 ``dedup_bands`` rows and one ``content_fingerprints`` row;
 BENCHMARKS.md gives the measured total.
 """
 
@@ -49,6 +49,7 @@ class DedupEntryRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     shingle_count: Mapped[int] = mapped_column(Integer)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
+    lead_signature: Mapped[bytes] = mapped_column(LargeBinary)
     duplicate_of: Mapped[str | None] = mapped_column(String(32))
     similarity: Mapped[float | None] = mapped_column(Float)
     story_id: Mapped[str | None] = mapped_column(String(32))

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("shingle_count", sa.Integer(), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
+        sa.Column("lead_signature", sa.LargeBinary(), nullable=False),
         sa.Column("duplicate_of", sa.String(32)),
         sa.Column("similarity", sa.Float()),
         sa.Column("story_id", sa.String(32)),
