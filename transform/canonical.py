@@ -47,6 +47,7 @@ _TRANSLITERATION = (
     (re.compile(r"w"), "v"),
     (re.compile(r"ph"), "f"),
     (re.compile(r"ck"), "k"),
+    (re.compile(r"x"), "ks"),
     (re.compile(r"([a-z])\1+"), r"\1"),
 )
 
