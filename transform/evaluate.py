@@ -154,7 +154,7 @@ def eval_entities(path: Path, model: str, progress: Progress = _no_progress) -> 
         "file": str(path),
         "documents": len(docs),
         "tokens": sum(d.tokens for d in docs),
-        "model": tagger.nlp.meta.get("name"),
+        "model": "{lang}_{name}-{version}".format(**tagger.nlp.meta),
         "scores": entity_scores(gold, predicted, labels),
         "seconds": round(seconds, 2),
     }
