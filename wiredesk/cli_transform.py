@@ -123,19 +123,32 @@ def _print_result(result: dict[str, Any]) -> None:
 
 
 def _state(args: Any, settings: Any) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     from transform import state
     from transform.enrich import EnrichOptions
     from wiredesk import db
 
     engine = db.make_engine(settings.database_url)
     try:
-        if args.action == "prune":
-            retention = EnrichOptions.from_settings(settings).retention
-            for table, n in state.prune(engine, retention).items():
-                print(f"{table:<22} {n} rows deleted")
-        else:
-            for key, value in state.stats(engine).items():
-                print(f"{key:<28} {value}")
+        return _state_action(args.action, engine, settings, state, EnrichOptions)
+    except (OperationalError, ProgrammingError) as exc:
+        print(
+            f"wiredesk transform-state: no transform state in the database ({exc.orig}); "
+            "run `wiredesk db upgrade` first",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         engine.dispose()
+
+
+def _state_action(action: str, engine: Any, settings: Any, state: Any, options: Any) -> int:
+    if action == "prune":
+        retention = options.from_settings(settings).retention
+        for table, n in state.prune(engine, retention).items():
+            print(f"{table:<22} {n} rows deleted")
+    else:
+        for key, value in state.stats(engine).items():
+            print(f"{key:<28} {value}")
     return 0

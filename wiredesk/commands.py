@@ -115,13 +115,18 @@ def print_summary(console: Console, engine: Engine, counts: dict[str, int]) -> N
                 ArticleRow.published_at,
                 ArticleRow.text,
                 ArticleRow.duplicate_of,
+                ArticleRow.story_id,
                 ArticleRow.article_id,
             ).order_by(ArticleRow.published_at, ArticleRow.article_id)
         ).all()
         total = conn.scalar(select(func.count()).select_from(ArticleRow))
     titles = {r.article_id: r.title for r in rows}
+    story_no: dict[str, int] = {}  # stories numbered in order of first appearance
+    for r in rows:
+        if r.story_id:
+            story_no.setdefault(r.story_id, len(story_no) + 1)
     table = Table(title=f"{total} articles ingested", show_lines=False)
-    for column in ("site", "published", "words", "title", "duplicate of"):
+    for column in ("site", "published", "words", "title", "story", "duplicate of"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
@@ -129,13 +134,15 @@ def print_summary(console: Console, engine: Engine, counts: dict[str, int]) -> N
             r.published_at.strftime("%Y-%m-%d %H:%M") if r.published_at else "?",
             str(len(r.text.split())),
             r.title[:70],
+            str(story_no[r.story_id]) if r.story_id else "",
             (titles.get(r.duplicate_of) or r.duplicate_of or "")[:40],
         )
     console.print(table)
     duplicates = sum(1 for r in rows if r.duplicate_of)
     console.print(
         f"links discovered: {counts['links']}, articles stored: {total}, "
-        f"flagged duplicates: {duplicates}, dead letters: {counts['dead_letters']}"
+        f"flagged duplicates: {duplicates}, stories: {len(story_no)}, "
+        f"dead letters: {counts['dead_letters']}"
     )
 
 
