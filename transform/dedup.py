@@ -2,7 +2,7 @@
 
 For each article, in one transaction (:meth:`DedupIndex.decide`):
 
-1. lock the article's 42 LSH band keys (PostgreSQL advisory locks, ascending order);
+1. lock the article's 40 LSH band keys (PostgreSQL advisory locks, ascending order);
 2. if the article already has a row, return the verdict stored there: a replay, a
    redelivery after a crash, or a second worker of a rebalance gets the same answer;
 3. exact copy: another article claimed the same normalised-text hash -> a duplicate of
@@ -97,8 +97,9 @@ class DedupIndex:
                 return Verdict(stored.duplicate_of, stored.similarity, kind, replayed=True)
             verdict = self._exact(conn, fp) or self._near(conn, fp)
             verdict = verdict or Verdict(None, None, "original")
-            conn.execute(
-                insert_for(self.engine, DedupEntryRow.__table__).values(
+            seq = conn.execute(
+                insert_for(self.engine, DedupEntryRow.__table__)
+                .values(
                     article_id=article_id,
                     first_seen_at=utcnow(),  # after the locks: the order of decisions
                     published_at=published_at,
@@ -109,11 +110,12 @@ class DedupIndex:
                     duplicate_of=verdict.duplicate_of,
                     similarity=verdict.similarity,
                 )
-            )
+                .returning(DedupEntryRow.seq)
+            ).scalar_one()
             bands = insert_for(self.engine, DedupBandRow.__table__)
             conn.execute(
                 bands.on_conflict_do_nothing(),
-                [{"band_key": k, "article_id": article_id} for k in set(fp.bands)],
+                [{"band_key": k, "entry_seq": seq} for k in sorted(set(fp.bands))],
             )
             claim = insert_for(self.engine, ContentFingerprintRow.__table__).values(
                 content_hash=fp.content_hash, article_id=article_id
@@ -139,17 +141,17 @@ class DedupIndex:
 
     def _near(self, conn: Connection, fp: Fingerprint) -> Verdict | None:
         shared = func.count().label("shared")
-        ids = [
-            row.article_id
+        seqs = [
+            row.entry_seq
             for row in conn.execute(
-                select(DedupBandRow.article_id, shared)
+                select(DedupBandRow.entry_seq, shared)
                 .where(DedupBandRow.band_key.in_(set(fp.bands)))
-                .group_by(DedupBandRow.article_id)
-                .order_by(shared.desc(), DedupBandRow.article_id)
+                .group_by(DedupBandRow.entry_seq)
+                .order_by(shared.desc(), DedupBandRow.entry_seq)
                 .limit(MAX_CANDIDATES)
             )
         ]
-        if not ids:
+        if not seqs:
             return None
         rows = conn.execute(
             select(
@@ -159,7 +161,7 @@ class DedupIndex:
                 DedupEntryRow.signature,
                 DedupEntryRow.lead_signature,
                 DedupEntryRow.duplicate_of,
-            ).where(DedupEntryRow.article_id.in_(ids))
+            ).where(DedupEntryRow.seq.in_(seqs))
         ).all()
         similar = []
         for row in rows:

@@ -7,9 +7,12 @@ deterministic across processes and machines for a given seed, which the shared s
 relies on; ``SCHEME`` names what is stored, so a change of library, seed or size is a new
 scheme (old state then simply stops matching and ages out with the retention window).
 
-LSH: 42 bands of 3 rows (126 of the 128 values) make a pair with Jaccard 0.5 a candidate
-with probability 0.996 and one with Jaccard 0.2 with probability 0.29; every candidate is
-then verified on the full signature, so band collisions cost a lookup, never a verdict.
+LSH: 20 bands of 3 rows (the first 60 of the 128 values) make a pair with Jaccard 0.6 a
+candidate with probability 0.99 and one with Jaccard 0.5 with 0.93; a pair at 0.2 with
+0.15. Each article is banded twice, on its whole body and on its lead (see
+:mod:`transform.dedup`), so a copy is found through whichever it kept. Every candidate is
+then verified on the full signatures, so band collisions cost a lookup, never a verdict.
+20 bands (not more) because each band is a row of state per article.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import rensa
 
 NUM_PERM = 128
 SEED = 20260521
-BANDS = 42
+BANDS = 20
 ROWS = 3
 SCHEME = f"rensa{rensa.RMinHash(num_perm=1, seed=0).ALGORITHM_VERSION}-p{NUM_PERM}-s{SEED}"
 

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy import Connection, Engine, delete, func, select, text
 
 from wiredesk.db.dedup_tables import (
     ContentFingerprintRow,
@@ -64,13 +64,19 @@ def prune(engine: Engine, retention: timedelta, now: datetime | None = None) -> 
     cutoff = (now or utcnow()) - retention
     counts: dict[str, int] = {}
     with engine.begin() as conn:
-        old = select(DedupEntryRow.article_id).where(DedupEntryRow.first_seen_at < cutoff)
-        counts["dedup_bands"] = conn.execute(
-            delete(DedupBandRow).where(DedupBandRow.article_id.in_(old))
-        ).rowcount
-        counts["dedup_entries"] = conn.execute(
-            delete(DedupEntryRow).where(DedupEntryRow.first_seen_at < cutoff)
-        ).rowcount
+        # Entries are numbered in insertion order, so the old ones are one range of seq
+        # (which a BRIN index on dedup_bands.entry_seq serves cheaply).
+        last_old = conn.scalar(
+            select(func.max(DedupEntryRow.seq)).where(DedupEntryRow.first_seen_at < cutoff)
+        )
+        counts["dedup_bands"] = counts["dedup_entries"] = 0
+        if last_old is not None:
+            counts["dedup_bands"] = conn.execute(
+                delete(DedupBandRow).where(DedupBandRow.entry_seq <= last_old)
+            ).rowcount
+            counts["dedup_entries"] = conn.execute(
+                delete(DedupEntryRow).where(DedupEntryRow.seq <= last_old)
+            ).rowcount
         counts["content_fingerprints"] = conn.execute(
             delete(ContentFingerprintRow).where(ContentFingerprintRow.first_seen_at < cutoff)
         ).rowcount

@@ -114,7 +114,7 @@ def test_state_bytes_per_article_are_bounded(engine):
         index.decide(a.article_id, fingerprint(a.title, a.text), a.published_at)
     figures = stats(engine)
     assert figures["dedup_entries.rows"] == 30
-    assert figures["dedup_bands.rows"] <= 84 * 30
+    assert figures["dedup_bands.rows"] <= 40 * 30
     assert 0 < figures["bytes_per_article"] < 64_000  # small tables: mostly page overhead
 
 

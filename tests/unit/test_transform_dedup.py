@@ -100,7 +100,7 @@ def test_retention_prunes_old_state_and_bounds_it(sqlite_engine):
     _run(EnrichArticles(sqlite_engine, NO_NER), items)
     before = stats(sqlite_engine)
     assert before["dedup_entries.rows"] == len(items)
-    assert before["dedup_bands.rows"] <= 84 * len(items)  # bounded per article
+    assert before["dedup_bands.rows"] <= 40 * len(items)  # bounded per article
     assert prune(sqlite_engine, timedelta(days=7))["dedup_entries"] == 0  # all recent
     later = datetime.now(UTC) + timedelta(days=8)
     counts = prune(sqlite_engine, timedelta(days=7), now=later)

@@ -5,7 +5,8 @@ workers still meet, and a restarted worker finds the decisions already taken. Ea
 carries ``first_seen_at``; rows older than the retention window are pruned
 (``transform.state.prune``), which bounds the state. Bytes per article: one
 ``dedup_entries`` row (two 512-byte signatures, the verdict and, for canonical articles,
-the compact entity list), 84 ``dedup_bands`` rows and one ``content_fingerprints`` row;
+the compact entity list), 40 ``dedup_bands`` rows of 16 bytes and one
+``content_fingerprints`` row;
 BENCHMARKS.md gives the measured total.
 """
 
@@ -13,7 +14,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, LargeBinary, String, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wiredesk.db.base import Base
@@ -43,7 +54,12 @@ class DedupEntryRow(Base):
 
     __tablename__ = "dedup_entries"
 
-    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # A compact surrogate key, increasing with insertion: band rows refer to it (8 bytes,
+    # not a 32-character id) and retention deletes ranges of it.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    article_id: Mapped[str] = mapped_column(String(32), unique=True)
     first_seen_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(TS)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -64,9 +80,11 @@ class DedupBandRow(Base):
     __tablename__ = "dedup_bands"
 
     band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
-    __table_args__ = (Index("ix_dedup_bands_article_id", "article_id"),)
+    # Rows arrive in entry_seq order, so a BRIN index (a few pages) serves the range
+    # deletes of retention on PostgreSQL; SQLite makes it a plain index.
+    __table_args__ = (Index("ix_dedup_bands_entry_seq", "entry_seq", postgresql_using="brin"),)
 
 
 class StoryRow(Base):

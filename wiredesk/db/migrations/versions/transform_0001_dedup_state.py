@@ -24,7 +24,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "dedup_entries",
-        sa.Column("article_id", sa.String(32), primary_key=True),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("article_id", sa.String(32), nullable=False, unique=True),
         sa.Column("first_seen_at", TS, server_default=sa.func.now(), nullable=False),
         sa.Column("published_at", TS),
         sa.Column("content_hash", sa.String(64), nullable=False),
@@ -40,9 +46,11 @@ def upgrade() -> None:
     op.create_table(
         "dedup_bands",
         sa.Column("band_key", sa.BigInteger(), primary_key=True),
-        sa.Column("article_id", sa.String(32), primary_key=True),
+        sa.Column("entry_seq", sa.BigInteger(), primary_key=True),
     )
-    op.create_index("ix_dedup_bands_article_id", "dedup_bands", ["article_id"])
+    op.create_index(
+        "ix_dedup_bands_entry_seq", "dedup_bands", ["entry_seq"], postgresql_using="brin"
+    )
     op.create_table(
         "story_state",
         sa.Column("story_id", sa.String(32), primary_key=True),
