@@ -112,10 +112,12 @@ class DedupIndex:
                 )
                 .returning(DedupEntryRow.seq)
             ).scalar_one()
-            bands = insert_for(self.engine, DedupBandRow.__table__)
+            # one multi-row INSERT (executemany would send one statement per band)
+            bands = [{"band_key": k, "entry_seq": seq} for k in sorted(set(fp.bands))]
             conn.execute(
-                bands.on_conflict_do_nothing(),
-                [{"band_key": k, "entry_seq": seq} for k in sorted(set(fp.bands))],
+                insert_for(self.engine, DedupBandRow.__table__)
+                .values(bands)
+                .on_conflict_do_nothing()
             )
             claim = insert_for(self.engine, ContentFingerprintRow.__table__).values(
                 content_hash=fp.content_hash, article_id=article_id

@@ -224,5 +224,6 @@ class StoryIndex:
         """Index the story under the article's keys that are in its (capped) profile."""
         kept = keys & {key_of("f", k) for k in profile}
         if kept:
-            stmt = insert_for(self.engine, StoryKeyRow.__table__).on_conflict_do_nothing()
-            conn.execute(stmt, [{"key": k, "story_id": story_id} for k in sorted(kept)])
+            rows = [{"key": k, "story_id": story_id} for k in sorted(kept)]
+            stmt = insert_for(self.engine, StoryKeyRow.__table__).values(rows)
+            conn.execute(stmt.on_conflict_do_nothing())  # one multi-row INSERT
