@@ -15,7 +15,8 @@ process, three ways in the same run:
 
 and prints articles/s, per-article latency percentiles, the time per step, how many
 articles ran NER and how many copies reused their canonical's entities, the state's bytes
-per article (pg_total_relation_size of the state tables / articles remembered) and the
+per article (pg_total_relation_size of the state tables, with their indexes and TOAST,
+divided by the articles remembered: the dedup index, the story state, and both) and the
 peak RSS.
 """
 
@@ -104,6 +105,15 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
         )
     if label != "baseline":
         figures = stats(engine)
+        articles = max(1, int(figures["dedup_entries.rows"]))
+
+        def per_article(*tables: str) -> int:
+            return round(sum(int(figures[f"{t}.bytes"] or 0) for t in tables) / articles)
+
+        result["dedup_index_bytes_per_article"] = per_article(
+            "dedup_entries", "dedup_bands", "content_fingerprints"
+        )
+        result["story_state_bytes_per_article"] = per_article("story_state", "story_keys")
         result["state_bytes_per_article"] = figures["bytes_per_article"]
         result["state_rows_per_article"] = round(
             sum(v for k, v in figures.items() if k.endswith(".rows") and isinstance(v, int))

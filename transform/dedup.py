@@ -7,17 +7,17 @@ For each article, in one transaction (:meth:`DedupIndex.decide`):
    redelivery after a crash, or a second worker of a rebalance gets the same answer;
 3. exact copy: another article claimed the same normalised-text hash -> a duplicate of
    that article's canonical, similarity 1.0;
-4. near copy: candidates share at least one band; each is verified on the signatures:
-   similar when the estimated containment of the smaller text in the larger reaches
-   ``threshold`` and the estimated Jaccard reaches ``min_jaccard`` (so a short blurb
-   quoted inside a long feature is not called a copy of it);
+4. near copy: candidates share at least one band of either signature (the whole body, or
+   its lead: the first 100 shingles, which survive when an outlet cuts the last
+   paragraphs); each is verified by :meth:`DedupIndex.similarity`;
 5. the canonical is the root of the earliest-seen similar candidate (first seen, then
    article id): a copy of a copy points at the original, never at another copy;
 6. insert the row (signature, bands, verdict) and commit.
 
 Copies of one story share band keys, so their decisions serialise on the locks: two
 copies processed at the same moment on two workers are decided one after the other, and
-the second sees the first. "First seen" is the order of those decisions.
+the second sees the first. "First seen" is the order of those decisions. An article keeps
+its first verdict for as long as its state is retained, even if its text is re-extracted.
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ from transform.text import lead_shingles, normalised_hash, shingles, tokens
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow
 
-MAX_CANDIDATES = 200
-
-
+MAX_CANDIDATES = 200  # the most band-sharing candidates verified per article
 LEAD_SHINGLES = 100
 LEAD_MIN_CONTAINMENT = 0.5
 

@@ -46,6 +46,7 @@ LEAD_WORDS = 50
 MAX_FEATURES = 60
 MAX_PROFILE = 120
 MAX_CANDIDATES = 50
+INDEXED_FEATURES = 20  # an article's strongest features index its story (rows of state)
 _WORD = re.compile(r"[a-z][a-z0-9'-]{3,}")
 _STOPWORD_TEXT = """
     about above after again against also among another because been before being below
@@ -195,7 +196,7 @@ class StoryIndex:
                 )
                 .on_conflict_do_nothing()
             )
-            self._add_keys(conn, story_id, keys, vec)
+            self._add_keys(conn, story_id, vec, vec)
             return StoryDecision(story_id, "new")
         score, story_id = -best[0], best[1]
         # Re-read under a row lock: another write-up reaching this story through other
@@ -215,14 +216,19 @@ class StoryIndex:
                 profile=profile,
             )
         )
-        self._add_keys(conn, story_id, keys, profile)
+        self._add_keys(conn, story_id, vec, profile)
         return StoryDecision(story_id, "joined", round(score, 4))
 
     def _add_keys(
-        self, conn: Connection, story_id: str, keys: set[int], profile: dict[str, float]
+        self, conn: Connection, story_id: str, vec: dict[str, float], profile: dict[str, float]
     ) -> None:
-        """Index the story under the article's keys that are in its (capped) profile."""
-        kept = keys & {key_of("f", k) for k in profile}
+        """Index the story under the article's strongest features still in its profile.
+
+        Lookups use all of an article's features and it locks all of them, so a later
+        write-up sharing any indexed feature finds the story and waits for its writer.
+        """
+        strongest = sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:INDEXED_FEATURES]
+        kept = {key_of("f", k) for k, _ in strongest if k in profile}
         if kept:
             rows = [{"key": k, "story_id": story_id} for k in sorted(kept)]
             stmt = insert_for(self.engine, StoryKeyRow.__table__).values(rows)
