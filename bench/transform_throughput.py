@@ -103,6 +103,14 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
         result[f"entities_{s}"] = int(
             sample("wiredesk_transform_entity_source_total", source=s) - n
         )
+    tagged = int(result["entities_model"]) + int(result["entities_fallback"])
+    reused = int(result["entities_reused"])
+    ner_s = sample("wiredesk_transform_step_seconds_sum", step="ner") - before["ner"]
+    reuse_s = sample("wiredesk_transform_step_seconds_sum", step="reuse") - before["reuse"]
+    result["ner_ms_per_tagged"] = round(ner_s * 1000 / tagged, 2) if tagged else 0.0
+    result["reuse_ms_per_copy"] = round(reuse_s * 1000 / reused, 2) if reused else 0.0
+    if tagged and reused:  # what NER would have cost the copies, less what reuse did
+        result["ner_seconds_saved"] = round(reused * ner_s / tagged - reuse_s, 1)
     if label != "baseline":
         figures = stats(engine)
         articles = max(1, int(figures["dedup_entries.rows"]))
