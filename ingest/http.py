@@ -1,29 +1,51 @@
-"""A guarded HTTP GET for feeds and pages.
+"""A guarded HTTP GET for feeds, robots.txt and pages.
 
-Every hop (the first request and each redirect) is checked before any connection: the
-scheme must be http(s) and every address the host resolves to must be public, unless
-the test-only ``allow_private`` is set. Bodies are capped in decoded bytes and the whole
-request runs under a wall-clock deadline, because per-read timeouts never fire on a
-server that drips one byte at a time.
+Safety (catalogue F7-F12):
 
-Failures of the remote side (timeouts, refused connections) are ``BadInput`` with a
-reason: one slow site must not stall the stage; the record is parked in the DLQ and can
-be re-sent later (``wiredesk dlq resend``).
+* only ``http``/``https`` URLs, checked before every hop (the first request and each of
+  at most 5 redirects);
+* name resolution happens once, inside :class:`GuardedBackend.connect_tcp`: every address
+  the host resolves to must be public (:mod:`ingest.addresses`), and the socket then
+  connects to that checked address. A DNS answer that changes between a check and the
+  connect (rebinding) has nothing to slip through: there is no second lookup. The URL
+  keeps its host name, so the Host header, TLS SNI and certificate checks are unchanged.
+
+Bounds (F1-F6): the body is decoded by us with a cap on *decoded* bytes (a gzip bomb
+stops at the cap without inflating further), and a wall-clock deadline covers the whole
+fetch, including every socket read, because per-read timeouts never fire on a server
+that drips one byte at a time.
+
+Failures of the remote side are ``BadInput`` with a short reason; refusals are
+:class:`Refused`. Both are counted here (``wiredesk_fetch_blocked_total`` and
+``wiredesk_fetch_rejected_total``) and logged with the URL.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
+import ssl
+import threading
 import time
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import certifi
+import httpcore
 import httpx
+import structlog
 
+from ingest import metrics
+from ingest.addresses import refusal_reason
 from wiredesk.stage import BadInput
 
+log = structlog.get_logger(__name__)
+
 MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_deadline = threading.local()  # the running fetch's wall-clock deadline, per thread
 
 
 class Refused(BadInput):
@@ -37,6 +59,9 @@ class FetchOptions:
     connect_timeout_s: float = 5.0
     max_bytes: int = 5_000_000
     allow_private: bool = False
+    # TEST ONLY: 127.0.0.1, spelled exactly so, on these ports (a local test server).
+    allow_loopback_ports: frozenset[int] = frozenset()
+    max_redirects: int = MAX_REDIRECTS
 
 
 @dataclass
@@ -46,72 +71,298 @@ class Response:
     headers: dict[str, str]
     body: bytes
     redirects: list[str] = field(default_factory=list)
+    truncated: bool = False
 
 
-def check_url(url: str, allow_private: bool) -> None:
-    """Raise :class:`Refused` unless ``url`` is http(s) to public addresses only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise Refused("scheme", f"{parts.scheme or 'no'} scheme in {url[:200]!r}")
-    host = parts.hostname
-    if not host:
-        raise Refused("no_host", url[:200])
+# -- the network backend: resolve once, check, connect to the checked address ---------
+class GuardedBackend(httpcore.NetworkBackend):
+    def __init__(self, options: FetchOptions) -> None:
+        self.options = options
+
+    def vet(self, host: str, port: int) -> list[tuple[int, Any]]:
+        """Resolve ``host`` and return its socket addresses; raise if any is forbidden."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise BadInput("dns", f"{host}: {exc}") from exc
+        for _family, _type, _proto, _name, sockaddr in infos:
+            reason = refusal_reason(sockaddr[0].split("%")[0])
+            if reason is None or self._allowed(host, port, sockaddr[0], reason):
+                continue
+            raise Refused(reason, f"{host}:{port} resolves to {sockaddr[0]} ({reason})")
+        return [(info[0], info[4]) for info in infos]
+
+    def _allowed(self, host: str, port: int, address: str, reason: str) -> bool:
+        if reason == "metadata":
+            return False
+        if self.options.allow_private:
+            return True
+        return host == address == "127.0.0.1" and port in self.options.allow_loopback_ports
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self.vet(host, port)
+        timeout = _bounded(timeout)
+        last: OSError | None = None
+        for family, sockaddr in addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(sockaddr)  # the checked address itself, never a fresh lookup
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return DeadlineStream(sock)
+            except TimeoutError as exc:
+                sock.close()
+                raise httpcore.ConnectTimeout(str(exc)) from exc
+            except OSError as exc:
+                sock.close()
+                last = exc
+        raise httpcore.ConnectError(f"{host}:{port}: {last}")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def _bounded(timeout: float | None) -> float | None:
+    """``timeout`` cut to what is left of this thread's fetch deadline."""
+    deadline = getattr(_deadline, "value", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("wall-clock deadline exceeded")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write honours the fetch's wall-clock deadline."""
+
+    def __init__(self, sock: socket.socket | ssl.SSLSocket) -> None:
+        self._sock = sock
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._sock.settimeout(_bounded(timeout))
+        try:
+            return self._sock.recv(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._sock.settimeout(_bounded(timeout))
+        try:
+            self._sock.sendall(buffer)
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self._sock.settimeout(_bounded(timeout))
+        try:
+            tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            self.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock._sslobj  # type: ignore[attr-defined]
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":
+            return _is_readable(self._sock)
+        return None
+
+
+def _is_readable(sock: socket.socket) -> bool:
+    import select
+
     try:
-        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise BadInput("dns", f"{host}: {exc}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global and not allow_private:
-            raise Refused("private_address", f"{host} resolves to {address}")
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport with our backend: no proxies, no environment, HTTP/1.1."""
+
+    def __init__(self, options: FetchOptions, max_connections: int = 50) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            max_connections=max_connections,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=GuardedBackend(options),
+        )
+
+
+def make_client(options: FetchOptions, max_connections: int = 50) -> httpx.Client:
+    """The one way to build the HTTP client ingest fetches with."""
+    return httpx.Client(
+        transport=GuardedTransport(options, max_connections),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+# -- bounded decoding of Content-Encoding ----------------------------------------------
+class _Decoder:
+    """Decodes gzip/deflate chains without ever producing more than ``limit`` bytes."""
+
+    def __init__(self, encodings: list[str], limit: int, url: str) -> None:
+        self.limit, self.url, self.produced = limit, url, 0
+        self.layers: list[Any] = []
+        for enc in reversed(encodings):
+            if enc in ("gzip", "x-gzip"):
+                self.layers.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
+            elif enc == "deflate":
+                self.layers.append(zlib.decompressobj(zlib.MAX_WBITS))
+            elif enc not in ("identity", ""):
+                raise BadInput("content_encoding", f"{url}: unsupported encoding {enc!r}")
+
+    def feed(self, data: bytes) -> bytes:
+        for layer in self.layers:
+            data = self._inflate(layer, data)
+        self.produced += len(data)
+        return data
+
+    def _inflate(self, layer: Any, data: bytes) -> bytes:
+        out: list[bytes] = []
+        size = 0
+        try:
+            while data:
+                piece = layer.decompress(data, self.limit - self.produced - size + 1)
+                out.append(piece)
+                size += len(piece)
+                if self.produced + size > self.limit:
+                    raise BadInput("too_large", f"{self.url}: decoded body over {self.limit} bytes")
+                data = layer.unconsumed_tail
+        except zlib.error as exc:
+            raise BadInput("bad_encoding", f"{self.url}: {exc}") from exc
+        return b"".join(out)
+
+
+# -- the fetch --------------------------------------------------------------------------
 def fetch(
-    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str] | None = None
+    client: httpx.Client,
+    url: str,
+    opts: FetchOptions,
+    headers: dict[str, str] | None = None,
+    *,
+    kind: str = "page",
+    truncate: bool = False,
 ) -> Response:
-    """GET ``url`` following at most 5 checked redirects, within the deadline and byte cap."""
-    deadline = time.monotonic() + opts.timeout_s
+    """GET ``url`` following checked redirects, within the deadline and byte cap.
+
+    ``truncate=True`` keeps the first ``max_bytes`` instead of failing (robots.txt).
+    """
+    started = time.monotonic()
+    _deadline.value = started + opts.timeout_s
+    try:
+        return _follow(client, url, opts, headers or {}, truncate)
+    except Refused as exc:
+        metrics.FETCH_BLOCKED.labels(kind, exc.reason).inc()
+        log.warning("fetch_blocked", kind=kind, url=url[:300], reason=exc.reason, detail=exc.detail)
+        raise
+    except BadInput as exc:
+        metrics.FETCH_REJECTED.labels(kind, exc.reason).inc()
+        log.info("fetch_failed", kind=kind, url=url[:300], reason=exc.reason, detail=exc.detail)
+        raise
+    finally:
+        _deadline.value = None
+        metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+
+def check_scheme(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise Refused("scheme", f"{parts.scheme or 'no'} scheme in {url[:200]!r}")
+    if not parts.hostname:
+        raise Refused("no_host", url[:200])
+
+
+def _follow(
+    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], truncate: bool
+) -> Response:
     hops: list[str] = []
     current = url
     while True:
-        check_url(current, opts.allow_private)
-        status, resp_headers, body = _get_once(client, current, opts, headers or {}, deadline)
-        if status in (301, 302, 303, 307, 308) and "location" in resp_headers:
-            if len(hops) >= MAX_REDIRECTS:
-                raise BadInput("redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
-            hops.append(current)
-            current = urljoin(current, resp_headers["location"])
-            continue
-        return Response(current, status, resp_headers, body, hops)
+        check_scheme(current)
+        resp = _get_once(client, current, opts, headers, truncate)
+        location = resp.headers.get("location")
+        if resp.status not in REDIRECT_STATUSES or not location:
+            resp.redirects = hops
+            return resp
+        if len(hops) >= opts.max_redirects:
+            raise BadInput("redirects", f"more than {opts.max_redirects} redirects from {url}")
+        hops.append(current)
+        current = urljoin(current, location.strip())
 
 
 def _get_once(
-    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], deadline: float
-) -> tuple[int, dict[str, str], bytes]:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise BadInput("timeout", f"deadline of {opts.timeout_s}s exceeded for {url}")
-    timeout = httpx.Timeout(min(remaining, opts.timeout_s), connect=opts.connect_timeout_s)
-    request_headers = {"User-Agent": opts.user_agent, **headers}
+    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], truncate: bool
+) -> Response:
+    timeout = httpx.Timeout(opts.timeout_s, connect=opts.connect_timeout_s)
+    request_headers = {
+        "User-Agent": opts.user_agent,
+        "Accept-Encoding": "gzip, deflate",
+        **headers,
+    }
     try:
         with client.stream("GET", url, headers=request_headers, timeout=timeout) as resp:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_bytes():  # decoded (gzip etc.) bytes: the cap applies here
-                size += len(chunk)
-                if size > opts.max_bytes:
-                    raise BadInput("too_large", f"{url}: body over {opts.max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise BadInput("timeout", f"deadline of {opts.timeout_s}s exceeded for {url}")
-                chunks.append(chunk)
-            return (
-                resp.status_code,
-                {k.lower(): v for k, v in resp.headers.items()},
-                b"".join(chunks),
-            )
+            resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+            if resp.status_code in REDIRECT_STATUSES or resp.status_code == 304:
+                return Response(url, resp.status_code, resp_headers, b"")
+            body, truncated = _read_body(resp, resp_headers, opts.max_bytes, url, truncate)
+            return Response(url, resp.status_code, resp_headers, body, truncated=truncated)
     except httpx.TimeoutException as exc:
-        raise BadInput("timeout", f"{url}: {exc!r}") from exc
+        raise BadInput("timeout", f"{url}: deadline {opts.timeout_s}s: {exc!r}") from exc
     except httpx.TransportError as exc:
         raise BadInput("connect_error", f"{url}: {exc!r}") from exc
+    except httpx.InvalidURL as exc:
+        raise Refused("bad_url", f"{url[:200]}: {exc}") from exc
+
+
+def _read_body(
+    resp: httpx.Response, headers: dict[str, str], limit: int, url: str, truncate: bool
+) -> tuple[bytes, bool]:
+    encodings = [e.strip().lower() for e in headers.get("content-encoding", "").split(",")]
+    decoder = _Decoder([e for e in encodings if e], limit, url)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for raw in resp.iter_raw(65536):
+            data = decoder.feed(raw)
+            size += len(data)
+            chunks.append(data)
+    except BadInput as exc:
+        if not (truncate and exc.reason == "too_large"):
+            raise
+        return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False

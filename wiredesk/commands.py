@@ -46,7 +46,7 @@ def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
 
     bus = make_bus("memory", partitions=1)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine)
+    pipeline = build_pipeline(settings, engine, force_poll=True)  # one-shot: poll every feed
     try:
         runners = [StageRunner(s, bus, options=runner_options(settings)) for s in pipeline.stages]
         links = publish_from(pipeline.source, bus, LINKS.name)
@@ -73,8 +73,10 @@ def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
                 "feeds": server.feed_urls(),
                 "feeds_file": None,
                 "database_url": url,
-                # the demo site runs on 127.0.0.1, which the fetcher refuses by default
-                "allow_private_addresses": True,
+                # the demo site runs on 127.0.0.1, which the fetcher refuses by default:
+                # allow exactly its port; and it is our own server, so no politeness delay
+                "fetch_allow_loopback_ports": [server.port],
+                "fetch_host_delay_s": 0.0,
             }
         )
         counts = run_embedded(demo_settings, engine)
@@ -88,13 +90,15 @@ def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
 
 
 def local(settings: Settings) -> int:
-    if not settings.feed_urls():
+    from ingest.registry import all_feeds, config_feeds
+
+    database.upgrade(settings.database_url)
+    engine = database.make_engine(settings.database_url)
+    if not config_feeds(settings.feeds, settings.feeds_file) and not all_feeds(engine):
         log.error(
             "no_feeds", hint="set WIREDESK_FEEDS='[\"https://…/rss\"]' or WIREDESK_FEEDS_FILE"
         )
         return 2
-    database.upgrade(settings.database_url)
-    engine = database.make_engine(settings.database_url)
     counts = run_embedded(settings, engine)
     print_summary(_console(), engine, counts)
     return 0
@@ -185,7 +189,7 @@ def poll_service(settings: Settings, stop: threading.Event, once: bool = False) 
             log.info("poll_round", published=published)
             if once:
                 break
-            stop.wait(settings.poll_interval_s)
+            stop.wait(min(30.0, max(1.0, pipeline.source.seconds_until_next_due())))
     finally:
         bus.close()
         pipeline.close()

@@ -128,9 +128,16 @@ class StageRunner:
     def _process_all(self, messages: Sequence[Message]) -> tuple[list[_Handled], list[DeadLetter]]:
         handled: list[_Handled] = []
         dead: list[DeadLetter] = []
-        for message in messages:
+        decoded = [self._decode(m) for m in messages]
+        if self.stage.prepare is not None:
             try:
-                record = self.stage.input.record_type.decode(message.value)
+                self.stage.prepare([r for r in decoded if isinstance(r, Record)])
+            except Exception as exc:  # best effort: process() still handles each record
+                self.log.warning("prepare_failed", error=repr(exc)[:300])
+        for message, record in zip(messages, decoded, strict=True):
+            try:
+                if isinstance(record, DecodeError):
+                    raise record
                 outputs = self._process_one(record)
             except DecodeError as exc:
                 dead.append(self._dead_letter(message, f"decode_{exc.reason}", exc.detail, 1))
@@ -143,6 +150,12 @@ class StageRunner:
             else:
                 handled.append(_Handled(message, outputs))
         return handled, dead
+
+    def _decode(self, message: Message) -> Record | DecodeError:
+        try:
+            return self.stage.input.record_type.decode(message.value)
+        except DecodeError as exc:
+            return exc
 
     def _process_one(self, record: Record) -> list[Record]:
         attempts = 0
