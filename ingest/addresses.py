@@ -56,11 +56,13 @@ def refusal_reason(address: str | Address) -> str | None:
         return "link_local"
     if addr.is_multicast:
         return "multicast"
+    if addr.is_reserved:
+        return "reserved"
     if isinstance(addr, IPv4Address) and addr in CGNAT:
         return "cgnat"
     if addr.is_private:
         return "private"
-    if addr.is_reserved or not addr.is_global:
+    if not addr.is_global:
         return "reserved"
     return None
 

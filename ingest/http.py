@@ -27,7 +27,8 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -250,6 +251,8 @@ class _Decoder:
         for layer in self.layers:
             data = self._inflate(layer, data)
         self.produced += len(data)
+        if self.produced > self.limit:
+            raise BadInput("too_large", f"{self.url}: body over {self.limit} bytes")
         return data
 
     def _inflate(self, layer: Any, data: bytes) -> bytes:
@@ -285,7 +288,30 @@ def fetch(
     started = time.monotonic()
     _deadline.value = started + opts.timeout_s
     try:
-        return _follow(client, url, opts, headers or {}, truncate)
+        with counted(kind, url):
+            return _follow(client, url, opts, headers or {}, truncate)
+    finally:
+        _deadline.value = None
+        metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+
+def preflight(url: str, opts: FetchOptions, kind: str = "page") -> None:
+    """Refuse ``url`` early (scheme, forbidden address) before robots.txt or a host slot.
+
+    Only a pre-check: the connection itself is vetted again when it is made.
+    """
+    with counted(kind, url):
+        check_scheme(url)
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        GuardedBackend(opts).vet(parts.hostname or "", port)
+
+
+@contextmanager
+def counted(kind: str, url: str) -> Iterator[None]:
+    """Count and log refusals and failures raised inside, then re-raise them."""
+    try:
+        yield
     except Refused as exc:
         metrics.FETCH_BLOCKED.labels(kind, exc.reason).inc()
         log.warning("fetch_blocked", kind=kind, url=url[:300], reason=exc.reason, detail=exc.detail)
@@ -294,13 +320,14 @@ def fetch(
         metrics.FETCH_REJECTED.labels(kind, exc.reason).inc()
         log.info("fetch_failed", kind=kind, url=url[:300], reason=exc.reason, detail=exc.detail)
         raise
-    finally:
-        _deadline.value = None
-        metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
 
 
 def check_scheme(url: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError as exc:
+        raise Refused("bad_url", f"{url[:200]!r}: {exc}") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise Refused("scheme", f"{parts.scheme or 'no'} scheme in {url[:200]!r}")
     if not parts.hostname:

@@ -25,7 +25,7 @@ import httpx
 from charset_normalizer import from_bytes
 
 from ingest import metrics
-from ingest.http import FetchOptions, Response, fetch
+from ingest.http import FetchOptions, Response, fetch, preflight
 from ingest.politeness import HostGate, host_key, retry_after_seconds
 from ingest.robots import RobotsCache
 from wiredesk.records import Link, RawPage, Record
@@ -130,6 +130,7 @@ class FetchPages:
             yield self.fetch(record)
 
     def fetch(self, record: Link) -> RawPage:
+        preflight(record.url, self.options)
         key = host_key(record.url)
         crawl_delay = self.robots.check(record.url) if self.robots is not None else None
         if crawl_delay:

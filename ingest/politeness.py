@@ -30,7 +30,8 @@ def host_key(url: str) -> str:
     """``scheme://host:port``: the unit politeness applies to."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+    host = (parts.hostname or "").lower()
+    return f"{parts.scheme.lower()}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def retry_after_seconds(value: str | None, now: float, default: float = 60.0) -> float:
