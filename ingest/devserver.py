@@ -133,6 +133,8 @@ class NewsServer:
         self._site_mtime = dict.fromkeys(self._sites, self._start_mtime)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._log: list[tuple[str, str, int]] = []
+        self._times: list[tuple[float, str]] = []
+        self._agents: Counter[str] = Counter()
         self._counts: Counter[int] = Counter()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -252,6 +254,18 @@ class NewsServer:
             return list(self._log)
 
     @property
+    def request_times(self) -> list[tuple[float, str]]:
+        """(time.monotonic() when answered, path) per request."""
+        with self._lock:
+            return list(self._times)
+
+    @property
+    def user_agents(self) -> Counter[str]:
+        """Requests per User-Agent header."""
+        with self._lock:
+            return Counter(self._agents)
+
+    @property
     def status_counts(self) -> Counter[int]:
         """Responses sent per status code (e.g. ``[200]``, ``[304]``)."""
         with self._lock:
@@ -260,6 +274,8 @@ class NewsServer:
     def reset_log(self) -> None:
         with self._lock:
             self._log.clear()
+            self._times.clear()
+            self._agents.clear()
             self._counts.clear()
 
     # -- serving
@@ -368,6 +384,8 @@ class NewsServer:
             resp = self._conditional(req, resp)
         with self._lock:
             self._log.append((method, path, resp.status))
+            self._times.append((time.monotonic(), path))
+            self._agents[req.headers.get("User-Agent", "")] += 1
             self._counts[resp.status] += 1
         if resp is DROP:
             req.close_connection = True

@@ -140,6 +140,7 @@ class FetchPages:
         if resp.status in (429, 503):
             seconds = retry_after_seconds(resp.headers.get("retry-after"), time.time())
             self.gate.block(key, seconds)
+            raise BadInput("rate_limited", f"{record.url}: {resp.status}, quiet for {seconds:.0f}s")
         content_type = check_html(record.url, resp)
         return RawPage(
             article_id=record.article_id,

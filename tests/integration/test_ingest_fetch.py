@@ -16,21 +16,22 @@ import time
 import pytest
 
 from ingest.devserver import Faults, NewsServer, gzip_bomb, load_corpus
+from tests import ingest_support
 from tests.conftest import metric
 from tests.ingest_support import (
     dead_letters,
     fetch_stage,
-    kafka_bus,  # noqa: F401 (fixture)
     link,
     publish,
     read_topic,
     run_stage,
-    socket_guard,  # noqa: F401 (fixture)
 )
 from wiredesk.records import RawPage
 from wiredesk.topics import LINKS, RAW
 
 pytestmark = pytest.mark.integration
+kafka_bus = ingest_support.kafka_bus  # fixture
+socket_guard = ingest_support.socket_guard  # fixture
 
 FORBIDDEN = {
     # F7: loopback and internal services, in every spelling
@@ -80,8 +81,10 @@ def test_forbidden_destinations_are_refused_before_any_connection(kafka_bus, soc
         redirecting[f"http://localhost:{site.port}/"] = "loopback"
         redirecting[f"http://127.1:{site.port}/"] = "loopback"
         cases = {**FORBIDDEN, **redirecting}
-        blocked_before = {r: metric("wiredesk_fetch_blocked_total", kind="page", reason=r)
-                          for r in set(cases.values())}
+        blocked_before = {
+            r: metric("wiredesk_fetch_blocked_total", kind="page", reason=r)
+            for r in set(cases.values())
+        }
         stage, fetcher = fetch_stage([site.port])
         publish(kafka_bus, LINKS, [link(url) for url in cases])
         run_stage(stage, kafka_bus, len(cases))
