@@ -134,6 +134,4 @@ def read_topic(bus: Bus, topic: Topic, idle_polls: int = 3) -> list[Record]:
 
 def dead_letters(bus: Bus) -> dict[str, str]:
     """source key (the URL for news.links) -> reason."""
-    return {
-        d.source_key or "": d.reason for d in read_topic(bus, DLQ) if isinstance(d, DeadLetter)
-    }
+    return {d.source_key or "": d.reason for d in read_topic(bus, DLQ) if isinstance(d, DeadLetter)}
