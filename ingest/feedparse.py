@@ -113,8 +113,8 @@ def parse_feed(
         raise FeedRejected(f"parse_{exc.reason}", exc.detail) from exc
     if data["encoding_override"]:
         metrics.FEED_ENCODING_OVERRIDE.inc()
-    if data["bozo"] and not data["entries"]:
-        raise FeedRejected("not_a_feed", data["bozo_exception"] or "unparseable")
+    if not data["entries"] and (data["bozo"] or not data["version"]):
+        raise FeedRejected("not_a_feed", data["bozo_exception"] or "no feed found in the body")
     entries = [
         FeedEntry(
             link=_str(e["link"]),
