@@ -5,7 +5,9 @@ catalogue E2) and only ever gets a decoded ``str`` (E4). Missing title and date 
 to the feed entry's. An empty or too-short extraction is ``BadInput`` with a reason
 (``depth_or_empty`` when trafilatura returns nothing, as it does for pages nested deeper
 than lxml's 255 levels, E1). The extractor version travels with every article, so a
-replay of news.raw with a newer trafilatura can be told apart.
+replay of news.raw with a newer trafilatura can be told apart. The language is
+trafilatura's when it detects one (with its optional language detector installed), else
+the one the page declares.
 """
 
 from __future__ import annotations
@@ -27,6 +29,21 @@ from wiredesk.stage import BadInput
 
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
 _SPACE = re.compile(r"\s+")
+_HTML_LANG = re.compile(
+    r"""<html\b[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)?""", re.I
+)
+_META_LANG = re.compile(
+    r"""<meta[^>]+(?:http-equiv=["']?content-language|property=["']og:locale)["']?[^>]*"""
+    r"""content=["']?([A-Za-z]{2,3})""",
+    re.I,
+)
+
+
+def page_language(html: str) -> str | None:
+    """The language the page declares (``<html lang>``, Content-Language, og:locale)."""
+    head = html[:20_000]
+    match = _HTML_LANG.search(head) or _META_LANG.search(head)
+    return match.group(1).lower() if match else None
 
 
 def content_hash(text: str) -> str:
@@ -97,7 +114,7 @@ class ExtractArticles:
             text=text,
             authors=authors,
             published_at=_published(_date(doc["date"]), record.entry_published),
-            language=clean(doc["language"], 16, one_line=True),
+            language=clean(doc["language"], 16, one_line=True) or page_language(html),
             site_name=clean(doc["sitename"], 300, one_line=True),
             feed_id=record.feed_id,
             discovered_at=record.discovered_at,

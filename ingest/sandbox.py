@@ -34,6 +34,7 @@ import structlog
 from ingest import metrics
 
 log = structlog.get_logger(__name__)
+STARTUP_TIMEOUT_S = 60.0  # importing trafilatura on a busy machine; not part of a task's bound
 
 
 class SandboxError(Exception):
@@ -50,6 +51,7 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
 
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    conn.send(("ready", sandbox_tasks.__name__))  # imports done: task deadlines start now
     while True:
         try:
             message = conn.recv()
@@ -82,6 +84,10 @@ class _Worker:
         )
         child.close()
         self.conn = Connection(parent.detach())
+        if not self.conn.poll(STARTUP_TIMEOUT_S):
+            self.stop(kill=True)
+            raise SandboxError("crashed", f"worker not ready after {STARTUP_TIMEOUT_S}s")
+        self.conn.recv()
 
     @property
     def alive(self) -> bool:
