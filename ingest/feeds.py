@@ -29,7 +29,7 @@ from ingest import metrics, registry, schedule
 from ingest.feedparse import FeedRejected, ParsedFeed, parse_feed
 from ingest.http import FetchOptions, fetch
 from ingest.normalise import clean_title, clean_url
-from ingest.politeness import HostGate, host_key, retry_after_seconds
+from ingest.politeness import HostBackoff, HostGate, host_key, retry_after_seconds
 from ingest.registry import FeedSpec, feed_id
 from ingest.sandbox import Sandbox
 from ingest.urls import canonical_url
@@ -158,6 +158,10 @@ class FeedPoller:
     def _poll_one(self, row: Any, now: datetime) -> _Outcome:
         try:
             return self._fetch_and_parse(row, now)
+        except HostBackoff:  # another feed of this host got a Retry-After: wait, no failure
+            wait = self.gate.blocked_for(host_key(row.url))
+            state = {"next_poll_at": now + timedelta(seconds=wait)}
+            return _Outcome(row.feed_id, state, status="deferred")
         except BadInput as exc:
             return self._failed(row, now, exc.reason, exc.detail)
         except Exception as exc:  # a bug must not stop the other feeds

@@ -41,7 +41,7 @@ ROBOTS = Counter(
 )
 FEED_POLLS = Counter(
     "wiredesk_feed_polls_total",
-    "Feed polls by outcome: changed, not_modified (304), unchanged, failed",
+    "Feed polls by outcome: changed, not_modified (304), unchanged, failed, deferred",
     ["outcome"],
 )
 FEED_NOT_MODIFIED = Counter(
