@@ -32,6 +32,7 @@ from ingest.normalise import clean_title, clean_url
 from ingest.urls import canonical_url
 from wiredesk.db import insert_for
 from wiredesk.db.feed_tables import FeedRow
+from wiredesk.stage import BadInput
 
 
 class RegistryError(ValueError):
@@ -112,7 +113,7 @@ def read_opml(data: bytes) -> list[FeedSpec]:
     try:
         check_declarations(data)
         root = ElementTree.fromstring(data)
-    except (ElementTree.ParseError, ValueError) as exc:
+    except (ElementTree.ParseError, ValueError, BadInput) as exc:
         raise RegistryError(f"not a readable OPML document: {exc}") from exc
     body = root.find("body")
     if root.tag != "opml" or body is None:
@@ -137,9 +138,13 @@ def _walk(node: ElementTree.Element, folders: tuple[str, ...], out: list[FeedSpe
                 interval_s=int(interval) if interval.isdigit() else None,
                 enabled=outline.get("wiredeskEnabled", "true").lower() != "false",
                 tags=tuple(dict.fromkeys([*folders, *(c for c in categories if c)])),
-                title=clean_title(outline.get("title") or outline.get("text")),
+                title=clean_title(outline.get("title") or _unless(outline.get("text"), url)),
             )
         )
+
+
+def _unless(text: str | None, url: str) -> str | None:
+    return None if text == url else text
 
 
 def write_opml(specs: Iterable[FeedSpec], title: str = "wiredesk feeds") -> bytes:
