@@ -57,6 +57,9 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             return
+        except MemoryError:  # the input alone is over the limit; the stream is unusable now
+            conn.send(("memory", "input too large"))
+            return
         if message is None:
             return
         task, args = message
@@ -109,6 +112,15 @@ class _Worker:
         self.conn.close()
 
 
+def _last_words(conn: Connection) -> tuple[str, Any]:
+    try:
+        if conn.poll(1.0):
+            return conn.recv()
+    except (EOFError, OSError):
+        pass
+    return ("crashed", "")
+
+
 class Sandbox:
     """``run(task, *args)`` in one of ``workers`` processes; thread-safe."""
 
@@ -124,7 +136,12 @@ class Sandbox:
     def run(self, task: str, *args: Any, timeout_s: float | None = None) -> Any:
         worker = self._acquire()
         try:
-            worker.conn.send((task, args))
+            try:
+                worker.conn.send((task, args))
+            except OSError:  # the worker quit while reading: it may have said why
+                status, _ = _last_words(worker.conn)
+                worker = self._replace(worker, status)
+                raise SandboxError(status, f"{task}: the worker refused the input") from None
             if not worker.conn.poll(timeout_s or self.timeout_s):
                 worker = self._replace(worker, "timeout")
                 raise SandboxError("timeout", f"{task} took over {timeout_s or self.timeout_s}s")
