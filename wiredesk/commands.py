@@ -171,14 +171,16 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     return 0
 
 
-def poll_service(settings: Settings, stop: threading.Event, once: bool = False) -> int:
+def poll_service(
+    settings: Settings, stop: threading.Event, once: bool = False, force: bool = False
+) -> int:
     """The feed poller: poll, publish, confirm, sleep; until SIGTERM."""
     from wiredesk.topology import build_pipeline
 
     engine = database.make_engine(settings.database_url)
     bus = _bus(settings)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine)
+    pipeline = build_pipeline(settings, engine, force_poll=force)
     health = Health("poll_feeds", stale_after_s=settings.poll_interval_s * 3)
     health.set_ready(True)
     _serve_metrics(settings, health)

@@ -5,9 +5,15 @@ PostgreSQL: formats, conditional GET (F15), new items over time, and hostile fee
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
+import tempfile
+import urllib.request
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -261,3 +267,42 @@ def test_hostile_feeds_fail_alone_with_a_reason_and_health_is_recorded(
         assert dtd_host.requests_log == [] and socket_guard.to_port(dtd_host.port) == 0
     assert rows[good].feed_id == feed_id(good)
     engine.dispose()
+
+
+def test_poll_service_reads_the_registry_and_a_forced_repoll_is_all_304(kafka_bus, pg_url):
+    """`wiredesk feeds import` (OPML from the server) then `wiredesk poll` processes."""
+    env = {
+        **os.environ,
+        "WIREDESK_BUS": "kafka",
+        "WIREDESK_NAMESPACE": kafka_bus.namespace,
+        "WIREDESK_DATABASE_URL": pg_url,
+        "WIREDESK_LOG_FORMAT": "json",
+    }
+
+    def wiredesk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "wiredesk.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    with NewsServer(load_corpus()) as server, tempfile.TemporaryDirectory() as tmp:
+        env["WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS"] = json.dumps([server.port])
+        opml = Path(tmp) / "feeds.opml"
+        opml.write_bytes(urllib.request.urlopen(server.opml_url, timeout=5).read())
+        assert wiredesk("feeds", "import", str(opml)).returncode == 0
+        assert wiredesk("feeds", "disable", server.feed_urls()[-1]).returncode == 0
+        first = wiredesk("poll", "--once")
+        assert first.returncode == 0, first.stderr[-2000:]
+        enabled = len(server.feed_urls()) - 1
+        expected = len([a for a in server.visible_articles() if a.site != "coastlinebulletin"])
+        assert len(read_topic(kafka_bus, LINKS)) == expected
+        assert server.status_counts[200] == enabled + 1  # the feeds and the OPML itself
+        server.reset_log()
+        again = wiredesk("poll", "--once")  # nothing is due yet: no request at all
+        assert again.returncode == 0 and server.requests_log == []
+        forced = wiredesk("poll", "--once", "--force")
+        assert forced.returncode == 0 and server.status_counts == {304: enabled}
+        assert len(read_topic(kafka_bus, LINKS)) == expected
