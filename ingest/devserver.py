@@ -136,6 +136,7 @@ class NewsServer:
         self._log: list[tuple[str, str, int]] = []
         self._times: list[tuple[float, str]] = []
         self._agents: Counter[str] = Counter()
+        self._bytes_sent = 0
         self._counts: Counter[int] = Counter()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -259,6 +260,12 @@ class NewsServer:
         """(time.monotonic() when answered, path) per request."""
         with self._lock:
             return list(self._times)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Response body bytes written so far (as sent: compressed when gzip)."""
+        with self._lock:
+            return self._bytes_sent
 
     @property
     def user_agents(self) -> Counter[str]:
@@ -444,6 +451,8 @@ class NewsServer:
             if self._stopping.is_set():
                 raise _Aborted
             data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk
+            with self._lock:
+                self._bytes_sent += len(chunk)
             if not drip:
                 req.wfile.write(data)
                 continue

@@ -364,8 +364,8 @@ def _get_once(
     try:
         with client.stream("GET", url, headers=request_headers, timeout=timeout) as resp:
             resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-            if resp.status_code in REDIRECT_STATUSES or resp.status_code == 304:
-                return Response(url, resp.status_code, resp_headers, b"")
+            # every body is read (capped), even a 304's or a redirect's: a response left
+            # unread cannot hand its keep-alive connection back to the pool
             body, truncated = _read_body(resp, resp_headers, opts.max_bytes, url, truncate)
             return Response(url, resp.status_code, resp_headers, body, truncated=truncated)
     except httpx.TimeoutException as exc:
