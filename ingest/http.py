@@ -4,11 +4,12 @@ Safety (catalogue F7-F12):
 
 * only ``http``/``https`` URLs, checked before every hop (the first request and each of
   at most 5 redirects);
-* name resolution happens once, inside ``GuardedBackend.connect_tcp`` (:mod:`ingest.netguard`): every address
-  the host resolves to must be public (:mod:`ingest.addresses`), and the socket then
-  connects to that checked address. A DNS answer that changes between a check and the
-  connect (rebinding) has nothing to slip through: there is no second lookup. The URL
-  keeps its host name, so the Host header, TLS SNI and certificate checks are unchanged.
+* name resolution happens once, inside ``GuardedBackend.connect_tcp``
+  (:mod:`ingest.netguard`): every address the host resolves to must be public
+  (:mod:`ingest.addresses`), and the socket then connects to that checked address. A
+  DNS answer that changes between a check and the connect (rebinding) has nothing to
+  slip through: there is no second lookup. The URL keeps its host name, so the Host
+  header, TLS SNI and certificate checks are unchanged.
 
 Bounds (F1-F6): the body is decoded by us with a cap on *decoded* bytes (a gzip bomb
 stops at the cap without inflating further), and a wall-clock deadline covers the whole
