@@ -15,6 +15,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Dialect-specific objects created by migrations but not declared on the models (see
+# wiredesk.db.tables); autogenerate and the model/migration comparison skip them.
+MIGRATION_ONLY_OBJECTS = frozenset({"ix_articles_search"})
+
+
+def include_in_autogenerate(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic ``include_name`` hook: everything except MIGRATION_ONLY_OBJECTS."""
+    return not (type_ == "index" and name in MIGRATION_ONLY_OBJECTS)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine that survives dropped connections (pre-ping) and, on SQLite, concurrency."""
