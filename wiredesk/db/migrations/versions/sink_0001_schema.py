@@ -45,9 +45,7 @@ def upgrade() -> None:
     with op.batch_alter_table("articles") as batch:
         batch.add_column(sa.Column("source_id", sa.String(32)))
         batch.add_column(sa.Column("record_hash", sa.String(64)))
-        batch.create_foreign_key(
-            "fk_articles_source_id", "sources", ["source_id"], ["source_id"]
-        )
+        batch.create_foreign_key("fk_articles_source_id", "sources", ["source_id"], ["source_id"])
     op.create_index("ix_articles_source_published", "articles", ["source_id", "published_at"])
     op.create_table(
         "entities",
