@@ -31,7 +31,7 @@ class Hit:
 
 
 def search(conn: Connection, query: str, limit: int = 20) -> list[Hit]:
-    source = func.coalesce(SourceRow.name, SourceRow.host, ArticleRow.site_name)
+    source = func.coalesce(ArticleRow.site_name, SourceRow.name, SourceRow.host)
     columns = (
         ArticleRow.article_id,
         ArticleRow.title,
