@@ -49,6 +49,15 @@ LAST_PROGRESS = Gauge(
 )
 
 
+def initialise(stage: str) -> None:
+    """Create a stage's fixed series at zero, so dashboards read 0 rather than no data."""
+    for counter in (RECORDS_IN, RECORDS_OUT, RECORDS_DROPPED, COMMITS, COMMIT_FAILED):
+        counter.labels(stage)
+    for step in ("process", "deliver"):
+        RETRIES.labels(stage, step)
+    BATCH_SECONDS.labels(stage)
+
+
 class Health:
     """Liveness = the loop turned recently; readiness = outputs are reachable."""
 

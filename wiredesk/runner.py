@@ -85,6 +85,7 @@ class StageRunner:
         self._reported: set[tuple[str, int]] = set()
         self.health.set_ready(True)
         metrics.PAUSED.labels(stage.name).set(0)
+        metrics.initialise(stage.name)
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
