@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, text
+from sqlalchemy import Connection, case, delete, func, or_, select, text
 
 from wiredesk.db import insert_for
 from wiredesk.db.tables import ArticleRow, StoryRow
@@ -21,24 +21,44 @@ from wiredesk.db.tables import ArticleRow, StoryRow
 STORY_COLUMNS = ("title", "first_seen_at", "last_update_at", "article_count")
 
 
-def _seen_at(row: Any) -> datetime | None:
-    return row.published_at or row.discovered_at or row.fetched_at
-
-
-def aggregate(members: list[Any]) -> dict[str, Any]:
-    """title of the earliest original (else earliest) article, first/last time, count."""
-    times = [t for t in map(_seen_at, members) if t is not None]
-
-    def order(row: Any) -> tuple[bool, bool, Any, str]:
-        seen = _seen_at(row)
-        return (row.duplicate_of is not None, seen is None, seen or 0, row.article_id)
-
-    lead = min(members, key=order)
+def _aggregates(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Per story: title of the earliest original (else earliest) article, first and last
+    time (published, else discovered, else fetched) and the article count, in SQL."""
+    seen = func.coalesce(ArticleRow.published_at, ArticleRow.discovered_at, ArticleRow.fetched_at)
+    totals = conn.execute(
+        select(ArticleRow.story_id, func.count(), func.min(seen), func.max(seen))
+        .where(ArticleRow.story_id.in_(ids))
+        .group_by(ArticleRow.story_id)
+    ).all()
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=ArticleRow.story_id,
+            order_by=(
+                case((ArticleRow.duplicate_of.is_(None), 0), else_=1),
+                case((seen.is_(None), 1), else_=0),
+                seen,
+                ArticleRow.article_id,
+            ),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(ArticleRow.story_id, ArticleRow.title, rank)
+        .where(ArticleRow.story_id.in_(ids))
+        .subquery()
+    )
+    titles = dict(
+        conn.execute(select(ranked.c.story_id, ranked.c.title).where(ranked.c.rank == 1)).all()
+    )
     return {
-        "title": lead.title,
-        "first_seen_at": min(times) if times else None,
-        "last_update_at": max(times) if times else None,
-        "article_count": len(members),
+        sid: {
+            "title": titles[sid],
+            "first_seen_at": first,
+            "last_update_at": last,
+            "article_count": count,
+        }
+        for sid, count, first, last in totals
     }
 
 
@@ -51,18 +71,7 @@ def refresh(conn: Connection, story_ids: Iterable[str]) -> dict[str, int]:
     if conn.dialect.name == "postgresql":
         for sid in ids:
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:s, 0))"), {"s": sid})
-    members: dict[str, list[Any]] = {sid: [] for sid in ids}
-    query = select(
-        ArticleRow.story_id,
-        ArticleRow.article_id,
-        ArticleRow.title,
-        ArticleRow.duplicate_of,
-        ArticleRow.published_at,
-        ArticleRow.discovered_at,
-        ArticleRow.fetched_at,
-    ).where(ArticleRow.story_id.in_(ids))
-    for row in conn.execute(query):
-        members[row.story_id].append(row)
+    aggregates = _aggregates(conn, ids)
     existing = {
         r.story_id: r
         for r in conn.execute(
@@ -73,9 +82,9 @@ def refresh(conn: Connection, story_ids: Iterable[str]) -> dict[str, int]:
     }
     rows = []
     for sid in ids:
-        if not members[sid]:
+        if sid not in aggregates:
             continue
-        row = {"story_id": sid, **aggregate(members[sid])}
+        row = {"story_id": sid, **aggregates[sid]}
         rows.append(row)
         old = existing.get(sid)
         if old is None:
@@ -84,7 +93,7 @@ def refresh(conn: Connection, story_ids: Iterable[str]) -> dict[str, int]:
             counts["updated"] += 1
         else:
             counts["unchanged"] += 1
-    empty = [sid for sid in ids if not members[sid] and sid in existing]
+    empty = [sid for sid in ids if sid not in aggregates and sid in existing]
     if empty:
         conn.execute(delete(StoryRow).where(StoryRow.story_id.in_(empty)))
         counts["deleted"] = len(empty)
