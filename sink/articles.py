@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tupl
 
 from sink import metrics, stories
 from sink.rows import ArticleRows, rows_for
-from wiredesk.db import insert_for
+from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
 from wiredesk.errors import is_transient
 from wiredesk.records import EnrichedArticle, Record
@@ -99,7 +99,9 @@ def _upsert(
     update = {c: stmt.excluded[c] for c in columns}
     if "updated_at" in table.c:
         update["updated_at"] = func.now()
-    conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=update, where=changed), rows)
+    upsert_many(
+        conn, stmt.on_conflict_do_update(index_elements=key, set_=update, where=changed), rows
+    )
 
 
 def _upsert_sources(conn: Connection, rows: list[ArticleRows], counts: _Counts) -> None:
@@ -118,7 +120,8 @@ def _upsert_sources(conn: Connection, rows: list[ArticleRows], counts: _Counts) 
     stmt = insert_for(conn.engine, table)
     # The first name seen for an outlet sticks; a later one only fills a missing name.
     fill = and_(table.c.name.is_(None), stmt.excluded.name.is_not(None))
-    conn.execute(
+    upsert_many(
+        conn,
         stmt.on_conflict_do_update(
             index_elements=["source_id"],
             set_={"name": stmt.excluded.name, "updated_at": func.now()},
@@ -134,7 +137,8 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
     columns = [c for c in rows[0].article if c != "article_id"]
     update = {c: stmt.excluded[c] for c in columns} | {"updated_at": func.now()}
     changed = table.c.record_hash.is_distinct_from(stmt.excluded.record_hash)
-    conn.execute(
+    upsert_many(
+        conn,
         stmt.on_conflict_do_update(index_elements=["article_id"], set_=update, where=changed),
         [r.article for r in rows],
     )
@@ -197,7 +201,8 @@ def _replace_mentions(conn: Connection, rows: list[ArticleRows], counts: _Counts
         # JSON has no equality operator on PostgreSQL: rewrite every wanted row
         stmt = insert_for(conn.engine, table)
         update = {c: stmt.excluded[c] for c in ("surfaces", "offsets", "mentions")}
-        conn.execute(
+        upsert_many(
+            conn,
             stmt.on_conflict_do_update(index_elements=["article_id", "canonical_id"], set_=update),
             [wanted[k] for k in sorted(wanted)],
         )

@@ -53,6 +53,8 @@ def stable_id(text: str, length: int = 16) -> str:
 
 def _shift(text: str) -> tuple[str, list[int]]:
     """The text without NULs, and the sorted positions of the removed NULs."""
+    if "\x00" not in text:
+        return text, []
     removed = [i for i, ch in enumerate(text) if ch == "\x00"]
     return text.replace("\x00", ""), removed
 

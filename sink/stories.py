@@ -15,10 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, case, delete, func, or_, select, text
 
-from wiredesk.db import insert_for
+from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleRow, StoryRow
 
 STORY_COLUMNS = ("title", "first_seen_at", "last_update_at", "article_count")
+# one round trip; sorted, so two workers take shared stories' locks in the same order
+LOCK_STORIES = (
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(s, 0))) "
+    "FROM (SELECT unnest(CAST(:ids AS text[])) AS s ORDER BY 1) AS sorted"
+)
 
 
 def _aggregates(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -69,8 +74,7 @@ def refresh(conn: Connection, story_ids: Iterable[str]) -> dict[str, int]:
     if not ids:
         return counts
     if conn.dialect.name == "postgresql":
-        for sid in ids:
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:s, 0))"), {"s": sid})
+        conn.execute(text(LOCK_STORIES), {"ids": ids})
     aggregates = _aggregates(conn, ids)
     existing = {
         r.story_id: r
@@ -102,7 +106,8 @@ def refresh(conn: Connection, story_ids: Iterable[str]) -> dict[str, int]:
         stmt = insert_for(conn.engine, table)
         changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in STORY_COLUMNS))
         update = {c: stmt.excluded[c] for c in STORY_COLUMNS} | {"updated_at": func.now()}
-        conn.execute(
+        upsert_many(
+            conn,
             stmt.on_conflict_do_update(index_elements=["story_id"], set_=update, where=changed),
             rows,
         )

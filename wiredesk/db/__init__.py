@@ -54,6 +54,17 @@ def insert_for(engine: Engine, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+def upsert_many(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """Execute an INSERT .. ON CONFLICT for many rows in as few round trips as possible.
+
+    With RETURNING, SQLAlchemy batches the rows into multi-row VALUES statements
+    ("insertmanyvalues"); without it psycopg sends one statement per row.
+    """
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.returning(*stmt.table.primary_key.columns)
+    conn.execute(stmt, rows)
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
