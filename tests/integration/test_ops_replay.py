@@ -90,3 +90,26 @@ def snapshot_without_write_times(full: dict[str, list[tuple]]) -> dict:
         keep = [i for i, c in enumerate(table.c) if c.name not in WRITE_TIMES]
         out[table.name] = sorted(tuple(r[i] for i in keep) for r in full[table.name])
     return out
+
+
+def test_an_interrupted_replay_resumes_in_its_group(kafka_bootstrap, unique):
+    from wiredesk.ops.replay_consumers import KafkaReplayConsumer
+
+    ns = f"t{unique}."
+    produce_days(kafka_bootstrap, ns, days=1)
+    first = KafkaReplayConsumer(kafka_bootstrap, ENRICHED.name, "resume", None, None, ns)
+    taken = []
+    while len(taken) < 10:
+        taken += first.poll(10 - len(taken), 1.0)
+    first.commit(taken)
+    first.close()
+    again = KafkaReplayConsumer(kafka_bootstrap, ENRICHED.name, "resume", None, None, ns)
+    assert (again.total, again.done_count) == (30, 10)
+    rest = []
+    while not again.caught_up():
+        rest += again.poll(50, 1.0)
+    again.close()
+    assert len(rest) == 20
+    assert {(m.partition, m.offset) for m in rest}.isdisjoint(
+        {(m.partition, m.offset) for m in taken}
+    )

@@ -99,7 +99,12 @@ class KafkaReplayConsumer(_Bounded):
         self.stop = self._offsets(tps, to_ms, ends, ends)
         self.position = dict(self.start)
         for tp in tps:
-            self._consumer.seek(tp, self.start[tp.partition])
+            # a group that already committed inside the range resumes from there
+            committed = self._consumer.committed(tp)
+            p = tp.partition
+            if committed is not None and self.start[p] < committed:
+                self.position[p] = min(committed, self.stop[p])
+            self._consumer.seek(tp, self.position[p])
 
     def _offsets(self, tps, when_ms, default, ends) -> dict[int, int]:  # type: ignore[no-untyped-def]
         """First offset at/after ``when_ms`` per partition (the end if none is)."""
