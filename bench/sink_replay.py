@@ -173,6 +173,7 @@ def main() -> None:
         t0 = time.perf_counter()
         produce(bootstrap, ns, args.records)
         print(f"produced {args.records} records in {time.perf_counter() - t0:.1f} s")
+        baseline(bootstrap, ns, args.records)  # warm-up: the first read comes from disk
         rows = [
             {
                 "label": "baseline (read+decode, no DB)",
