@@ -158,6 +158,15 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     bus.ensure_topics(t.name for t in ALL_TOPICS)
     pipeline = build_pipeline(settings, engine)
     health = Health(stage_name)
+    if stage_name == "write_articles":
+        from sink import db_metrics
+
+        db_metrics.register(
+            engine,
+            settings.feed_failing_after,
+            settings.poll_interval_s * 3,
+            settings.db_metrics_refresh_s,
+        )
     _serve_metrics(settings, health)
     runner = StageRunner(
         pipeline.stage(stage_name), bus, options=runner_options(settings), health=health, stop=stop

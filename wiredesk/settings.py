@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # -- transform -------------------------------------------------------------------
 
     # -- sink and operations ---------------------------------------------------------
+    feed_failing_after: int = Field(
+        3, ge=1, le=1000, description="consecutive failed polls before a feed counts as failing"
+    )
+    db_metrics_refresh_s: float = Field(
+        15.0, gt=0, le=3600, description="how often the sink re-reads feed health/row gauges"
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -41,7 +41,14 @@ SAMPLES = [
         **article().model_dump(exclude={"schema_name"}),
         duplicate_of="b" * 32,
         entities=[
-            Entity(canonical_id="loc:belgorod", name="Belgorod", label="LOC", surface="Belgorod", start=0, end=8)
+            Entity(
+                canonical_id="loc:belgorod",
+                name="Belgorod",
+                label="LOC",
+                surface="Belgorod",
+                start=0,
+                end=8,
+            )
         ],
     ),
     DeadLetter(
