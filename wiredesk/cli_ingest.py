@@ -20,15 +20,29 @@ from typing import Any
 from wiredesk.settings import Settings
 
 
+def _feeds_health(args: Any, settings: Settings) -> int:
+    from wiredesk.ops.feeds_view import show_feeds
+
+    return show_feeds(settings)
+
+
 def add_commands(sub: Any, evals: Any) -> None:
     """Register this domain's subcommands on `sub` and its evaluations on `evals`."""
     feeds = sub.add_parser(
         "feeds",
-        help="the feed registry: add, remove, enable, disable, import/export OPML, list",
+        help="feed health (default), and the registry: add, remove, enable, disable, "
+        "import/export OPML, list",
         description="Feeds live in the database (table feeds); the poller reads them from "
         "there. Feeds named in the settings (feeds, feeds_file) are added at poller start.",
     )
-    actions = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
+    # `wiredesk feeds` alone prints the health table (wiredesk.ops.feeds_view).
+    feeds.set_defaults(handler=_feeds_health)
+    actions = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=False)
+    health = actions.add_parser(
+        "health",
+        help="(default) status, last success, failures, last error; exit 1 if any feed is failing",
+    )
+    health.set_defaults(handler=_feeds_health)
     add = actions.add_parser("add", help="add or update a feed")
     add.add_argument("url")
     add.add_argument("--interval", type=int, metavar="S", help="fixed poll interval (s)")

@@ -90,22 +90,3 @@ def add_commands(sub: Any, evals: Any) -> None:
     search.add_argument("--limit", type=int, default=20, help="how many hits (default 20)")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     search.set_defaults(handler=lambda a, s: _ops().search(a, s))
-
-    add_feeds_command(sub)
-
-
-def add_feeds_command(sub: Any) -> None:
-    """`wiredesk feeds`: health table by default. The ingest registry adds its actions
-    (add/remove/import/export) to the same parser when merged."""
-    feeds = sub.add_parser(
-        "feeds",
-        help="health of every polled feed (status, last success, failures, last error); "
-        "exit 1 if any feed is failing",
-    )
-
-    def show(a: Any, s: Any) -> int:
-        from wiredesk.ops.feeds_view import show_feeds
-
-        return show_feeds(s)
-
-    feeds.set_defaults(handler=show)

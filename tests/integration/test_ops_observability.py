@@ -63,6 +63,10 @@ def test_every_dashboard_and_alert_query_returns_data(
             WIREDESK_FEEDS=json.dumps(feeds),
             WIREDESK_ALLOW_PRIVATE_ADDRESSES="true",
             WIREDESK_POLL_INTERVAL_S="2",
+            # the failing feed is retried within a second instead of backing off for minutes
+            WIREDESK_POLL_MIN_INTERVAL_S="1",
+            WIREDESK_POLL_MAX_BACKOFF_S="1",
+            WIREDESK_FETCH_HOST_DELAY_S="0",  # our own local server: no politeness delay
             WIREDESK_DB_METRICS_REFRESH_S="1",
         )
         for service in SERVICES:
