@@ -46,7 +46,7 @@ def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
 
     bus = make_bus("memory", partitions=1)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine)
+    pipeline = build_pipeline(settings, engine, force_poll=True)  # one-shot: poll every feed
     try:
         runners = [StageRunner(s, bus, options=runner_options(settings)) for s in pipeline.stages]
         links = publish_from(pipeline.source, bus, LINKS.name)
@@ -73,8 +73,10 @@ def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
                 "feeds": server.feed_urls(),
                 "feeds_file": None,
                 "database_url": url,
-                # the demo site runs on 127.0.0.1, which the fetcher refuses by default
-                "allow_private_addresses": True,
+                # the demo site runs on 127.0.0.1, which the fetcher refuses by default:
+                # allow exactly its port; and it is our own server, so no politeness delay
+                "fetch_allow_loopback_ports": [server.port],
+                "fetch_host_delay_s": 0.0,
             }
         )
         counts = run_embedded(demo_settings, engine)
@@ -88,13 +90,15 @@ def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
 
 
 def local(settings: Settings) -> int:
-    if not settings.feed_urls():
+    from ingest.registry import all_feeds, config_feeds
+
+    database.upgrade(settings.database_url)
+    engine = database.make_engine(settings.database_url)
+    if not config_feeds(settings.feeds, settings.feeds_file) and not all_feeds(engine):
         log.error(
             "no_feeds", hint="set WIREDESK_FEEDS='[\"https://…/rss\"]' or WIREDESK_FEEDS_FILE"
         )
         return 2
-    database.upgrade(settings.database_url)
-    engine = database.make_engine(settings.database_url)
     counts = run_embedded(settings, engine)
     print_summary(_console(), engine, counts)
     return 0
@@ -161,6 +165,15 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     bus.ensure_topics(t.name for t in ALL_TOPICS)
     pipeline = build_pipeline(settings, engine)
     health = Health(stage_name)
+    if stage_name == "write_articles":
+        from sink import db_metrics
+
+        db_metrics.register(
+            engine,
+            settings.feed_failing_after,
+            settings.poll_interval_s * 3,
+            settings.db_metrics_refresh_s,
+        )
     _serve_metrics(settings, health)
     runner = StageRunner(
         pipeline.stage(stage_name), bus, options=runner_options(settings), health=health, stop=stop
@@ -174,14 +187,16 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     return 0
 
 
-def poll_service(settings: Settings, stop: threading.Event, once: bool = False) -> int:
+def poll_service(
+    settings: Settings, stop: threading.Event, once: bool = False, force: bool = False
+) -> int:
     """The feed poller: poll, publish, confirm, sleep; until SIGTERM."""
     from wiredesk.topology import build_pipeline
 
     engine = database.make_engine(settings.database_url)
     bus = _bus(settings)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine)
+    pipeline = build_pipeline(settings, engine, force_poll=force)
     health = Health("poll_feeds", stale_after_s=settings.poll_interval_s * 3)
     health.set_ready(True)
     _serve_metrics(settings, health)
@@ -192,7 +207,7 @@ def poll_service(settings: Settings, stop: threading.Event, once: bool = False) 
             log.info("poll_round", published=published)
             if once:
                 break
-            stop.wait(settings.poll_interval_s)
+            stop.wait(min(30.0, max(1.0, pipeline.source.seconds_until_next_due())))
     finally:
         bus.close()
         pipeline.close()
