@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from transform.text import ascii_fold
+from transform.text import fold
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
 FUZZY_MIN_RATIO = 90.0
@@ -38,7 +38,7 @@ _TITLES = re.compile(
     r"^(the|mr|mrs|ms|dr|president|governor|gov|prime minister|minister|general|gen"
     r"|sir|lady|lord|king|queen|prince|princess)\.?\s+"
 )
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+_NON_WORD = re.compile(r"[\W_]+")
 # Applied in order to the folded, lower-case name.
 _TRANSLITERATION = (
     (re.compile(r"(kh|ch|h)"), "h"),
@@ -54,7 +54,7 @@ _TRANSLITERATION = (
 
 def match_key(name: str) -> str:
     """The transliteration-folded key two spellings of one name share."""
-    key = ascii_fold(name).replace("’", "'")
+    key = fold(name).replace("’", "'")
     key = re.sub(r"'s\b", "", key)
     key = _NON_WORD.sub(" ", key).strip()
     while True:

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, func, select, update
 
 from transform.state import as_utc, key_of, lock_keys, utcnow
-from transform.text import ascii_fold, body_lines
+from transform.text import body_lines, fold
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import DedupEntryRow, StoryKeyRow, StoryRow
 from wiredesk.records import Entity
@@ -47,7 +47,7 @@ MAX_FEATURES = 60
 MAX_PROFILE = 120
 MAX_CANDIDATES = 50
 INDEXED_FEATURES = 20  # an article's strongest features index its story (rows of state)
-_WORD = re.compile(r"[a-z][a-z0-9'-]{3,}")
+_WORD = re.compile(r"[^\W\d_][\w'-]{3,}")
 _STOPWORD_TEXT = """
     about above after again against also among another because been before being below
     between both could does doing down during each from further have having here into itself
@@ -71,7 +71,7 @@ def features(title: str, text: str, entities: Sequence[Entity]) -> dict[str, flo
         for cid, n in counts.items()
     }
     lead = " ".join(body_lines(title, text))[:2000].split()[:LEAD_WORDS]
-    for word in _WORD.findall(ascii_fold(f"{title} {' '.join(lead)}")):
+    for word in _WORD.findall(fold(f"{title} {' '.join(lead)}")):
         if word not in STOPWORDS:
             vec.setdefault(f"t:{word}", TERM_WEIGHT)
     return dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_FEATURES])

@@ -4,8 +4,10 @@ Outlets change headlines, datelines and bylines, add their own boilerplate ("Rea
 "Sign up for ...", copyright lines, embedded tweets) and cut the last paragraphs. So the
 body is compared, not the page: the headline line trafilatura puts first is dropped, and
 so are lines that look like bylines, boilerplate or social embeds, and a leading dateline
-("LONDON (Reuters) -"). What is left is case-folded, transliterated to ASCII and split
-into word tokens; shingles are word n-grams of those tokens.
+("LONDON (Reuters) -"). What is left is case-folded, stripped of accents and split
+into word tokens (any script: Cyrillic or Greek text is tokenised as well as English;
+scripts written without spaces give long tokens, so dedup is coarser for them); shingles
+are word n-grams of those tokens.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Sequence
 
 SHINGLE_WORDS = 5
 
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")
+_THOUSANDS = re.compile(r"(?<=\d)[,.\u202f\u00a0](?=\d{3}\b)")  # 4,200 / 4.200 -> 4200
 _SPACE = re.compile(r"\s+")
 # " date 2023-05-23 " prefix some extractors leave in front of the text
 _DATE_PREFIX = re.compile(r"^\s*date\s+\d{4}-\d{2}-\d{2}\s+", re.IGNORECASE)
@@ -37,10 +40,10 @@ _BOILERPLATE = re.compile(
 _BOILERPLATE_MAX_WORDS = 40
 
 
-def ascii_fold(text: str) -> str:
-    """Lower-case ASCII: accents dropped (Kästner -> kastner), quotes unified."""
+def fold(text: str) -> str:
+    """Case-folded, accents dropped (Kästner -> kastner); other scripts kept as they are."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return decomposed.encode("ascii", "ignore").decode("ascii").lower()
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def body_lines(title: str, text: str) -> list[str]:
@@ -48,8 +51,8 @@ def body_lines(title: str, text: str) -> list[str]:
     text = _DATE_PREFIX.sub("", text, count=1)
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
-    folded_title = _SPACE.sub(" ", ascii_fold(title)).strip()
-    headline = lines and _SPACE.sub(" ", ascii_fold(lines[0])).strip() == folded_title
+    folded_title = _SPACE.sub(" ", fold(title)).strip()
+    headline = lines and _SPACE.sub(" ", fold(lines[0])).strip() == folded_title
     if headline and len(lines) > 1:
         lines = lines[1:]
     kept = []
@@ -67,7 +70,7 @@ def body_lines(title: str, text: str) -> list[str]:
 
 def tokens(title: str, text: str) -> list[str]:
     """Normalised word tokens of the body (see :func:`body_lines`)."""
-    return _WORD.findall(ascii_fold(" ".join(body_lines(title, text))))
+    return _WORD.findall(_THOUSANDS.sub("", fold(" ".join(body_lines(title, text)))))
 
 
 def shingles(words: Sequence[str], size: int = SHINGLE_WORDS) -> set[str]:
@@ -85,4 +88,4 @@ def lead_shingles(words: Sequence[str], count: int, size: int = SHINGLE_WORDS) -
 def normalised_hash(words: Sequence[str]) -> str:
     """SHA-256 of the normalised tokens: equal for copies that differ only in layout,
     case, punctuation, headline, byline, dateline or boilerplate lines."""
-    return hashlib.sha256(" ".join(words).encode("ascii")).hexdigest()
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()

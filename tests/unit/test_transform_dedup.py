@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import metric
@@ -14,6 +15,7 @@ from transform.state import prune, stats
 from transform.text import body_lines, normalised_hash, tokens
 from wiredesk.db.dedup_tables import DedupBandRow, DedupEntryRow
 from wiredesk.records import EnrichedArticle
+from wiredesk.stage import BadInput
 
 NO_NER = EnrichOptions(ner_enabled=False)
 
@@ -108,3 +110,30 @@ def test_retention_prunes_old_state_and_bounds_it(sqlite_engine):
     assert counts["story_state"] > 0
     after = stats(sqlite_engine)
     assert all(after[f"{t}.rows"] == 0 for t in ("dedup_entries", "dedup_bands", "story_keys"))
+
+
+def test_an_article_without_words_is_bad_input_for_the_dlq(sqlite_engine):
+    empty = article("empty", "", "— … !!! —", None)
+    with pytest.raises(BadInput) as raised:
+        list(EnrichArticles(sqlite_engine, NO_NER)(empty))
+    assert raised.value.reason == "no_text"
+
+
+CYRILLIC = (  # invented, like every fixture text here
+    "Портовые рабочие Велмара начали забастовку в среду утром.\n\n"
+    "Профсоюз заявил, что к стачке присоединились около 4200 человек, и краны в двух "
+    "терминалах остановились к полудню.\n\n"
+    "Администрация порта пообещала, что ни один постоянный сотрудник не будет уволен, "
+    "но профсоюз считает, что около 900 рабочих мест исчезнут за несколько лет.\n\n"
+    "Переговоры между сторонами должны возобновиться в пятницу в здании мэрии."
+)
+
+
+def test_text_in_other_scripts_is_fingerprinted_and_its_copies_found(sqlite_engine):
+    original = article("ru", "Забастовка в порту", CYRILLIC, None, "ru-outlet")
+    edited = CYRILLIC.replace("около 4200", "около 4,200").rsplit("\n\n", 1)[0]
+    copy = article("ru-copy", "Порт остановлен", f"{edited}\n\nПодписывайтесь на рассылку", None)
+    stage = EnrichArticles(sqlite_engine, NO_NER)
+    out = _run(stage, [original, copy])
+    assert out[original.article_id].duplicate_of is None
+    assert out[copy.article_id].duplicate_of == original.article_id
