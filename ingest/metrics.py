@@ -62,7 +62,11 @@ FEED_ENTRIES = Counter(
     "Feed entries by outcome: new, seen, no_link, refused_scheme, over_cap",
     ["outcome"],
 )
-FEEDS = Gauge("wiredesk_feeds", "Registered feeds by state (ok, failing, disabled)", ["state"])
+FEEDS = Gauge(
+    "wiredesk_poller_feeds",
+    "Registered feeds by state (ok, failing, disabled), as the poller sees them",
+    ["state"],
+)
 SANITIZED = Counter(
     "wiredesk_sanitized_total",
     "Characters or fields changed by the ingest normaliser (nul, control, truncated, markup)",

@@ -189,6 +189,47 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                     )
                 ],
             ),
+            (
+                "Feed polls by outcome",
+                "ops",
+                "timeseries",
+                [("{{outcome}}", f"sum by (outcome) (rate(wiredesk_feed_polls_total[{R}]))")],
+            ),
+            (
+                "HTTP responses by kind and status class",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{kind}} {{status_class}}",
+                        f"sum by (kind, status_class) (rate(wiredesk_fetch_responses_total[{R}]))",
+                    )
+                ],
+            ),
+            (
+                "Fetch latency p95 (feeds, pages, robots)",
+                "s",
+                "timeseries",
+                [
+                    (
+                        "{{kind}}",
+                        "histogram_quantile(0.95, sum by (kind, le) "
+                        f"(rate(wiredesk_fetch_seconds_bucket[{R}])))",
+                    )
+                ],
+            ),
+            (
+                "Extraction time p95",
+                "s",
+                "timeseries",
+                [
+                    (
+                        "extract",
+                        "histogram_quantile(0.95, sum by (le) "
+                        f"(rate(wiredesk_extract_seconds_bucket[{R}])))",
+                    )
+                ],
+            ),
         ],
     ),
     "wiredesk-dedup": (
@@ -251,6 +292,46 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                     (
                         "enriched",
                         f'sum(rate(wiredesk_records_out_total{{stage="enrich_articles"}}[{R}]))',
+                    )
+                ],
+            ),
+            (
+                "Dedup verdicts (new, exact, near, stored on replay)",
+                "ops",
+                "timeseries",
+                [("{{kind}}", f"sum by (kind) (rate(wiredesk_transform_verdicts_total[{R}]))")],
+            ),
+            (
+                "Story decisions",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{outcome}}",
+                        f"sum by (outcome) (rate(wiredesk_transform_stories_total[{R}]))",
+                    )
+                ],
+            ),
+            (
+                "Where entities came from (model, reused from the canonical copy, ...)",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{source}}",
+                        f"sum by (source) (rate(wiredesk_transform_entity_source_total[{R}]))",
+                    )
+                ],
+            ),
+            (
+                "Transform step time p95",
+                "s",
+                "timeseries",
+                [
+                    (
+                        "{{step}}",
+                        "histogram_quantile(0.95, sum by (step, le) "
+                        f"(rate(wiredesk_transform_step_seconds_bucket[{R}])))",
                     )
                 ],
             ),

@@ -262,7 +262,7 @@ def test_hostile_feeds_fail_alone_with_a_reason_and_health_is_recorded(
         assert too_large - too_large_before == 1  # X10: the byte cap, before any parsing
         assert metric("wiredesk_feed_empty_total") - empty_before >= 2
         failing = sum(1 for _, e in feeds.values() if e)
-        assert metric("wiredesk_feeds", state="failing") == failing
+        assert metric("wiredesk_poller_feeds", state="failing") == failing
         # X3: the external DTD was never fetched
         assert dtd_host.requests_log == [] and socket_guard.to_port(dtd_host.port) == 0
     assert rows[good].feed_id == feed_id(good)
