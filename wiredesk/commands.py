@@ -15,7 +15,7 @@ from wiredesk import db as database
 from wiredesk.bus import Bus, make_bus
 from wiredesk.db.tables import ArticleRow
 from wiredesk.metrics import Health, serve_metrics
-from wiredesk.runner import RunnerOptions, StageRunner, drain, publish_from
+from wiredesk.runner import RunnerOptions, StageRunner, drain, publish_from, run_source
 from wiredesk.settings import Settings
 from wiredesk.topics import ALL_TOPICS, DLQ, LINKS
 
@@ -179,13 +179,16 @@ def poll_service(settings: Settings, stop: threading.Event, once: bool = False) 
     health.set_ready(True)
     _serve_metrics(settings, health)
     try:
-        while not stop.is_set():
-            published = publish_from(pipeline.source, bus, LINKS.name)
-            health.beat()
-            log.info("poll_round", published=published)
-            if once:
-                break
-            stop.wait(settings.poll_interval_s)
+        run_source(
+            pipeline.source,
+            bus,
+            LINKS.name,
+            stop,
+            health,
+            interval_s=settings.poll_interval_s,
+            max_backoff_s=settings.retry_max_backoff_s,
+            once=once,
+        )
     finally:
         bus.close()
         pipeline.close()

@@ -304,6 +304,46 @@ def publish_from(source: Source, bus: Bus, topic: str) -> int:
     return len(records)
 
 
+def run_source(
+    source: Source,
+    bus: Bus,
+    topic: str,
+    stop: threading.Event,
+    health: metrics.Health,
+    *,
+    interval_s: float,
+    max_backoff_s: float = 30.0,
+    once: bool = False,
+) -> None:
+    """A source service: publish rounds every ``interval_s`` until ``stop``.
+
+    A transient failure (broker or database down) backs off and retries, as the stage
+    runner does, instead of ending the service; nothing was confirmed, so the next
+    round publishes the same records again (downstream is idempotent).
+    """
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            published = publish_from(source, bus, topic)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            health.set_ready(False)
+            health.beat()
+            metrics.RETRIES.labels(source.name, "poll").inc()
+            log.warning("transient_failure", step="poll", error=repr(exc)[:300], retry_in_s=backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+            continue
+        backoff = 0.5
+        health.set_ready(True)
+        health.beat()
+        log.info("poll_round", published=published)
+        if once:
+            return
+        stop.wait(interval_s)
+
+
 def drain(runners: Sequence[StageRunner], max_rounds: int = 10_000) -> int:
     """Embedded mode: run every stage in order until a whole round moves nothing."""
     total = 0
