@@ -96,7 +96,10 @@ class StageRunner:
 
     def run_batch(self) -> int:
         """One poll -> process -> deliver -> commit cycle. Returns records consumed."""
-        messages = self.consumer.poll(self.stage.batch_size, self.options.poll_timeout_s)
+        # The broker going away surfaces here first: ride it out, as for outputs.
+        messages = self._retrying(
+            "poll", lambda: self.consumer.poll(self.stage.batch_size, self.options.poll_timeout_s)
+        )
         self.health.beat()
         if not messages:
             self._report_lag()
@@ -110,7 +113,7 @@ class StageRunner:
         written = self._retrying("deliver", lambda: self._deliver(handled, dead))
         self._crash_point("after_output")
         try:
-            self.consumer.commit(messages)
+            self._retrying("commit", lambda: self.consumer.commit(messages))
             metrics.COMMITS.labels(name).inc()
         except CommitFailed as exc:
             metrics.COMMIT_FAILED.labels(name).inc()

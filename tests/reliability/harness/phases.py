@@ -8,6 +8,7 @@ tests (and RELIABILITY.md) judge the report.
 from __future__ import annotations
 
 import random
+import signal
 import sys
 import threading
 import time
@@ -200,6 +201,8 @@ def broker_pause(ctx: Context, seconds: float) -> PhaseReport:
     while wedged and time.monotonic() - resumed < RECOVERY_S:
         wedged = [name for name in wedged if not progressed(_slot(slots, name))]
         time.sleep(1)
+    for name in wedged:  # where is it stuck? (stack dump in its log)
+        ctx.supervisor.kill(_slot(slots, name), signal.SIGUSR2)
     report.checks["workers_without_progress_60s"] = wedged
     report.checks["workers_checked"] = len(slots)
     report.seconds = time.monotonic() - started
@@ -222,9 +225,13 @@ def postgres_outage(ctx: Context, seconds: float) -> PhaseReport:
         metric_sum(ctx.supervisor.scrape(s), "wiredesk_retries_total", stage="write_articles")
         for s in sinks
     )
+    ctx.release(ctx.burst)  # in flight upstream when the database goes
+    time.sleep(3)
     started = time.monotonic()
     ctx.stack.crash_postgres()
-    ctx.release(ctx.burst)  # reaches the sink while the database is down
+    # Load on the sink while the database is down: the newest enriched records arrive
+    # again (a redelivery the sink must absorb as no-ops once the database is back).
+    redelivered = redeliver_tail(ctx, "news.enriched", 60)
     time.sleep(min(3.0, seconds / 3))  # let batches in flight finish or fail
     committed_early = kafka_state.committed_total(bootstrap, ctx.namespace, "write_articles")
     time.sleep(max(0.0, seconds - (time.monotonic() - started)))
@@ -238,6 +245,7 @@ def postgres_outage(ctx: Context, seconds: float) -> PhaseReport:
     ctx.stack.up("postgres")
     growth = [(rss_after[n] - rss_before[n]) / 1024 for n in rss_before if n in rss_after] or [0.0]
     report.checks.update(
+        redelivered_during_outage=redelivered,
         sink_commits_during_outage=committed_late - committed_early,
         sink_members_unchanged=members_before == members_during and bool(members_before),
         sink_rss_growth_mb_max=round(max(growth), 1),
@@ -246,3 +254,18 @@ def postgres_outage(ctx: Context, seconds: float) -> PhaseReport:
     )
     report.seconds = time.monotonic() - started
     return report
+
+
+def redeliver_tail(ctx: Context, topic: str, count: int) -> int:
+    """Publish the last ``count`` records of ``topic`` again, same keys and bytes."""
+    from wiredesk.bus.kafka import KafkaBus
+
+    records = kafka_state.read_topic(ctx.stack.bootstrap, ctx.namespace + topic)[-count:]
+    bus = KafkaBus(ctx.stack.bootstrap, namespace=ctx.namespace, client_id="fault-run")
+    try:
+        for r in records:
+            bus.publish(topic, r.key.decode() if r.key else None, r.value)
+        bus.flush()
+    finally:
+        bus.close()
+    return len(records)

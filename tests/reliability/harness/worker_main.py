@@ -6,12 +6,15 @@ Hooks, each enabled by an environment variable (none changes the stage code):
 * ``WIREDESK_TEST_SOCKET_AUDIT=DIR``: the socket guard (record + refuse non-loopback);
 * ``WIREDESK_TEST_CRASH_BEFORE_COMMIT=TABLE``: ``os._exit(137)`` when a transaction that
   wrote ``TABLE`` is about to commit (the "after_db_flush" boundary of catalogue K1);
+* always: SIGUSR2 dumps every thread's stack into the worker's log (a wedged worker
+  tells where it is stuck);
 * ``WIREDESK_TEST_FREEZE_SIGNAL=1``: SIGUSR1 freezes the consume loop thread for good
   while the metrics/health thread keeps answering (catalogue M5).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -56,6 +59,7 @@ def _install_freeze() -> None:
 
 
 def main(argv: list[str]) -> int:
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     audit = os.environ.get("WIREDESK_TEST_SOCKET_AUDIT")
     if audit:
         from tests.reliability.harness.guard import install
