@@ -112,3 +112,20 @@ def delete_group(bootstrap: str, group: str) -> None:
         admin.delete_groups([group])
     finally:
         admin.close()
+
+
+def group_assignment(bootstrap: str, group: str) -> dict[int, list[int]]:
+    """{worker pid: assigned partitions} of ``group`` (wiredesk client ids end in the pid)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20_000)
+    try:
+        info = admin.describe_groups([group]).get(group, {})
+    finally:
+        admin.close()
+    found: dict[int, list[int]] = {}
+    for member in info.get("members", []):
+        pid = member["client_id"].rsplit("-", 1)[-1]
+        assigned = (member.get("member_assignment") or {}).get("assigned_partitions", [])
+        parts = sorted(p for entry in assigned for p in entry["partitions"])
+        if pid.isdigit():
+            found.setdefault(int(pid), []).extend(parts)
+    return found

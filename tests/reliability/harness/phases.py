@@ -178,7 +178,11 @@ def broker_outage(ctx: Context, seconds: float) -> PhaseReport:
 
 
 def broker_pause(ctx: Context, seconds: float) -> PhaseReport:
-    """K5: the broker frozen (SIGSTOP) past the session timeout, then continued."""
+    """K5: the broker frozen (SIGSTOP) past the session timeout, then continued.
+
+    No worker may stay wedged: within 60 s of CONT every worker is back in its group
+    and every partition with records waiting has its committed offset advancing.
+    """
     say(f"broker paused for {seconds:.0f} s")
     report = PhaseReport(f"Kafka broker paused {seconds:.0f} s (SIGSTOP)", ("K5",), injections=1)
     started = time.monotonic()
@@ -187,26 +191,34 @@ def broker_pause(ctx: Context, seconds: float) -> PhaseReport:
         time.sleep(seconds)
     finally:
         ctx.stack.resume_kafka()
+    ctx.release(ctx.burst)  # new work for every stage after the pause
     resumed = time.monotonic()
-    ctx.release(ctx.burst)  # new work for every worker after the pause
     slots = [s for s in ctx.supervisor.live() if s.command in CONSUMER_COMMANDS]
-    base = {s.name: (s.starts, _commits(ctx, s) or 0.0) for s in slots}
-
-    def progressed(slot: Slot) -> bool:
-        starts, commits = base[slot.name]
-        now = _commits(ctx, slot) or 0.0
-        return now > (commits if slot.starts == starts else 0.0)
-
-    wedged = [s.name for s in slots]
-    while wedged and time.monotonic() - resumed < RECOVERY_S:
-        wedged = [name for name in wedged if not progressed(_slot(slots, name))]
-        time.sleep(1)
-    for name in wedged:  # where is it stuck? (stack dump in its log)
-        ctx.supervisor.kill(_slot(slots, name), signal.SIGUSR2)
-    report.checks["workers_without_progress_60s"] = wedged
+    outside = wait_until(lambda: not _outside_group(ctx, slots), RECOVERY_S, 1.0)
+    left = max(5.0, RECOVERY_S - (time.monotonic() - resumed))
+    report.checks["partitions_stuck_60s"] = _stuck_partitions(ctx, left)
+    report.checks["workers_outside_group_60s"] = (
+        [] if outside is not None else _outside_group(ctx, slots)
+    )
+    report.checks["rejoin_s"] = round(outside, 1) if outside is not None else None
     report.checks["workers_checked"] = len(slots)
+    for name in report.checks["workers_outside_group_60s"]:
+        ctx.supervisor.kill(_slot(slots, name), signal.SIGUSR2)  # stack dump into its log
     report.seconds = time.monotonic() - started
     return report
+
+
+def _outside_group(ctx: Context, slots: list[Slot]) -> list[str]:
+    """Live workers that hold no membership in their stage's group."""
+    members: dict[str, dict[int, list[int]]] = {}
+    missing = []
+    for slot in slots:
+        group = ctx.namespace + CONSUMER_COMMANDS[slot.command]
+        if group not in members:
+            members[group] = kafka_state.group_assignment(ctx.stack.bootstrap, group)
+        if slot.alive and slot.pid not in members[group]:
+            missing.append(slot.name)
+    return missing
 
 
 def _slot(slots: list[Slot], name: str) -> Slot:

@@ -40,6 +40,7 @@ class Plan:
     release_s: float
     workers_per_stage: int = 2
     drain_timeout_s: float = 300
+    faults: tuple[str, ...] = ("kill9", "storm", "broker_outage", "broker_pause", "pg_outage")
 
 
 PLANS = {
@@ -104,11 +105,15 @@ def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultR
             stack, supervisor, namespace, random.Random(seed), releaser.release_reserve, burst
         )
         time.sleep(8)  # let every worker join its group before the first fault
-        result.phases.append(phases.kill9(ctx, plan.kills))
-        result.phases.append(phases.rebalance_storm(ctx, plan.storm_s))
-        result.phases.append(phases.broker_outage(ctx, plan.broker_outage_s))
-        result.phases.append(phases.broker_pause(ctx, plan.broker_pause_s))
-        result.phases.append(phases.postgres_outage(ctx, plan.pg_outage_s))
+        faults = {
+            "kill9": lambda: phases.kill9(ctx, plan.kills),
+            "storm": lambda: phases.rebalance_storm(ctx, plan.storm_s),
+            "broker_outage": lambda: phases.broker_outage(ctx, plan.broker_outage_s),
+            "broker_pause": lambda: phases.broker_pause(ctx, plan.broker_pause_s),
+            "pg_outage": lambda: phases.postgres_outage(ctx, plan.pg_outage_s),
+        }
+        for fault in plan.faults:
+            result.phases.append(faults[fault]())
         releaser.finish()
         _drain(result, stack, namespace, db_url, plan.drain_timeout_s)
         _reconcile(result, ref_verdicts, db_url, paths)
