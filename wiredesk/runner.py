@@ -36,7 +36,7 @@ from wiredesk.topics import DLQ
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-CRASH_POINTS = ("after_process", "after_output", "after_commit")
+CRASH_POINTS = ("after_poll", "after_process", "after_output", "after_commit")
 
 
 class Stopping(Exception):
@@ -104,6 +104,7 @@ class StageRunner:
         if not messages:
             self._report_lag()
             return 0
+        self._crash_point("after_poll")
         started = time.perf_counter()
         name = self.stage.name
         metrics.RECORDS_IN.labels(name).inc(len(messages))
