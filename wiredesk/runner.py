@@ -36,6 +36,10 @@ from wiredesk.topics import DLQ
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
+# A dead letter carries the original bytes in base64 (4/3 larger) and must itself fit
+# under the broker's message limit; a longer original keeps only its first bytes.
+DLQ_ORIGINAL_MAX_BYTES = 512_000
+
 CRASH_POINTS = ("after_poll", "after_process", "after_output", "after_commit")
 
 
@@ -253,6 +257,7 @@ class StageRunner:
             self.stop.wait(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def _dead_letter(self, message: Message, reason: str, detail: str, attempts: int) -> DeadLetter:
+        value = message.value or b""
         return DeadLetter(
             stage=self.stage.name,
             source_topic=message.topic,
@@ -262,7 +267,9 @@ class StageRunner:
             reason=reason,
             detail=detail,
             attempts=attempts,
-            original=base64.b64encode(message.value or b"").decode("ascii"),
+            original=base64.b64encode(value[:DLQ_ORIGINAL_MAX_BYTES]).decode("ascii"),
+            original_size=len(value),
+            original_truncated=len(value) > DLQ_ORIGINAL_MAX_BYTES,
         )
 
     def _report_lag(self) -> None:

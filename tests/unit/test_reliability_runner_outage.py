@@ -61,3 +61,20 @@ def test_connection_errors_in_poll_and_commit_are_retried_not_fatal():
     assert metric("wiredesk_retries_total", stage="outage", step="poll") - polls == 1
     assert metric("wiredesk_retries_total", stage="outage", step="commit") - commits == 1
     assert runner.health.ready
+
+
+def test_a_poison_message_near_the_size_limit_still_fits_in_the_dlq():
+    """Found by K11: a 900 KB poison value made a dead letter over the broker limit, the
+    DLQ publish raised, and the worker crash-looped on that message forever."""
+    from wiredesk.bus import MAX_MESSAGE_BYTES
+    from wiredesk.records import DeadLetter
+    from wiredesk.topics import DLQ
+
+    bus = MemoryBus(partitions=1)
+    bus.publish(IN.name, "big", b"\xff" * 900_000)
+    runner = StageRunner(Stage("big_poison", IN, output=OUT), bus, options=FAST)
+    assert drain([runner]) == 1
+    (letter,) = [DeadLetter.decode(m.value) for m in bus.messages(DLQ.name)]
+    assert letter.reason == "decode_not_json"
+    assert letter.original_size == 900_000 and letter.original_truncated
+    assert len(bus.messages(DLQ.name)[0].value) < MAX_MESSAGE_BYTES
