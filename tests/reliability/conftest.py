@@ -117,8 +117,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
                 row["outcome"] = status
                 row["xfail_reason"] = reason
         if ROWS_FILE and item.nodeid.startswith("tests/reliability"):
+            fault = item.name.removeprefix("test_").replace("_", " ")
             matching = [r for r in _ROWS if r["nodeid"] == item.nodeid] or [
-                {"id": item.name, "nodeid": item.nodeid, "outcome": status, "xfail_reason": reason}
+                {
+                    "id": item.name,
+                    "nodeid": item.nodeid,
+                    "fault": fault,
+                    "outcome": status,
+                    "xfail_reason": reason,
+                }
             ]
             with open(ROWS_FILE, "a", encoding="utf-8") as fh:
                 for row in matching:

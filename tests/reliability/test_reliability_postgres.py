@@ -105,7 +105,7 @@ def test_k12_oversized_page_is_refused_with_a_reason_and_the_rest_flows(bad_run,
         fault="K12 3 MB article page (broker limit 1 MB)",
         runs=1,
         note=f"dlq too_large={counted:.0f}; fetch starts={bad_run['starts']['fetch']}",
-        peak_rss_mb=bad_run["peaks"].get("fetch"),
+        peak_rss_mb=round(bad_run["peaks"].get("fetch", 0), 1),
     )
     assert (
         len([t for t in titles if not t.startswith(("A very long", "Nul", "ab", "big", "'", "%"))])
