@@ -51,16 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         "WIREDESK_RELIABILITY_ROWS": str(rows_file),
         "WIREDESK_REQUIRE_INTEGRATION": "1",
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "tests/reliability",
-        "-q",
-        "-rxXf",
-        "-p",
-        "no:cacheprovider",
-    ]
+    # A base temp dir of our own: pytest prunes old numbered dirs under the shared
+    # /tmp/pytest-of-<user>, which would delete a long run's logs under its feet.
+    basetemp = Path(tempfile.gettempdir()) / f"wiredesk-reliability-{args.size}"
+    cmd = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-rxXf"]
+    cmd += ["-p", "no:cacheprovider", f"--basetemp={basetemp}"]
     if args.select:
         cmd += ["-k", args.select]
     load_before = os.getloadavg()

@@ -9,9 +9,11 @@ Size: ``WIREDESK_RELIABILITY_SIZE=reduced`` (default, inside ``pytest tests``) o
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +30,9 @@ pytestmark = pytest.mark.integration
 
 SIZE = os.environ.get("WIREDESK_RELIABILITY_SIZE", "reduced")
 ROWS_FILE = os.environ.get("WIREDESK_RELIABILITY_ROWS")
-_AUDIT_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / f"wiredesk-rel-audit-{os.getpid()}"
+_AUDIT_DIR = Path(tempfile.gettempdir()) / f"wiredesk-relaudit-{os.getpid()}"
 _SEEN = guard.install(_AUDIT_DIR, block=False)  # record only: other suites share this process
+atexit.register(shutil.rmtree, _AUDIT_DIR, True)
 
 
 def _tools_missing() -> str | None:
