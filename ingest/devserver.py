@@ -68,10 +68,14 @@ class _HTTPServer(ThreadingHTTPServer):
         self.conns.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (deadlines, caps) are routine here, not worth a traceback."""
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "wiredesk-devserver/1.0"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
     timeout = 30
     server: _HTTPServer
 
@@ -103,10 +107,12 @@ class NewsServer:
         hold_back: int = 0,
         release_every_s: float | None = None,
         feed_limit: int = 50,
+        mirror_feeds: int = 0,
     ) -> None:
         self.corpus, self.host, self.port = corpus, host, port
         self.faults, self.clock = faults or Faults(), clock
         self.release_every_s, self.feed_limit = release_every_s, feed_limit
+        self.mirror_feeds = mirror_feeds  # extra feeds /mirror/<i>/feed.xml (benchmarks)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._sites = {s.site: s for s in corpus.sites}
@@ -128,6 +134,9 @@ class NewsServer:
         self._site_mtime = dict.fromkeys(self._sites, self._start_mtime)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._log: list[tuple[str, str, int]] = []
+        self._times: list[tuple[float, str]] = []
+        self._agents: Counter[str] = Counter()
+        self._bytes_sent = 0
         self._counts: Counter[int] = Counter()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -174,6 +183,10 @@ class NewsServer:
 
     def feed_urls(self) -> list[str]:
         return [f"{self.base_url}/{s.site}/feed.xml" for s in self.corpus.sites]
+
+    def mirror_feed_urls(self) -> list[str]:
+        """``mirror_feeds`` distinct feed URLs, each a copy of one outlet's feed."""
+        return [f"{self.base_url}/mirror/{i}/feed.xml" for i in range(self.mirror_feeds)]
 
     @property
     def opml_url(self) -> str:
@@ -243,6 +256,24 @@ class NewsServer:
             return list(self._log)
 
     @property
+    def request_times(self) -> list[tuple[float, str]]:
+        """(time.monotonic() when answered, path) per request."""
+        with self._lock:
+            return list(self._times)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Response body bytes written so far (as sent: compressed when gzip)."""
+        with self._lock:
+            return self._bytes_sent
+
+    @property
+    def user_agents(self) -> Counter[str]:
+        """Requests per User-Agent header."""
+        with self._lock:
+            return Counter(self._agents)
+
+    @property
     def status_counts(self) -> Counter[int]:
         """Responses sent per status code (e.g. ``[200]``, ``[304]``)."""
         with self._lock:
@@ -251,6 +282,8 @@ class NewsServer:
     def reset_log(self) -> None:
         with self._lock:
             self._log.clear()
+            self._times.clear()
+            self._agents.clear()
             self._counts.clear()
 
     # -- serving
@@ -263,7 +296,8 @@ class NewsServer:
                 cacheable=True,
             )
         if path == "/robots.txt":
-            return Response(200, pages.render_robots(self.base_url), "text/plain; charset=utf-8")
+            robots = pages.render_robots(self.base_url, self.faults.robots_txt)
+            return Response(200, robots, "text/plain; charset=utf-8")
         if path == "/feeds.opml":
             body = pages.render_opml(self.corpus.sites, self.base_url, self._start_mtime)
             return Response(200, body, "text/x-opml; charset=utf-8", cacheable=True)
@@ -273,21 +307,10 @@ class NewsServer:
         parts = path.strip("/").split("/")
         site = self._sites.get(parts[0])
         if site and path == f"/{site.site}/feed.xml":
-            with self._lock:
-                mtime = self._site_mtime[site.site]
-                arts = self._site_visible[site.site][-self.feed_limit :][::-1]
-            body = self._cached(
-                f"feed:{site.site}:{mtime}",
-                lambda: pages.render_feed(site, arts, self.base_url, mtime),
-            )
-            return Response(
-                200,
-                body,
-                f"{pages.FEED_TYPES[site.feed_format]}; charset=utf-8",
-                {"Cache-Control": "max-age=60"},
-                last_modified=mtime,
-                cacheable=True,
-            )
+            return self._feed(site)
+        mirror = len(parts) == 3 and parts[0] == "mirror" and parts[2] == "feed.xml"
+        if mirror and parts[1].isdigit() and int(parts[1]) < self.mirror_feeds:
+            return self._feed(self.corpus.sites[int(parts[1]) % len(self.corpus.sites)])
         if site and path in (f"/{site.site}", f"/{site.site}/"):
             with self._lock:
                 arts = self._site_visible[site.site][::-1]
@@ -313,6 +336,24 @@ class NewsServer:
                 cacheable=True,
             )
         return Response(404, pages.render_error(404, "Not Found"))
+
+    def _feed(self, site: Site) -> Response:
+        ttl = self.faults.feed_ttl_minutes
+        with self._lock:
+            mtime = self._site_mtime[site.site]
+            arts = self._site_visible[site.site][-self.feed_limit :][::-1]
+        body = self._cached(
+            f"feed:{site.site}:{mtime}:{ttl}",
+            lambda: pages.render_feed(site, arts, self.base_url, mtime, ttl),
+        )
+        return Response(
+            200,
+            body,
+            f"{pages.FEED_TYPES[site.feed_format]}; charset=utf-8",
+            {"Cache-Control": self.faults.feed_cache_control or "max-age=60"},
+            last_modified=mtime,
+            cacheable=True,
+        )
 
     def _related(self, art: CorpusArticle, n: int = 4) -> list[CorpusArticle]:
         """Up to *n* earlier articles of the same outlet, same story first."""
@@ -351,6 +392,8 @@ class NewsServer:
             resp = self._conditional(req, resp)
         with self._lock:
             self._log.append((method, path, resp.status))
+            self._times.append((time.monotonic(), path))
+            self._agents[req.headers.get("User-Agent", "")] += 1
             self._counts[resp.status] += 1
         if resp is DROP:
             req.close_connection = True
@@ -408,6 +451,8 @@ class NewsServer:
             if self._stopping.is_set():
                 raise _Aborted
             data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk
+            with self._lock:
+                self._bytes_sent += len(chunk)
             if not drip:
                 req.wfile.write(data)
                 continue
@@ -443,13 +488,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=8800)
     ap.add_argument("--release-every", type=float, metavar="SECONDS", help="release cadence")
     ap.add_argument("--hold-back", type=int, metavar="N", help="default: half if --release-every")
+    ap.add_argument(
+        "--mirror-feeds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N extra feeds /mirror/<i>/feed.xml",
+    )
     args = ap.parse_args(argv)
     corpus = load_corpus(args.corpus)
     hold = args.hold_back
     if hold is None:
         hold = len(corpus.articles) // 2 if args.release_every else 0
     srv = NewsServer(
-        corpus, args.host, args.port, hold_back=hold, release_every_s=args.release_every
+        corpus,
+        args.host,
+        args.port,
+        hold_back=hold,
+        release_every_s=args.release_every,
+        mirror_feeds=args.mirror_feeds,
     )
     with srv:
         print(

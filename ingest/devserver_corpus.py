@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-FEED_FORMATS = ("rss", "atom")
+FEED_FORMATS = ("rss", "atom", "json", "rdf", "rss091")
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,12 @@ class Site:
 
     site: str
     name: str
-    feed_format: str = "rss"  # "rss" (RSS 2.0) or "atom"
+    feed_format: str = "rss"  # rss (2.0), atom, json (JSON Feed 1.1), rdf (RSS 1.0), rss091
     language: str = "en"
 
     def __post_init__(self) -> None:
         if self.feed_format not in FEED_FORMATS:
-            raise ValueError(f"{self.site}: feed_format must be rss or atom")
+            raise ValueError(f"{self.site}: feed_format must be one of {FEED_FORMATS}")
 
 
 @dataclass(frozen=True)

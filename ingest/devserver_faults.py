@@ -34,6 +34,12 @@ class Faults:
     gzip_bomb_bytes: int = 500 * 1024 * 1024
     malformed_feed_paths: tuple[str, ...] = ()  # truncated, ill-formed XML
     wrong_charset_paths: tuple[str, ...] = ()  # says iso-8859-1, sends UTF-8
+    robots_txt: str | None = None  # rules served at /robots.txt (default: allow all)
+    feed_ttl_minutes: int | None = None  # RSS 2.0 feeds carry <ttl>
+    feed_cache_control: str | None = None  # replaces the feeds' "max-age=60"
+    feed_prologs: dict[str, str] = field(default_factory=dict)  # pattern -> DOCTYPE etc.
+    # pattern -> (status, content type, body): serve any fixture (PDFs, hostile feeds, ...)
+    raw_bodies: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     seed: int = 0  # for status_5xx_rate
     _rng: random.Random = field(init=False, repr=False, compare=False)
 
@@ -142,7 +148,22 @@ def _fault_bomb(f: Faults, path: str, stopping: threading.Event) -> Response | N
     return None
 
 
+def _fault_raw(f: Faults, path: str, stopping: threading.Event) -> Response | None:
+    if p := match(f.raw_bodies, path):
+        status, ctype, body = f.raw_bodies[p]
+        return Response(status, body, ctype, cacheable=status == 200)
+    return None
+
+
 # A post-route fault may rewrite the real response.
+def _fault_prolog(f: Faults, path: str, r: Response) -> Response:
+    if r.status == 200 and (p := match(f.feed_prologs, path)):
+        head, sep, rest = r.body.partition(b"?>")
+        prolog = f.feed_prologs[p].encode()
+        r.body = head + sep + b"\n" + prolog + rest if sep else prolog + r.body
+    return r
+
+
 def _fault_malformed(f: Faults, path: str, r: Response) -> Response:
     if r.status == 200 and "xml" in r.ctype and match(f.malformed_feed_paths, path):
         broken = r.body.replace(b"</title>", b" & more</title>", 2)
@@ -162,10 +183,11 @@ PreRouteFault = Callable[[Faults, str, threading.Event], Response | None]
 PostRouteFault = Callable[[Faults, str, Response], Response]
 # Add a switch: a field on Faults plus a hook in one of these lists.
 PRE_ROUTE_FAULTS: list[PreRouteFault] = [
+    _fault_raw,
     _fault_hang,
     _fault_redirect,
     _fault_status,
     _fault_huge,
     _fault_bomb,
 ]
-POST_ROUTE_FAULTS: list[PostRouteFault] = [_fault_malformed, _fault_charset]
+POST_ROUTE_FAULTS: list[PostRouteFault] = [_fault_malformed, _fault_charset, _fault_prolog]

@@ -19,7 +19,13 @@ from xml.sax.saxutils import quoteattr
 if TYPE_CHECKING:
     from ingest.devserver import CorpusArticle, Site
 
-FEED_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
+FEED_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+    "rdf": "application/rdf+xml",
+    "rss091": "application/rss+xml",
+}
 SECTIONS = ("News", "Politics", "Business", "Sport", "Weather", "Opinion", "Culture", "Podcasts")
 
 # Invented social posts embedded in some pages; other corpora get a generic one.
@@ -61,9 +67,16 @@ def _tag_uri(article: CorpusArticle) -> str:
     return f"tag:{article.site}.example,2026:{article.id}"
 
 
-def render_feed(site: Site, articles: Sequence[CorpusArticle], base: str, updated: float) -> bytes:
-    """RSS 2.0 or Atom 1.0 (per ``site.feed_format``), items newest first."""
+def render_feed(
+    site: Site, articles: Sequence[CorpusArticle], base: str, updated: float, ttl: int | None = None
+) -> bytes:
+    """RSS 2.0, Atom 1.0, JSON Feed 1.1, RSS 1.0 or RSS 0.91 (per ``site.feed_format``),
+    items newest first; ``ttl`` (minutes) adds RSS ``<ttl>``."""
     home, self_url = f"{base}/{site.site}/", f"{base}/{site.site}/feed.xml"
+    if site.feed_format == "json":
+        return _json_feed(site, articles, base, home, self_url)
+    if site.feed_format in ("rdf", "rss091"):
+        return _old_rss(site, articles, base, home)
     out: list[str] = ['<?xml version="1.0" encoding="utf-8"?>']
     if site.feed_format == "atom":
         out += [
@@ -100,6 +113,7 @@ def render_feed(site: Site, articles: Sequence[CorpusArticle], base: str, update
             f"<language>{site.language}</language>",
             f"<lastBuildDate>{http_date(updated)}</lastBuildDate>",
             f'<atom:link href={quoteattr(self_url)} rel="self" type="application/rss+xml"/>',
+            *([f"<ttl>{ttl}</ttl>"] if ttl else []),
         ]
         for a in articles:
             out += [
@@ -115,6 +129,68 @@ def render_feed(site: Site, articles: Sequence[CorpusArticle], base: str, update
             ]
         out += ["</channel>", "</rss>"]
     return ("\n".join(out) + "\n").encode()
+
+
+def _json_feed(
+    site: Site, articles: Sequence[CorpusArticle], base: str, home: str, self_url: str
+) -> bytes:
+    items = [
+        {
+            "id": _tag_uri(a),
+            "url": base + a.path,
+            "title": a.title,
+            "summary": summary(a),
+            "date_published": rfc3339(a.published_at),
+            "authors": [{"name": a.author}],
+            "tags": list(a.tags),
+        }
+        for a in articles
+    ]
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": site.name,
+        "home_page_url": home,
+        "feed_url": self_url,
+        "language": site.language,
+        "items": items,
+    }
+    return json.dumps(feed, ensure_ascii=False, indent=1).encode()
+
+
+def _old_rss(site: Site, articles: Sequence[CorpusArticle], base: str, home: str) -> bytes:
+    """RSS 1.0 (RDF, dates in dc:date) or RSS 0.91 (Netscape DTD, no dates)."""
+    items = [
+        (
+            f"<title>{xesc(a.title)}</title><link>{xesc(base + a.path)}</link>"
+            f"<description>{xesc(summary(a))}</description>",
+            a,
+        )
+        for a in articles
+    ]
+    if site.feed_format == "rss091":
+        body = "".join(f"<item>{inner}</item>\n" for inner, _ in items)
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+            '"http://my.netscape.com/publish/formats/rss-0.91.dtd">\n'
+            f'<rss version="0.91"><channel><title>{xesc(site.name)}</title>'
+            f"<link>{xesc(home)}</link><description>{xesc(site.name)}</description>"
+            f"<language>{site.language}</language>\n{body}</channel></rss>\n"
+        ).encode()
+    seq = "".join(f"<rdf:li rdf:resource={quoteattr(base + a.path)}/>" for _, a in items)
+    body = "".join(
+        f"<item rdf:about={quoteattr(base + a.path)}>{inner}"
+        f"<dc:date>{rfc3339(a.published_at)}</dc:date></item>\n"
+        for inner, a in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">\n'
+        f"<channel rdf:about={quoteattr(home)}><title>{xesc(site.name)}</title>"
+        f"<link>{xesc(home)}</link><description>{xesc(site.name)}</description>"
+        f"<items><rdf:Seq>{seq}</rdf:Seq></items></channel>\n{body}</rdf:RDF>\n"
+    ).encode()
 
 
 def _page(title: str, body: str, head: str = "", lang: str = "en") -> bytes:
@@ -304,9 +380,10 @@ def render_sitemap(articles: Iterable[CorpusArticle], base: str) -> bytes:
     ).encode()
 
 
-def render_robots(base: str) -> bytes:
-    """Allow everything; point at the sitemap."""
-    return f"User-agent: *\nAllow: /\n\nSitemap: {base}/sitemap.xml\n".encode()
+def render_robots(base: str, rules: str | None = None) -> bytes:
+    """Allow everything (or the given rules); point at the sitemap."""
+    rules = rules if rules is not None else "User-agent: *\nAllow: /\n"
+    return f"{rules}\nSitemap: {base}/sitemap.xml\n".encode()
 
 
 def render_error(status: int, message: str) -> bytes:

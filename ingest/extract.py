@@ -1,24 +1,49 @@
-"""Extractor: news.raw -> news.articles (trafilatura).
+"""Extractor: news.raw -> news.articles (trafilatura, in a bounded worker process).
 
-Falls back to the feed entry's title and date where the page has none. An empty or
-too-short extraction is ``BadInput("too_short")``. The extractor version travels with
-every article so a replay of news.raw with a newer trafilatura can be told apart.
+trafilatura runs in :class:`ingest.sandbox.Sandbox` (a time and memory bound per page,
+catalogue E2) and only ever gets a decoded ``str`` (E4). Missing title and date fall back
+to the feed entry's. An empty or too-short extraction is ``BadInput`` with a reason
+(``depth_or_empty`` when trafilatura returns nothing, as it does for pages nested deeper
+than lxml's 255 levels, E1). The extractor version travels with every article, so a
+replay of news.raw with a newer trafilatura can be told apart. The language is
+trafilatura's when it detects one (with its optional language detector installed), else
+the one the page declares.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import trafilatura
 
-from wiredesk.records import Article, RawPage, Record
+from ingest import metrics, sandbox_tasks
+from ingest.normalise import TEXT_MAX, URL_MAX, clean, clean_title
+from ingest.sandbox import Sandbox, SandboxError
+from wiredesk.records import Article, DecodeError, RawPage, Record
 from wiredesk.stage import BadInput
 
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
 _SPACE = re.compile(r"\s+")
+_HTML_LANG = re.compile(
+    r"""<html\b[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)?""", re.I
+)
+_META_LANG = re.compile(
+    r"""<meta[^>]+(?:http-equiv=["']?content-language|property=["']og:locale)["']?[^>]*"""
+    r"""content=["']?([A-Za-z]{2,3})""",
+    re.I,
+)
+
+
+def page_language(html: str) -> str | None:
+    """The language the page declares (``<html lang>``, Content-Language, og:locale)."""
+    head = html[:20_000]
+    match = _HTML_LANG.search(head) or _META_LANG.search(head)
+    return match.group(1).lower() if match else None
 
 
 def content_hash(text: str) -> str:
@@ -46,34 +71,59 @@ def _published(page: datetime | None, entry: datetime | None) -> datetime | None
 
 
 class ExtractArticles:
-    def __init__(self, min_chars: int = 200) -> None:
+    """Options in the constructor, work in ``__call__``; ``sandbox=None`` runs in-process
+    (only for benchmarks and evaluation on trusted files)."""
+
+    def __init__(self, sandbox: Sandbox | None, min_chars: int = 200) -> None:
+        self.sandbox = sandbox
         self.min_chars = min_chars
+
+    def extract(self, html: str, url: str) -> dict[str, Any] | None:
+        """The raw trafilatura fields of one page; ``BadInput`` if the bound was hit."""
+        started = time.perf_counter()
+        try:
+            if self.sandbox is None:
+                return sandbox_tasks.extract_page(html, url)
+            return self.sandbox.run("extract_page", html, url)
+        except SandboxError as exc:
+            raise self._reject(f"extract_{exc.reason}", f"{url}: {exc.detail}") from exc
+        finally:
+            metrics.EXTRACT_SECONDS.observe(time.perf_counter() - started)
 
     def __call__(self, record: Record) -> Iterator[Record]:
         assert isinstance(record, RawPage)
-        doc = trafilatura.bare_extraction(
-            record.html, url=record.final_url, with_metadata=True, include_comments=False
-        )
-        text = (doc.text if doc is not None else None) or ""
-        if len(text) < self.min_chars:
-            raise BadInput("too_short", f"{record.url}: {len(text)} chars extracted")
-        title = doc.title or record.entry_title
+        try:
+            html = record.html
+        except DecodeError as exc:
+            raise self._reject(exc.reason, f"{record.url}: {exc.detail}") from exc
+        doc = self.extract(html, record.final_url)
+        if doc is None:
+            raise self._reject("depth_or_empty", f"{record.url}: trafilatura found no content")
+        text = clean(doc["text"], TEXT_MAX) or ""
+        if len(text.strip()) < self.min_chars:
+            raise self._reject("too_short", f"{record.url}: {len(text)} chars extracted")
+        title = clean_title(doc["title"]) or clean_title(record.entry_title)
         if not title:
-            raise BadInput("no_title", record.url)
-        authors = [a.strip() for a in (doc.author or "").split(";") if a.strip()]
+            raise self._reject("no_title", record.url)
+        authors = [a.strip() for a in (clean(doc["author"], 1000) or "").split(";") if a.strip()]
         yield Article(
             article_id=record.article_id,
             url=record.url,
-            canonical_url=doc.url,
+            canonical_url=clean(doc["url"], URL_MAX, one_line=True),
             title=title,
             text=text,
             authors=authors,
-            published_at=_published(_date(doc.date), record.entry_published),
-            language=doc.language,
-            site_name=doc.sitename,
+            published_at=_published(_date(doc["date"]), record.entry_published),
+            language=clean(doc["language"], 16, one_line=True) or page_language(html),
+            site_name=clean(doc["sitename"], 300, one_line=True),
             feed_id=record.feed_id,
             discovered_at=record.discovered_at,
             fetched_at=record.fetched_at,
             extractor_version=EXTRACTOR_VERSION,
             content_hash=content_hash(text),
         )
+
+    @staticmethod
+    def _reject(reason: str, detail: str) -> BadInput:
+        metrics.EXTRACT_REJECTED.labels(reason).inc()
+        return BadInput(reason, detail)

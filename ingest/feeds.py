@@ -1,26 +1,37 @@
-"""Feed poller (source stage): feeds -> news.links, each new entry published once.
+"""Feed poller (a Source): due feeds -> news.links, each new entry published once.
 
-Feeds are fetched by our guarded HTTP client with conditional GET (ETag/Last-Modified)
-and handed to feedparser as bytes, never as a URL or path string (feedparser treats
-strings as locations to open). Entries are keyed by canonical URL; those already in
-``seen_links`` are skipped, so re-polling an unchanged feed publishes nothing.
+One round (:meth:`FeedPoller.poll`): read the due, enabled feeds from the registry, fetch
+them concurrently (one request per host at a time) with conditional GET (ETag /
+Last-Modified -> 304), parse them safely (:mod:`ingest.feedparse`), turn entries into
+:class:`Link` records keyed by canonical URL, and drop the links published before
+(``seen_links``). :meth:`confirm`, called once the links are durably on the bus, records
+the links as seen and each feed's validators, health and next poll time
+(:mod:`ingest.schedule`) in one transaction. If publishing fails nothing is recorded,
+so the next round fetches and publishes the same entries again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from time import struct_time
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
-import feedparser
 import httpx
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, or_, select
 
+from ingest import metrics, registry, schedule
+from ingest.feedparse import FeedRejected, ParsedFeed, parse_feed
 from ingest.http import FetchOptions, fetch
+from ingest.normalise import clean_title, clean_url
+from ingest.politeness import HostBackoff, HostGate, host_key, retry_after_seconds
+from ingest.registry import FeedSpec, feed_id
+from ingest.sandbox import Sandbox
 from ingest.urls import canonical_url
 from wiredesk.db import insert_for
 from wiredesk.db.feed_tables import FeedRow, SeenLinkRow
@@ -29,45 +40,80 @@ from wiredesk.stage import BadInput
 
 log = structlog.get_logger(__name__)
 
-
-def feed_id(url: str) -> str:
-    return hashlib.sha256(canonical_url(url).encode()).hexdigest()[:16]
+__all__ = ["FeedPoller", "feed_id"]
 
 
-def _when(value: struct_time | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime(*value[:6], tzinfo=UTC)
+@dataclass
+class _Outcome:
+    feed_id: str
+    state: dict[str, Any]
+    links: list[Link] = field(default_factory=list)
+    status: str = "unchanged"  # changed, not_modified, unchanged, failed
 
 
 class FeedPoller:
-    """Polls a list of feed URLs; ``poll()`` returns the links not published before."""
-
     name = "poll_feeds"
 
     def __init__(
-        self, urls: Sequence[str], engine: Engine, client: httpx.Client, options: FetchOptions
+        self,
+        engine: Engine,
+        client: httpx.Client,
+        options: FetchOptions,
+        *,
+        config: Sequence[FeedSpec] = (),
+        policy: schedule.PollPolicy | None = None,
+        sandbox: Sandbox | None = None,
+        workers: int = 4,
+        max_feed_bytes: int = 10_000_000,
+        max_items: int = 1_000,
+        parse_timeout_s: float = 5.0,
+        force: bool = False,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
-        self.urls = list(urls)
         self.engine = engine
         self.client = client
-        self.options = options
-        self._feed_state: dict[str, dict[str, Any]] = {}
+        self.options = replace(options, max_bytes=max_feed_bytes)
+        self.config = list(config)
+        self.policy = policy or schedule.PollPolicy()
+        self.sandbox = sandbox
+        self.workers = workers
+        self.max_items = max_items
+        self.parse_timeout_s = parse_timeout_s
+        self.force = force
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.gate = HostGate(concurrency=1, min_delay_s=0.0, max_wait_s=0.0)
+        self._synced = False
+        self._outcomes: list[_Outcome] = []
 
+    # -- the Source protocol --------------------------------------------------------------
     def poll(self) -> list[Record]:
+        if not self._synced:
+            registry.upsert(self.engine, self.config, "config")
+            self._synced = True
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        rows = self.due(now)
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="feeds") as pool:
+            outcomes = list(pool.map(lambda row: self._poll_one(row, now), rows))
         links: dict[str, Link] = {}
-        for url in self.urls:
-            try:
-                for link in self._poll_feed(url):
-                    links.setdefault(link.article_id, link)
-            except BadInput as exc:
-                self._record_failure(url, exc)
+        for outcome in outcomes:
+            for link in outcome.links:
+                links.setdefault(link.article_id, link)
         new = self._unseen(list(links.values()))
-        log.info("feeds_polled", feeds=len(self.urls), entries=len(links), new=len(new))
+        metrics.FEED_ENTRIES.labels("new").inc(len(new))
+        metrics.FEED_ENTRIES.labels("seen").inc(sum(len(o.links) for o in outcomes) - len(new))
+        fresh_feeds = {link.feed_id for link in new}
+        for outcome in outcomes:
+            if outcome.status == "unchanged" and outcome.feed_id in fresh_feeds:
+                outcome.status = "changed"
+            metrics.FEED_POLLS.labels(outcome.status).inc()
+        self._outcomes = outcomes
+        log.info("feeds_polled", feeds=len(rows), entries=len(links), new=len(new))
         return list(new)
 
     def confirm(self, records: Sequence[Record]) -> None:
-        """Remember published links and feed validators (after the broker acked them)."""
+        """Remember published links and every polled feed's state, in one transaction."""
         rows = [
             {"article_id": r.article_id, "url": r.url, "feed_id": r.feed_id}
             for r in records
@@ -77,81 +123,193 @@ class FeedPoller:
             if rows:
                 stmt = insert_for(self.engine, SeenLinkRow.__table__).on_conflict_do_nothing()
                 conn.execute(stmt, rows)
-            for fid, state in self._feed_state.items():
-                stmt = insert_for(self.engine, FeedRow.__table__).values(feed_id=fid, **state)
-                conn.execute(stmt.on_conflict_do_update(index_elements=["feed_id"], set_=state))
-        self._feed_state.clear()
+            for outcome in self._outcomes:
+                conn.execute(
+                    FeedRow.__table__.update()
+                    .where(FeedRow.feed_id == outcome.feed_id)
+                    .values(**outcome.state)
+                )
+            self._report_health(conn)
+        self._outcomes = []
 
-    # -- internals ---------------------------------------------------------------------
-    def _poll_feed(self, url: str) -> list[Link]:
-        fid = feed_id(url)
+    def seconds_until_next_due(self) -> float:
+        """How long until the earliest enabled feed is due (0 if one is due now)."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(FeedRow).where(FeedRow.feed_id == fid)).first()
+            earliest = conn.scalar(
+                select(func.min(FeedRow.next_poll_at)).where(FeedRow.enabled.is_(True))
+            )
+        if earliest is None:
+            return 0.0
+        if earliest.tzinfo is None:  # SQLite hands back naive UTC
+            earliest = earliest.replace(tzinfo=UTC)
+        return max(0.0, earliest.timestamp() - self.clock())
+
+    # -- internals ----------------------------------------------------------------------
+    def due(self, now: datetime) -> list[Any]:
+        query = select(FeedRow.__table__).where(FeedRow.enabled.is_(True))
+        if self.force:  # only a host's own Retry-After still holds
+            held = FeedRow.last_status.in_((429, 503)) & (FeedRow.next_poll_at > now)
+            query = query.where(~held | FeedRow.next_poll_at.is_(None))
+        else:
+            query = query.where(or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query.order_by(FeedRow.next_poll_at, FeedRow.feed_id)))
+
+    def _poll_one(self, row: Any, now: datetime) -> _Outcome:
+        try:
+            return self._fetch_and_parse(row, now)
+        except HostBackoff:  # another feed of this host got a Retry-After: wait, no failure
+            wait = self.gate.blocked_for(host_key(row.url))
+            state = {"next_poll_at": now + timedelta(seconds=wait)}
+            return _Outcome(row.feed_id, state, status="deferred")
+        except BadInput as exc:
+            return self._failed(row, now, exc.reason, exc.detail)
+        except Exception as exc:  # a bug must not stop the other feeds
+            log.exception("feed_poll_crashed", feed=row.url)
+            return self._failed(row, now, "error", repr(exc))
+
+    def _fetch_and_parse(self, row: Any, now: datetime) -> _Outcome:
         headers = {}
-        if row is not None and row.etag:
+        if row.etag:
             headers["If-None-Match"] = row.etag
-        if row is not None and row.last_modified:
+        if row.last_modified:
             headers["If-Modified-Since"] = row.last_modified
-        now = datetime.now(UTC)
-        resp = fetch(self.client, url, self.options, headers)
-        state: dict[str, Any] = {"url": url, "last_polled_at": now}
+        key = host_key(row.url)
+        with self.gate.slot(key, kind="feed"):
+            resp = fetch(self.client, row.url, self.options, headers, kind="feed")
+        metrics.FETCH_RESPONSES.labels("feed", metrics.status_class(resp.status)).inc()
+        max_age = schedule.max_age(resp.headers.get("cache-control"))
+        state: dict[str, Any] = {"last_polled_at": now, "last_status": resp.status}
         if resp.status == 304:
-            state.update(last_success_at=now, consecutive_failures=0, last_error=None)
-            self._feed_state[fid] = state
-            return []
+            metrics.FEED_NOT_MODIFIED.inc()
+            delay = schedule.delay_after_success(
+                self.policy,
+                fixed_interval_s=row.interval_s,
+                adaptive_s=row.current_interval_s,
+                max_age_s=max_age,
+            )
+            state.update(self._healthy(now, delay))
+            return _Outcome(row.feed_id, state, status="not_modified")
+        if resp.status in (429, 503):
+            wait = retry_after_seconds(resp.headers.get("retry-after"), self.clock())
+            self.gate.block(key, wait)
+            return self._failed(row, now, f"http_{resp.status}", row.url, wait, resp.status)
         if resp.status != 200:
-            raise BadInput(f"http_{resp.status // 100}xx", f"{url} answered {resp.status}")
-        parsed = feedparser.parse(io.BytesIO(resp.body), response_headers=resp.headers)
-        if parsed.bozo and not parsed.entries:
-            raise BadInput("unparseable", f"{url}: {parsed.get('bozo_exception')!r}"[:300])
+            reason = f"http_{resp.status // 100}xx"
+            return self._failed(row, now, reason, row.url, status=resp.status)
+        try:
+            parsed = parse_feed(
+                resp.body, resp.headers, self.sandbox, self.max_items, self.parse_timeout_s
+            )
+        except FeedRejected as exc:
+            metrics.FEED_PARSE_ERRORS.labels(exc.reason).inc()
+            if exc.reason in ("empty", "not_a_feed"):
+                metrics.FEED_EMPTY.inc()
+            return self._failed(row, now, exc.reason, exc.detail, status=resp.status)
+        if not parsed.entries:
+            metrics.FEED_EMPTY.inc()
+        if parsed.bozo:
+            log.info("feed_bozo", feed=row.url, detail=parsed.bozo)
+        adaptive = schedule.update_rate_interval(e.published for e in parsed.entries)
+        delay = schedule.delay_after_success(
+            self.policy,
+            fixed_interval_s=row.interval_s,
+            adaptive_s=adaptive,
+            max_age_s=max_age,
+            ttl_s=schedule.ttl_seconds(parsed.ttl),
+        )
+        state.update(self._healthy(now, delay))
         state.update(
-            title=parsed.feed.get("title"),
             etag=resp.headers.get("etag"),
             last_modified=resp.headers.get("last-modified"),
-            last_success_at=now,
-            consecutive_failures=0,
-            last_error=None,
+            current_interval_s=adaptive,
         )
-        self._feed_state[fid] = state
+        if parsed.title:
+            state["title"] = clean_title(parsed.title)
+        return _Outcome(row.feed_id, state, self._links(row, resp.url, parsed))
+
+    def _links(self, row: Any, base: str, parsed: ParsedFeed) -> list[Link]:
+        if parsed.total_entries > len(parsed.entries):
+            metrics.FEED_ENTRIES.labels("over_cap").inc(parsed.total_entries - len(parsed.entries))
         links = []
         for entry in parsed.entries:
-            href = entry.get("link")
-            if not href:
+            href = clean_url(entry.link)
+            if href is None:
+                metrics.FEED_ENTRIES.labels("no_link").inc()
                 continue
-            canonical = canonical_url(href)
+            absolute = urljoin(base, href)
+            if (
+                urlsplit(absolute).scheme.lower() not in ("http", "https")
+                or not urlsplit(absolute).hostname
+            ):
+                metrics.FEED_ENTRIES.labels("refused_scheme").inc()
+                log.warning("feed_link_refused", feed=row.url, link=absolute[:200])
+                continue
+            canonical = canonical_url(absolute)
             links.append(
                 Link(
                     url=canonical,
                     article_id=url_id(canonical),
-                    feed_id=fid,
-                    feed_url=url,
-                    entry_title=entry.get("title"),
-                    entry_published=_when(entry.get("published_parsed")),
+                    feed_id=row.feed_id,
+                    feed_url=row.url,
+                    entry_title=clean_title(entry.title),
+                    entry_published=entry.published,
                 )
             )
         return links
 
+    def _healthy(self, now: datetime, delay: float) -> dict[str, Any]:
+        return {
+            "last_success_at": now,
+            "consecutive_failures": 0,
+            "last_error": None,
+            "next_poll_at": now + timedelta(seconds=delay),
+        }
+
+    def _failed(
+        self,
+        row: Any,
+        now: datetime,
+        reason: str,
+        detail: str,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> _Outcome:
+        failures = (row.consecutive_failures or 0) + 1
+        delay = schedule.delay_after_failure(self.policy, failures, self.rng, retry_after)
+        log.warning(
+            "feed_failed", feed=row.url, reason=reason, detail=detail[:300], retry_in_s=delay
+        )
+        state = {
+            "last_polled_at": now,
+            "consecutive_failures": failures,
+            "last_error": f"{reason}: {detail}"[:500],
+            "last_status": status,
+            "next_poll_at": now + timedelta(seconds=delay),
+        }
+        return _Outcome(row.feed_id, state, status="failed")
+
     def _unseen(self, links: list[Link]) -> list[Link]:
         if not links:
             return []
+        seen: set[str] = set()
         ids = [link.article_id for link in links]
         with self.engine.connect() as conn:
-            seen = set(
-                conn.scalars(select(SeenLinkRow.article_id).where(SeenLinkRow.article_id.in_(ids)))
-            )
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                seen.update(
+                    conn.scalars(
+                        select(SeenLinkRow.article_id).where(SeenLinkRow.article_id.in_(chunk))
+                    )
+                )
         return [link for link in links if link.article_id not in seen]
 
-    def _record_failure(self, url: str, exc: BadInput) -> None:
-        log.warning("feed_failed", feed=url, reason=exc.reason, detail=exc.detail[:300])
-        fid = feed_id(url)
-        with self.engine.begin() as conn:
-            row = conn.execute(select(FeedRow).where(FeedRow.feed_id == fid)).first()
-            failures = (row.consecutive_failures if row else 0) + 1
-            state = {
-                "url": url,
-                "last_polled_at": datetime.now(UTC),
-                "consecutive_failures": failures,
-                "last_error": str(exc)[:500],
-            }
-            stmt = insert_for(self.engine, FeedRow.__table__).values(feed_id=fid, **state)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["feed_id"], set_=state))
+    def _report_health(self, conn: Any) -> None:
+        totals = {"ok": 0, "failing": 0, "disabled": 0}
+        for enabled, failures in conn.execute(
+            select(FeedRow.enabled, FeedRow.consecutive_failures)
+        ):
+            state = "disabled" if not enabled else "failing" if failures else "ok"
+            totals[state] += 1
+        for state, n in totals.items():
+            metrics.FEEDS.labels(state).set(n)

@@ -1,42 +1,54 @@
-"""A guarded HTTP GET for feeds and pages.
+"""A guarded HTTP GET for feeds, robots.txt and pages.
 
-Every hop (the first request and each redirect) is checked before any connection: the
-scheme must be http(s) and every address the host resolves to must be public, unless
-the test-only ``allow_private`` is set. Bodies are capped in decoded bytes and the whole
-request runs under a wall-clock deadline, because per-read timeouts never fire on a
-server that drips one byte at a time.
+Safety (catalogue F7-F12):
 
-Failures of the remote side (timeouts, refused connections) are ``BadInput`` with a
-reason: one slow site must not stall the stage; the record is parked in the DLQ and can
-be re-sent later (``wiredesk dlq resend``).
+* only ``http``/``https`` URLs, checked before every hop (the first request and each of
+  at most 5 redirects);
+* name resolution happens once, inside ``GuardedBackend.connect_tcp``
+  (:mod:`ingest.netguard`): every address the host resolves to must be public
+  (:mod:`ingest.addresses`), and the socket then connects to that checked address. A
+  DNS answer that changes between a check and the connect (rebinding) has nothing to
+  slip through: there is no second lookup. The URL keeps its host name, so the Host
+  header, TLS SNI and certificate checks are unchanged.
+
+Bounds (F1-F6): the body is decoded by us with a cap on *decoded* bytes (a gzip bomb
+stops at the cap without inflating further), and a wall-clock deadline covers the whole
+fetch, including every socket read, because per-read timeouts never fire on a server
+that drips one byte at a time.
+
+Failures of the remote side are ``BadInput`` with a short reason; refusals are
+:class:`Refused`. Both are counted here (``wiredesk_fetch_blocked_total`` and
+``wiredesk_fetch_rejected_total``) and logged with the URL.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import structlog
 
+from ingest import metrics
+from ingest.netguard import (
+    FetchOptions,
+    GuardedBackend,
+    Refused,
+    make_client,
+    set_deadline,
+)
 from wiredesk.stage import BadInput
 
-MAX_REDIRECTS = 5
+__all__ = ["FetchOptions", "Refused", "Response", "fetch", "make_client", "preflight"]
 
+log = structlog.get_logger(__name__)
 
-class Refused(BadInput):
-    """The URL or a redirect hop points somewhere we never fetch."""
-
-
-@dataclass(frozen=True)
-class FetchOptions:
-    user_agent: str
-    timeout_s: float = 30.0
-    connect_timeout_s: float = 5.0
-    max_bytes: int = 5_000_000
-    allow_private: bool = False
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 @dataclass
@@ -46,72 +58,167 @@ class Response:
     headers: dict[str, str]
     body: bytes
     redirects: list[str] = field(default_factory=list)
+    truncated: bool = False
 
 
-def check_url(url: str, allow_private: bool) -> None:
-    """Raise :class:`Refused` unless ``url`` is http(s) to public addresses only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise Refused("scheme", f"{parts.scheme or 'no'} scheme in {url[:200]!r}")
-    host = parts.hostname
-    if not host:
-        raise Refused("no_host", url[:200])
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise BadInput("dns", f"{host}: {exc}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global and not allow_private:
-            raise Refused("private_address", f"{host} resolves to {address}")
+# -- bounded decoding of Content-Encoding ----------------------------------------------
+class _Decoder:
+    """Decodes gzip/deflate chains without ever producing more than ``limit`` bytes."""
+
+    def __init__(self, encodings: list[str], limit: int, url: str) -> None:
+        self.limit, self.url, self.produced = limit, url, 0
+        self.layers: list[Any] = []
+        for enc in reversed(encodings):
+            if enc in ("gzip", "x-gzip"):
+                self.layers.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
+            elif enc == "deflate":
+                self.layers.append(zlib.decompressobj(zlib.MAX_WBITS))
+            elif enc not in ("identity", ""):
+                raise BadInput("content_encoding", f"{url}: unsupported encoding {enc!r}")
+
+    def feed(self, data: bytes) -> bytes:
+        for layer in self.layers:
+            data = self._inflate(layer, data)
+        self.produced += len(data)
+        if self.produced > self.limit:
+            raise BadInput("too_large", f"{self.url}: body over {self.limit} bytes")
+        return data
+
+    def _inflate(self, layer: Any, data: bytes) -> bytes:
+        out: list[bytes] = []
+        size = 0
+        try:
+            while data:
+                piece = layer.decompress(data, self.limit - self.produced - size + 1)
+                out.append(piece)
+                size += len(piece)
+                if self.produced + size > self.limit:
+                    raise BadInput("too_large", f"{self.url}: decoded body over {self.limit} bytes")
+                data = layer.unconsumed_tail
+        except zlib.error as exc:
+            raise BadInput("bad_encoding", f"{self.url}: {exc}") from exc
+        return b"".join(out)
 
 
+# -- the fetch --------------------------------------------------------------------------
 def fetch(
-    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str] | None = None
+    client: httpx.Client,
+    url: str,
+    opts: FetchOptions,
+    headers: dict[str, str] | None = None,
+    *,
+    kind: str = "page",
+    truncate: bool = False,
 ) -> Response:
-    """GET ``url`` following at most 5 checked redirects, within the deadline and byte cap."""
-    deadline = time.monotonic() + opts.timeout_s
+    """GET ``url`` following checked redirects, within the deadline and byte cap.
+
+    ``truncate=True`` keeps the first ``max_bytes`` instead of failing (robots.txt).
+    """
+    started = time.monotonic()
+    set_deadline(started + opts.timeout_s)
+    try:
+        with counted(kind, url):
+            return _follow(client, url, opts, headers or {}, truncate)
+    finally:
+        set_deadline(None)
+        metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+
+def preflight(url: str, opts: FetchOptions, kind: str = "page") -> None:
+    """Refuse ``url`` early (scheme, forbidden address) before robots.txt or a host slot.
+
+    Only a pre-check: the connection itself is vetted again when it is made.
+    """
+    with counted(kind, url):
+        check_scheme(url)
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        GuardedBackend(opts).vet(parts.hostname or "", port)
+
+
+@contextmanager
+def counted(kind: str, url: str) -> Iterator[None]:
+    """Count and log refusals and failures raised inside, then re-raise them."""
+    try:
+        yield
+    except Refused as exc:
+        metrics.FETCH_BLOCKED.labels(kind, exc.reason).inc()
+        log.warning("fetch_blocked", kind=kind, url=url[:300], reason=exc.reason, detail=exc.detail)
+        raise
+    except BadInput as exc:
+        metrics.FETCH_REJECTED.labels(kind, exc.reason).inc()
+        log.info("fetch_failed", kind=kind, url=url[:300], reason=exc.reason, detail=exc.detail)
+        raise
+
+
+def check_scheme(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError as exc:
+        raise Refused("bad_url", f"{url[:200]!r}: {exc}") from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise Refused("scheme", f"{parts.scheme or 'no'} scheme in {url[:200]!r}")
+    if not parts.hostname:
+        raise Refused("no_host", url[:200])
+
+
+def _follow(
+    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], truncate: bool
+) -> Response:
     hops: list[str] = []
     current = url
     while True:
-        check_url(current, opts.allow_private)
-        status, resp_headers, body = _get_once(client, current, opts, headers or {}, deadline)
-        if status in (301, 302, 303, 307, 308) and "location" in resp_headers:
-            if len(hops) >= MAX_REDIRECTS:
-                raise BadInput("redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
-            hops.append(current)
-            current = urljoin(current, resp_headers["location"])
-            continue
-        return Response(current, status, resp_headers, body, hops)
+        check_scheme(current)
+        resp = _get_once(client, current, opts, headers, truncate)
+        location = resp.headers.get("location")
+        if resp.status not in REDIRECT_STATUSES or not location:
+            resp.redirects = hops
+            return resp
+        if len(hops) >= opts.max_redirects:
+            raise BadInput("redirects", f"more than {opts.max_redirects} redirects from {url}")
+        hops.append(current)
+        current = urljoin(current, location.strip())
 
 
 def _get_once(
-    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], deadline: float
-) -> tuple[int, dict[str, str], bytes]:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise BadInput("timeout", f"deadline of {opts.timeout_s}s exceeded for {url}")
-    timeout = httpx.Timeout(min(remaining, opts.timeout_s), connect=opts.connect_timeout_s)
-    request_headers = {"User-Agent": opts.user_agent, **headers}
+    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], truncate: bool
+) -> Response:
+    timeout = httpx.Timeout(opts.timeout_s, connect=opts.connect_timeout_s)
+    request_headers = {
+        "User-Agent": opts.user_agent,
+        "Accept-Encoding": "gzip, deflate",
+        **headers,
+    }
     try:
         with client.stream("GET", url, headers=request_headers, timeout=timeout) as resp:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_bytes():  # decoded (gzip etc.) bytes: the cap applies here
-                size += len(chunk)
-                if size > opts.max_bytes:
-                    raise BadInput("too_large", f"{url}: body over {opts.max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise BadInput("timeout", f"deadline of {opts.timeout_s}s exceeded for {url}")
-                chunks.append(chunk)
-            return (
-                resp.status_code,
-                {k.lower(): v for k, v in resp.headers.items()},
-                b"".join(chunks),
-            )
+            resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+            # every body is read (capped), even a 304's or a redirect's: a response left
+            # unread cannot hand its keep-alive connection back to the pool
+            body, truncated = _read_body(resp, resp_headers, opts.max_bytes, url, truncate)
+            return Response(url, resp.status_code, resp_headers, body, truncated=truncated)
     except httpx.TimeoutException as exc:
-        raise BadInput("timeout", f"{url}: {exc!r}") from exc
+        raise BadInput("timeout", f"{url}: deadline {opts.timeout_s}s: {exc!r}") from exc
     except httpx.TransportError as exc:
         raise BadInput("connect_error", f"{url}: {exc!r}") from exc
+    except httpx.InvalidURL as exc:
+        raise Refused("bad_url", f"{url[:200]}: {exc}") from exc
+
+
+def _read_body(
+    resp: httpx.Response, headers: dict[str, str], limit: int, url: str, truncate: bool
+) -> tuple[bytes, bool]:
+    encodings = [e.strip().lower() for e in headers.get("content-encoding", "").split(",")]
+    decoder = _Decoder([e for e in encodings if e], limit, url)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for raw in resp.iter_raw(65536):
+            data = decoder.feed(raw)
+            size += len(data)
+            chunks.append(data)
+    except BadInput as exc:
+        if not (truncate and exc.reason == "too_large"):
+            raise
+        return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False

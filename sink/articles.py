@@ -1,61 +1,224 @@
-"""Article writer: news.enriched -> ``articles`` table.
+"""Article writer: news.enriched -> sources, articles, entities, article_entities, stories.
 
-One transaction per batch; an upsert keyed by ``article_id`` makes re-delivery and
-replay harmless. A row is only rewritten when what it says changed (content, verdicts,
-extractor), so a replay of unchanged records leaves ``updated_at`` alone. NUL bytes,
-which PostgreSQL refuses in text, are removed first.
+One transaction per batch. Every table is upserted by its stable key, and a row is only
+rewritten when what it says changed (``articles.record_hash``; column comparisons
+elsewhere), so re-delivery and replay leave row counts, contents and ``updated_at``
+alone, while a record with new content (a newer extractor, a new dedup verdict, other
+entities) updates its rows in place. Offsets are committed by the runner only after this
+transaction commits.
+
+A database that cannot be reached raises; the runner then pauses the stage (it stays in
+its consumer group, readiness goes false) and retries the same batch until it can.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tuple_
 
-from wiredesk.db import insert_for
-from wiredesk.db.tables import ArticleRow
+from sink import metrics, stories
+from sink.rows import ArticleRows, rows_for
+from wiredesk.db import insert_for, upsert_many
+from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
+from wiredesk.errors import is_transient
 from wiredesk.records import EnrichedArticle, Record
-
-CHANGE_COLUMNS = ("content_hash", "extractor_version", "duplicate_of", "story_id", "title")
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
-
-
-def row_for(article: EnrichedArticle) -> dict[str, Any]:
-    data = article.model_dump(exclude={"schema_name"}, mode="python")
-    data["entities"] = [e.model_dump() for e in article.entities]
-    return {k: _clean(v) for k, v in data.items()}
-
-
-def _key(record: EnrichedArticle) -> str:
-    return record.article_id
 
 
 class ArticleWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        metrics.initialise()
 
     def write(self, records: Sequence[Record]) -> None:
-        # Sorted by key: concurrent writers of overlapping ids then lock rows in the same
-        # order and cannot deadlock (found by the reliability suite, catalogue P7).
-        ordered = sorted((r for r in records if isinstance(r, EnrichedArticle)), key=_key)
-        rows = {r.article_id: row_for(r) for r in ordered}
-        if not rows:
+        batch: dict[str, ArticleRows] = {}
+        for record in records:
+            if isinstance(record, EnrichedArticle):
+                batch[record.article_id] = rows_for(record)  # the last version wins
+        if not batch:
             return
-        table = ArticleRow.__table__
-        stmt = insert_for(self.engine, table)
-        update = {c: stmt.excluded[c] for c in rows[next(iter(rows))] if c != "article_id"}
+        started = time.perf_counter()
+        try:
+            with self.engine.begin() as conn:
+                counts = _write(conn, batch)
+        except Exception as exc:
+            metrics.DB_ERRORS.labels("unavailable" if is_transient(exc) else "rejected").inc()
+            raise
+        metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - started)
+        for (table, outcome), n in counts.items():
+            metrics.ROWS.labels(table, outcome).inc(n)
+        _observe_new(batch, counts.new_ids)
+
+
+class _Counts(dict[tuple[str, str], int]):
+    new_ids: set[str]
+
+    def add(self, table: str, outcome: str, n: int = 1) -> None:
+        self[(table, outcome)] = self.get((table, outcome), 0) + n
+
+
+def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
+    counts = _Counts()
+    ids = sorted(batch)
+    old = {
+        r.article_id: r
+        for r in conn.execute(
+            select(ArticleRow.article_id, ArticleRow.record_hash, ArticleRow.story_id).where(
+                ArticleRow.article_id.in_(ids)
+            )
+        )
+    }
+    changed = [
+        i for i in ids if i not in old or old[i].record_hash != batch[i].article["record_hash"]
+    ]
+    counts.new_ids = {i for i in changed if i not in old}
+    counts.add("articles", "inserted", len(counts.new_ids))
+    counts.add("articles", "updated", len(changed) - len(counts.new_ids))
+    counts.add("articles", "unchanged", len(ids) - len(changed))
+    if not changed:
+        return counts
+    rows = [batch[i] for i in changed]
+    _upsert_sources(conn, rows, counts)
+    _upsert_articles(conn, rows)
+    _upsert_entities(conn, rows, counts)
+    _replace_mentions(conn, rows, counts)
+    touched = {r.article["story_id"] for r in rows} | {old[i].story_id for i in changed if i in old}
+    for outcome, n in stories.refresh(conn, {s for s in touched if s}).items():
+        counts.add("stories", outcome, n)
+    return counts
+
+
+def _upsert(
+    conn: Connection, table: Any, rows: list[dict[str, Any]], key: list[str], columns: Sequence[str]
+) -> None:
+    stmt = insert_for(conn.engine, table)
+    changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in columns))
+    update = {c: stmt.excluded[c] for c in columns}
+    if "updated_at" in table.c:
         update["updated_at"] = func.now()
-        changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in CHANGE_COLUMNS))
-        stmt = stmt.on_conflict_do_update(index_elements=["article_id"], set_=update, where=changed)
-        with self.engine.begin() as conn:
-            conn.execute(stmt, list(rows.values()))
+    upsert_many(
+        conn, stmt.on_conflict_do_update(index_elements=key, set_=update, where=changed), rows
+    )
+
+
+def _upsert_sources(conn: Connection, rows: list[ArticleRows], counts: _Counts) -> None:
+    sources = {r.source["source_id"]: r.source for r in rows if r.source}
+    if not sources:
+        return
+    table = SourceRow.__table__
+    known = dict(
+        conn.execute(
+            select(SourceRow.source_id, SourceRow.name).where(
+                SourceRow.source_id.in_(sorted(sources))
+            )
+        ).all()
+    )
+    counts.add("sources", "inserted", len(set(sources) - set(known)))
+    stmt = insert_for(conn.engine, table)
+    # The first name seen for an outlet sticks; a later one only fills a missing name.
+    fill = and_(table.c.name.is_(None), stmt.excluded.name.is_not(None))
+    upsert_many(
+        conn,
+        stmt.on_conflict_do_update(
+            index_elements=["source_id"],
+            set_={"name": stmt.excluded.name, "updated_at": func.now()},
+            where=fill,
+        ),
+        [sources[k] for k in sorted(sources)],
+    )
+
+
+def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
+    table = ArticleRow.__table__
+    stmt = insert_for(conn.engine, table)
+    columns = [c for c in rows[0].article if c != "article_id"]
+    update = {c: stmt.excluded[c] for c in columns} | {"updated_at": func.now()}
+    changed = table.c.record_hash.is_distinct_from(stmt.excluded.record_hash)
+    upsert_many(
+        conn,
+        stmt.on_conflict_do_update(index_elements=["article_id"], set_=update, where=changed),
+        [r.article for r in rows],
+    )
+
+
+def _upsert_entities(conn: Connection, rows: list[ArticleRows], counts: _Counts) -> None:
+    entities = {k: v for r in rows for k, v in r.entities.items()}
+    if not entities:
+        return
+    known = {
+        r.canonical_id: r
+        for r in conn.execute(
+            select(EntityRow.canonical_id, EntityRow.name, EntityRow.label).where(
+                EntityRow.canonical_id.in_(sorted(entities))
+            )
+        )
+    }
+    for key, e in entities.items():
+        was = known.get(key)
+        outcome = "inserted" if was is None else "unchanged"
+        if was is not None and (was.name, was.label) != (e["name"], e["label"]):
+            outcome = "updated"
+        counts.add("entities", outcome)
+    _upsert(
+        conn,
+        EntityRow.__table__,
+        [entities[k] for k in sorted(entities)],
+        ["canonical_id"],
+        ["name", "label"],
+    )
+
+
+def _replace_mentions(conn: Connection, rows: list[ArticleRows], counts: _Counts) -> None:
+    table = ArticleEntityRow.__table__
+    ids = [r.article["article_id"] for r in rows]
+    existing = {
+        (r.article_id, r.canonical_id): r
+        for r in conn.execute(select(ArticleEntityRow).where(ArticleEntityRow.article_id.in_(ids)))
+    }
+    wanted = {(m["article_id"], k): m for r in rows for k, m in r.mentions.items()}
+    gone = sorted(set(existing) - set(wanted))
+    if gone:
+        conn.execute(
+            delete(table).where(tuple_(table.c.article_id, table.c.canonical_id).in_(gone))
+        )
+        counts.add("article_entities", "deleted", len(gone))
+    for key, m in wanted.items():
+        was = existing.get(key)
+        if was is None:
+            counts.add("article_entities", "inserted")
+        elif (was.surfaces, was.offsets, was.mentions) != (
+            m["surfaces"],
+            m["offsets"],
+            m["mentions"],
+        ):
+            counts.add("article_entities", "updated")
+        else:
+            counts.add("article_entities", "unchanged")
+    if wanted:
+        # JSON has no equality operator on PostgreSQL: rewrite every wanted row
+        stmt = insert_for(conn.engine, table)
+        update = {c: stmt.excluded[c] for c in ("surfaces", "offsets", "mentions")}
+        upsert_many(
+            conn,
+            stmt.on_conflict_do_update(index_elements=["article_id", "canonical_id"], set_=update),
+            [wanted[k] for k in sorted(wanted)],
+        )
+    metrics.ENTITY_MENTIONS.inc(sum(m["mentions"] for m in wanted.values()))
+
+
+def _observe_new(batch: dict[str, ArticleRows], new_ids: set[str]) -> None:
+    now = datetime.now(UTC)
+    for article_id in new_ids:
+        article = batch[article_id].article
+        verdict = "duplicate" if article["duplicate_of"] else "original"
+        metrics.ARTICLES.labels(verdict).inc()
+        for since in metrics.FRESHNESS_SINCE:
+            when = article.get(f"{since}_at")
+            if when is not None:
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)
+                metrics.FRESHNESS_SECONDS.labels(since).observe(
+                    max(0.0, (now - when).total_seconds())
+                )

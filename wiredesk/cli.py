@@ -78,9 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     local.set_defaults(handler=lambda a, s: commands().local(s))
 
     poll = sub.add_parser("poll", help="feed poller service: feeds -> news.links, forever")
-    poll.add_argument("--once", action="store_true", help="poll once and exit")
+    poll.add_argument("--once", action="store_true", help="poll the due feeds once and exit")
+    poll.add_argument(
+        "--force",
+        action="store_true",
+        help="poll every enabled feed now, not only the due ones (Retry-After still holds)",
+    )
     poll.set_defaults(
-        handler=lambda a, s: commands().poll_service(s, _stop_on_signals(), once=a.once)
+        handler=lambda a, s: commands().poll_service(
+            s, _stop_on_signals(), once=a.once, force=a.force
+        )
     )
     for command, (stage, text) in SERVICES.items():
         service = sub.add_parser(

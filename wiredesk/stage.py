@@ -59,6 +59,9 @@ class Stage:
     output: Topic | None = None
     sink: Sink | None = None
     batch_size: int = 100
+    # Optional: called with a batch's decoded records before ``process`` is called on each,
+    # so a stage can start work on the whole batch at once (the fetcher fetches concurrently).
+    prepare: Callable[[Sequence[Record]], None] | None = None
 
     def __post_init__(self) -> None:
         if (self.output is None) == (self.sink is None):

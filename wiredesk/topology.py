@@ -12,17 +12,23 @@ process (``wiredesk demo`` / ``wiredesk local``) and as one service per stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 
 from ingest.extract import ExtractArticles
 from ingest.feeds import FeedPoller
-from ingest.http import FetchOptions
+from ingest.http import FetchOptions, make_client
 from ingest.pages import FetchPages
+from ingest.politeness import HostGate
+from ingest.registry import config_feeds
+from ingest.robots import RobotsCache
+from ingest.sandbox import Sandbox
+from ingest.schedule import PollPolicy
 from sink.articles import ArticleWriter
-from transform.enrich import EnrichArticles
+from transform.enrich import EnrichArticles, EnrichOptions
 from wiredesk.settings import Settings
 from wiredesk.stage import Stage
 from wiredesk.topics import ARTICLES, ENRICHED, LINKS, RAW
@@ -33,6 +39,7 @@ class Pipeline:
     source: FeedPoller
     stages: list[Stage]
     client: httpx.Client
+    closers: list[Any] = field(default_factory=list)
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
@@ -41,6 +48,8 @@ class Pipeline:
         raise KeyError(name)
 
     def close(self) -> None:
+        for thing in self.closers:
+            thing.close()
         self.client.close()
 
 
@@ -51,24 +60,79 @@ def fetch_options(settings: Settings) -> FetchOptions:
     return FetchOptions(
         user_agent=settings.user_agent,
         timeout_s=settings.fetch_timeout_s,
+        connect_timeout_s=settings.fetch_connect_timeout_s,
         max_bytes=settings.fetch_max_bytes,
         allow_private=settings.allow_private_addresses,
+        allow_loopback_ports=frozenset(settings.fetch_allow_loopback_ports),
     )
 
 
-def build_pipeline(settings: Settings, engine: Engine) -> Pipeline:
+def poll_policy(settings: Settings) -> PollPolicy:
+    return PollPolicy(
+        default_interval_s=settings.poll_interval_s,
+        min_interval_s=settings.poll_min_interval_s,
+        max_interval_s=settings.poll_max_interval_s,
+        max_backoff_s=settings.poll_max_backoff_s,
+        adaptive=settings.poll_adaptive,
+    )
+
+
+def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = False) -> Pipeline:
     options = fetch_options(settings)
-    client = httpx.Client(follow_redirects=False, trust_env=False)
+    client = make_client(options)
+    sandbox = Sandbox(  # worker processes start on first use only
+        workers=settings.extract_workers,
+        timeout_s=settings.extract_timeout_s,
+        memory_mb=settings.extract_memory_mb,
+    )
+    gate = HostGate(
+        concurrency=settings.fetch_host_concurrency,
+        min_delay_s=settings.fetch_host_delay_s,
+        max_wait_s=settings.fetch_max_host_wait_s,
+    )
+    robots = (
+        RobotsCache(client, options, ttl_s=settings.robots_cache_s)
+        if settings.robots_enabled
+        else None
+    )
+    fetcher = FetchPages(client, options, gate, robots, workers=settings.fetch_workers)
     batch = settings.batch_size
     stages = [
         Stage(
-            "fetch_pages", LINKS, FetchPages(client, options), output=RAW, batch_size=min(batch, 20)
+            "fetch_pages",
+            LINKS,
+            fetcher,
+            output=RAW,
+            batch_size=min(batch, 20),
+            prepare=fetcher.prepare,
         ),
-        Stage("extract_articles", RAW, ExtractArticles(), output=ARTICLES, batch_size=batch),
         Stage(
-            "enrich_articles", ARTICLES, EnrichArticles(engine), output=ENRICHED, batch_size=batch
+            "extract_articles",
+            RAW,
+            ExtractArticles(sandbox, min_chars=settings.extract_min_chars),
+            output=ARTICLES,
+            batch_size=batch,
+        ),
+        Stage(
+            "enrich_articles",
+            ARTICLES,
+            EnrichArticles(engine, EnrichOptions.from_settings(settings)),
+            output=ENRICHED,
+            batch_size=batch,
         ),
         Stage("write_articles", ENRICHED, sink=ArticleWriter(engine), batch_size=batch),
     ]
-    source = FeedPoller(settings.feed_urls(), engine, client, options)
-    return Pipeline(source=source, stages=stages, client=client)
+    source = FeedPoller(
+        engine,
+        client,
+        options,
+        config=config_feeds(settings.feeds, settings.feeds_file),
+        policy=poll_policy(settings),
+        sandbox=sandbox,
+        workers=settings.feed_poll_workers,
+        max_feed_bytes=settings.feed_max_bytes,
+        max_items=settings.feed_max_items,
+        parse_timeout_s=settings.feed_parse_timeout_s,
+        force=force_poll,
+    )
+    return Pipeline(source=source, stages=stages, client=client, closers=[fetcher, sandbox])

@@ -34,6 +34,7 @@ def test_feed_items_become_postgres_rows_through_kafka(workers, kafka_bootstrap,
         env = {
             "WIREDESK_FEEDS": json.dumps(server.feed_urls()),
             "WIREDESK_ALLOW_PRIVATE_ADDRESSES": "true",
+            "WIREDESK_FETCH_HOST_DELAY_S": "0",  # our own local server: no politeness delay
         }
         workers.env.update(env)
         poller = workers.start("poll", WIREDESK_POLL_INTERVAL_S="3600")

@@ -17,7 +17,10 @@ def test_demo_corpus_flows_into_sqlite_and_a_second_run_adds_nothing(sqlite_url,
     corpus = load_corpus()
     with NewsServer(corpus) as server:
         settings = load_settings(
-            feeds=server.feed_urls(), database_url=sqlite_url, allow_private_addresses=True
+            feeds=server.feed_urls(),
+            database_url=sqlite_url,
+            allow_private_addresses=True,
+            fetch_host_delay_s=0.0,
         )
         counts = run_embedded(settings, sqlite_engine)
         expected = {canonical_url(server.article_url(a.id)): a for a in corpus.articles}

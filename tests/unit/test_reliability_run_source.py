@@ -47,7 +47,7 @@ def test_transient_failures_back_off_and_the_round_is_retried():
         "t.links",
         threading.Event(),
         health,
-        interval_s=0,
+        wait_s=lambda: 0,
         max_backoff_s=0.01,
         once=True,
     )
@@ -66,7 +66,7 @@ def test_a_bug_still_ends_the_service():
             "t.links",
             threading.Event(),
             Health("flaky_source"),
-            interval_s=0,
+            wait_s=lambda: 0,
         )
     assert source.confirmed == []
 
@@ -81,5 +81,5 @@ def test_stop_during_an_outage_ends_without_confirming():
             raise outage
 
     source = StopWhileDown([])
-    run_source(source, MemoryBus(), "t.links", stop, Health("flaky_source"), interval_s=0)
+    run_source(source, MemoryBus(), "t.links", stop, Health("flaky_source"), wait_s=lambda: 0)
     assert source.confirmed == []

@@ -49,6 +49,9 @@ class Consumer(Protocol):
     def lag(self) -> dict[tuple[str, int], int]:
         """Committed-offset lag per (topic, partition) assigned to this consumer."""
 
+    def committed_offsets(self) -> dict[tuple[str, int], int]:
+        """Committed offsets seen by the last ``lag()`` call, same keys."""
+
     def close(self) -> None: ...
 
 

@@ -164,6 +164,7 @@ class KafkaGroupConsumer:
             fetch_max_bytes=16 * 1024 * 1024,
         )
         self._lag: dict[tuple[str, int], int] = {}
+        self._committed: dict[tuple[str, int], int] = {}
         self._lag_checked = 0.0
 
     def poll(self, max_records: int, timeout_s: float) -> list[Message]:
@@ -208,20 +209,23 @@ class KafkaGroupConsumer:
             return self._lag
         self._lag_checked = now
         if not assigned:
-            self._lag = {}
+            self._lag, self._committed = {}, {}
             return self._lag
         try:
             ends = self._consumer.end_offsets(assigned)
-            lag = {}
+            lag, offsets = {}, {}
             for tp in assigned:
                 committed = self._consumer.committed(tp) or 0
-                lag[(tp.topic.removeprefix(self.namespace), tp.partition)] = max(
-                    0, ends[tp] - committed
-                )
-            self._lag = lag
+                key = (tp.topic.removeprefix(self.namespace), tp.partition)
+                lag[key] = max(0, ends[tp] - committed)
+                offsets[key] = committed
+            self._lag, self._committed = lag, offsets
         except kafka.errors.KafkaError as exc:
             log.warning("lag_unavailable", error=repr(exc))
         return self._lag
+
+    def committed_offsets(self) -> dict[tuple[str, int], int]:
+        return dict(self._committed)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)

@@ -115,5 +115,8 @@ class MemoryConsumer:
             for t, p in self._position
         }
 
+    def committed_offsets(self) -> dict[tuple[str, int], int]:
+        return {(t, p): self.bus.committed(self.group, t, p) for t, p in self._position}
+
     def close(self) -> None:
         pass

@@ -1,10 +1,11 @@
-"""Ingest state: feeds and their health, links already published."""
+"""Ingest state: the feed registry with each feed's schedule and health, and the links
+already published."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wiredesk.db.base import Base
@@ -24,7 +25,7 @@ class SeenLinkRow(Base):
 
 
 class FeedRow(Base):
-    """A polled feed and its health."""
+    """A registered feed: its settings, HTTP validators, schedule and health."""
 
     __tablename__ = "feeds"
 
@@ -37,3 +38,14 @@ class FeedRow(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # registry (ingest_0001)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    interval_s: Mapped[int | None] = mapped_column(Integer)  # fixed interval; None = adaptive
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    added_from: Mapped[str | None] = mapped_column(String(16))  # config, opml, cli
+    # schedule and health (ingest_0001)
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    current_interval_s: Mapped[float | None] = mapped_column(Float)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_feeds_next_poll_at", "next_poll_at"),)

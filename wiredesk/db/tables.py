@@ -1,17 +1,54 @@
-"""SQLAlchemy 2 models. Migrations in ``migrations/versions`` must match these.
+"""SQLAlchemy 2 models of the sink (and operations). Migrations must match these.
 
 Every table is keyed by a stable id derived from content or URL, so re-delivered and
-replayed records upsert onto the same row instead of adding new ones.
+replayed records upsert onto the same row instead of adding new ones:
+
+* ``sources``: one row per outlet, keyed by the hash of its host name;
+* ``articles``: one row per canonical URL; ``record_hash`` fingerprints everything the
+  record says, so an upsert rewrites a row (and bumps ``updated_at``) only when it changed;
+* ``entities``: one row per canonical entity (every spelling shares its id);
+* ``article_entities``: which entities an article mentions, with surface forms and offsets;
+* ``stories``: per story id, aggregates recomputed from its articles on every write;
+* ``dlq_resends``: dead letters already re-published by ``wiredesk dlq resend``.
+
+Full-text search: on PostgreSQL the migration ``sink_0001`` adds a GIN expression index
+``ix_articles_search`` over ``to_tsvector('english', title || ' ' || left(text, 100000))``
+(see ``sink.search``). It is dialect-specific DDL, so it is not declared here; Alembic's
+comparison skips it by name (``wiredesk.db.include_in_autogenerate``). SQLite (the embedded
+mode) has no such index: search there is a case-insensitive LIKE scan.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Index, String, Text, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wiredesk.db.base import Base
+
+
+class SourceRow(Base):
+    """An outlet, identified by its host name (``www.`` dropped)."""
+
+    __tablename__ = "sources"
+
+    source_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ArticleRow(Base):
@@ -29,12 +66,18 @@ class ArticleRow(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     site_name: Mapped[str | None] = mapped_column(Text)
     feed_id: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("sources.source_id", name="fk_articles_source_id")
+    )
     content_hash: Mapped[str] = mapped_column(String(64))
     extractor_version: Mapped[str] = mapped_column(String(64))
     duplicate_of: Mapped[str | None] = mapped_column(String(32))
     similarity: Mapped[float | None] = mapped_column(Float)
     story_id: Mapped[str | None] = mapped_column(String(32))
+    # A copy of the record's mentions for readers of one row; the relational form is
+    # article_entities.
     entities: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    record_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -42,7 +85,68 @@ class ArticleRow(Base):
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_story_id", "story_id"),
         Index("ix_articles_duplicate_of", "duplicate_of"),
+        Index("ix_articles_source_published", "source_id", "published_at"),
     )
+
+
+class EntityRow(Base):
+    """A canonical entity: ``name`` is its preferred spelling, ``label`` PER/ORG/LOC/..."""
+
+    __tablename__ = "entities"
+
+    canonical_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ArticleEntityRow(Base):
+    """One entity in one article: its spellings there and every ``[start, end]`` offset."""
+
+    __tablename__ = "article_entities"
+
+    article_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+    )
+    canonical_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("entities.canonical_id"), primary_key=True
+    )
+    surfaces: Mapped[list[str]] = mapped_column(JSON)
+    offsets: Mapped[list[list[int]]] = mapped_column(JSON)
+    mentions: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_article_entities_entity", "canonical_id", "article_id"),)
+
+
+class StoryRow(Base):
+    """A story: articles sharing a ``story_id``; every column is derived from them."""
+
+    __tablename__ = "stories"
+
+    story_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_update_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    article_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_stories_last_update_at", "last_update_at"),)
+
+
+class DlqResendRow(Base):
+    """A dead letter (topic, partition, offset of news.dlq) that was re-published."""
+
+    __tablename__ = "dlq_resends"
+
+    dlq_topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    dlq_partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dlq_offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(64))
+    source_topic: Mapped[str] = mapped_column(String(255))
+    resent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 # Every table module, so importing this one gives the complete metadata (for Alembic's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from wiredesk.db import make_engine
+from wiredesk.db import include_in_autogenerate, make_engine
 from wiredesk.db.tables import Base  # imports every table module
 
 config = context.config
@@ -24,6 +24,7 @@ def run_migrations_online() -> None:
                 connection=connection,
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
+                include_name=include_in_autogenerate,
             )
             with context.begin_transaction():
                 context.run_migrations()

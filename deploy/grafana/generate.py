@@ -1,0 +1,363 @@
+"""Writes the provisioned Grafana dashboards (deploy/grafana/dashboards/*.json).
+
+The panels are listed here, readable in one place; run `python deploy/grafana/generate.py`
+after editing. tests/unit/test_ops_deploy.py fails when the JSON files are out of date,
+and tests/integration/test_ops_observability.py runs every query against a real
+Prometheus scraping a running pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATASOURCE = {"type": "prometheus", "uid": "wiredesk-prometheus"}
+R = "$__rate_interval"
+
+# (title, unit, kind, [(legend, expr)]); kind: timeseries | stat | table
+Panel = tuple[str, str, str, list[tuple[str, str]]]
+
+DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
+    "wiredesk-overview": (
+        "wiredesk: pipeline overview",
+        [
+            (
+                "Records consumed per stage",
+                "ops",
+                "timeseries",
+                [("{{stage}}", f"sum by (stage) (rate(wiredesk_records_in_total[{R}]))")],
+            ),
+            (
+                "Records published or written per stage",
+                "ops",
+                "timeseries",
+                [("{{stage}}", f"sum by (stage) (rate(wiredesk_records_out_total[{R}]))")],
+            ),
+            (
+                "Sink rows by table and outcome",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{table}} {{outcome}}",
+                        f"sum by (table, outcome) (rate(wiredesk_sink_rows_total[{R}]))",
+                    )
+                ],
+            ),
+            (
+                "Batch latency p95 per stage",
+                "s",
+                "timeseries",
+                [
+                    (
+                        "{{stage}}",
+                        "histogram_quantile(0.95, sum by (stage, le) "
+                        f"(rate(wiredesk_batch_seconds_bucket[{R}])))",
+                    )
+                ],
+            ),
+            (
+                "End-to-end freshness p50 / p90 (to row written)",
+                "s",
+                "timeseries",
+                [
+                    (
+                        "p50 since {{since}}",
+                        "histogram_quantile(0.5, sum by (since, le) "
+                        f"(rate(wiredesk_freshness_seconds_bucket[{R}])))",
+                    ),
+                    (
+                        "p90 since {{since}}",
+                        "histogram_quantile(0.9, sum by (since, le) "
+                        f"(rate(wiredesk_freshness_seconds_bucket[{R}])))",
+                    ),
+                ],
+            ),
+            (
+                "Dead letters by stage and reason",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{stage}} {{reason}}",
+                        f"sum by (stage, reason) (rate(wiredesk_dlq_total[{R}]))",
+                    )
+                ],
+            ),
+            ("Ready", "none", "stat", [("{{stage}}", "min by (stage) (wiredesk_ready)")]),
+            (
+                "Paused (backing off)",
+                "none",
+                "stat",
+                [("{{stage}}", "max by (stage) (wiredesk_paused)")],
+            ),
+            (
+                "Seconds since each stage's loop last turned",
+                "s",
+                "stat",
+                [
+                    (
+                        "{{stage}}",
+                        "time() - max by (stage) (wiredesk_last_progress_timestamp_seconds)",
+                    )
+                ],
+            ),
+            (
+                "Retries of transient failures",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{stage}} {{step}}",
+                        f"sum by (stage, step) (rate(wiredesk_retries_total[{R}]))",
+                    )
+                ],
+            ),
+            (
+                "Sink transaction p95 and database errors",
+                "s",
+                "timeseries",
+                [
+                    (
+                        "p95",
+                        "histogram_quantile(0.95, sum by (le) "
+                        f"(rate(wiredesk_sink_transaction_seconds_bucket[{R}])))",
+                    ),
+                    (
+                        "errors {{kind}}",
+                        f"sum by (kind) (rate(wiredesk_sink_db_errors_total[{R}]))",
+                    ),
+                ],
+            ),
+            (
+                "Rows per table",
+                "short",
+                "stat",
+                [("{{table}}", "max by (table) (wiredesk_db_rows)")],
+            ),
+            ("Services up", "none", "stat", [("{{instance}}", 'up{job="wiredesk"}')]),
+        ],
+    ),
+    "wiredesk-feeds": (
+        "wiredesk: feeds health",
+        [
+            (
+                "Feeds by status",
+                "short",
+                "stat",
+                [("{{status}}", "max by (status) (wiredesk_feeds)")],
+            ),
+            (
+                "Consecutive failed polls per feed",
+                "short",
+                "table",
+                [("{{feed_id}}", "max by (feed_id) (wiredesk_feed_consecutive_failures)")],
+            ),
+            (
+                "Time since last successful poll",
+                "s",
+                "table",
+                [
+                    (
+                        "{{feed_id}}",
+                        "time() - max by (feed_id) (wiredesk_feed_last_success_timestamp_seconds)",
+                    )
+                ],
+            ),
+            (
+                "Links published by the poller",
+                "ops",
+                "timeseries",
+                [("links", f'sum(rate(wiredesk_records_out_total{{stage="poll_feeds"}}[{R}]))')],
+            ),
+            (
+                "Pages fetched",
+                "ops",
+                "timeseries",
+                [("pages", f'sum(rate(wiredesk_records_out_total{{stage="fetch_pages"}}[{R}]))')],
+            ),
+            (
+                "Fetch and extract dead letters by reason",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{stage}} {{reason}}",
+                        "sum by (stage, reason) (rate(wiredesk_dlq_total"
+                        f'{{stage=~"fetch_pages|extract_articles"}}[{R}]))',
+                    )
+                ],
+            ),
+        ],
+    ),
+    "wiredesk-dedup": (
+        "wiredesk: dedup and entities",
+        [
+            (
+                "Duplicate ratio of new articles",
+                "percentunit",
+                "timeseries",
+                [
+                    (
+                        "duplicates",
+                        'sum(rate(wiredesk_sink_articles_total{verdict="duplicate"}'
+                        f"[{R}])) / clamp_min(sum(rate(wiredesk_sink_articles_total[{R}])), "
+                        "1e-9)",
+                    )
+                ],
+            ),
+            (
+                "New articles by verdict",
+                "ops",
+                "timeseries",
+                [("{{verdict}}", f"sum by (verdict) (rate(wiredesk_sink_articles_total[{R}]))")],
+            ),
+            (
+                "Entity mentions stored",
+                "ops",
+                "timeseries",
+                [("mentions", f"sum(rate(wiredesk_sink_entity_mentions_total[{R}]))")],
+            ),
+            (
+                "Stories written",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{outcome}}",
+                        "sum by (outcome) "
+                        f'(rate(wiredesk_sink_rows_total{{table="stories"}}[{R}]))',
+                    )
+                ],
+            ),
+            (
+                "Entities, mentions and stories in the database",
+                "short",
+                "stat",
+                [
+                    (
+                        "{{table}}",
+                        'max by (table) (wiredesk_db_rows{table=~"entities|article_entities'
+                        '|stories"})',
+                    )
+                ],
+            ),
+            (
+                "Enricher throughput",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "enriched",
+                        f'sum(rate(wiredesk_records_out_total{{stage="enrich_articles"}}[{R}]))',
+                    )
+                ],
+            ),
+        ],
+    ),
+    "wiredesk-lag": (
+        "wiredesk: Kafka consumer lag",
+        [
+            (
+                "Lag per stage",
+                "short",
+                "timeseries",
+                [("{{stage}}", "sum by (stage) (wiredesk_consumer_lag)")],
+            ),
+            (
+                "Lag per partition",
+                "short",
+                "table",
+                [
+                    (
+                        "{{stage}} {{topic}}[{{partition}}]",
+                        "max by (stage, topic, partition) (wiredesk_consumer_lag)",
+                    )
+                ],
+            ),
+            (
+                "Committed offset progress per partition",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{stage}} {{topic}}[{{partition}}]",
+                        "sum by (stage, topic, partition) "
+                        "(deriv(wiredesk_consumer_committed_offset[5m]))",
+                    )
+                ],
+            ),
+            (
+                "Commits and failed commits (rebalances)",
+                "ops",
+                "timeseries",
+                [
+                    ("commits {{stage}}", f"sum by (stage) (rate(wiredesk_commits_total[{R}]))"),
+                    (
+                        "failed {{stage}}",
+                        f"sum by (stage) (rate(wiredesk_commit_failed_total[{R}]))",
+                    ),
+                ],
+            ),
+        ],
+    ),
+}
+
+
+def panel(index: int, title: str, unit: str, kind: str, targets: list[tuple[str, str]]) -> dict:
+    width = 12 if kind != "stat" else 8
+    per_row = 24 // width
+    return {
+        "id": index + 1,
+        "type": kind,
+        "title": title,
+        "datasource": DATASOURCE,
+        "gridPos": {
+            "h": 8,
+            "w": width,
+            "x": (index % per_row) * width,
+            "y": (index // per_row) * 8,
+        },
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+        "targets": [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": DATASOURCE,
+                "expr": expr,
+                "legendFormat": legend,
+                **({"instant": True, "format": "table"} if kind == "table" else {}),
+            }
+            for i, (legend, expr) in enumerate(targets)
+        ],
+    }
+
+
+def dashboard(uid: str, title: str, panels: list[Panel]) -> dict:
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["wiredesk"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "editable": True,
+        "panels": [panel(i, *p) for i, p in enumerate(panels)],
+    }
+
+
+def render() -> dict[str, str]:
+    """File name -> JSON text of every dashboard."""
+    return {
+        f"{uid}.json": json.dumps(dashboard(uid, title, panels), indent=2) + "\n"
+        for uid, (title, panels) in DASHBOARDS.items()
+    }
+
+
+if __name__ == "__main__":
+    for name, body in render().items():
+        (HERE / "dashboards" / name).write_text(body)
+        print(f"wrote deploy/grafana/dashboards/{name}")

@@ -1,0 +1,100 @@
+"""Prometheus metrics of the ingest stages.
+
+Labels are bounded: ``kind`` (feed, page, robots), ``reason`` (a fixed vocabulary of
+short codes, see the modules that raise them), ``status_class`` (2xx..5xx),
+``outcome`` and ``field``. Never a URL, a host or a feed id: per-feed health lives in the
+``feeds`` table, and the gauges here aggregate it.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+FETCH_BLOCKED = Counter(
+    "wiredesk_fetch_blocked_total",
+    "Requests refused before connecting (scheme, forbidden address classes)",
+    ["kind", "reason"],
+)
+FETCH_REJECTED = Counter(
+    "wiredesk_fetch_rejected_total",
+    "Fetches abandoned or refused after connecting (too_large, timeout, redirects, ...)",
+    ["kind", "reason"],
+)
+FETCH_RESPONSES = Counter(
+    "wiredesk_fetch_responses_total", "HTTP responses received", ["kind", "status_class"]
+)
+FETCH_SECONDS = Histogram(
+    "wiredesk_fetch_seconds",
+    "Wall-clock time of one guarded fetch (all redirect hops)",
+    ["kind"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+POLITENESS_WAIT = Counter(
+    "wiredesk_politeness_wait_seconds_total",
+    "Time fetches waited for a host's delay, Crawl-delay or Retry-After",
+    ["kind"],
+)
+ROBOTS = Counter(
+    "wiredesk_robots_total",
+    "robots.txt verdicts (allowed, disallowed, unavailable) and fetches (fetched)",
+    ["outcome"],
+)
+FEED_POLLS = Counter(
+    "wiredesk_feed_polls_total",
+    "Feed polls by outcome: changed, not_modified (304), unchanged, failed, deferred",
+    ["outcome"],
+)
+FEED_NOT_MODIFIED = Counter(
+    "wiredesk_feed_not_modified_total", "Feed polls answered 304 Not Modified"
+)
+FEED_PARSE_ERRORS = Counter(
+    "wiredesk_feed_parse_error_total",
+    "Feeds rejected or unparseable (dtd, exception, timeout, not_a_feed, too_large, ...)",
+    ["reason"],
+)
+FEED_EMPTY = Counter("wiredesk_feed_empty_total", "Feed responses with no entries")
+FEED_ENCODING_OVERRIDE = Counter(
+    "wiredesk_feed_encoding_override_total",
+    "Feeds whose declared character encoding was wrong and overridden by the parser",
+)
+FEED_ENTRIES = Counter(
+    "wiredesk_feed_entries_total",
+    "Feed entries by outcome: new, seen, no_link, refused_scheme, over_cap",
+    ["outcome"],
+)
+FEEDS = Gauge("wiredesk_feeds", "Registered feeds by state (ok, failing, disabled)", ["state"])
+SANITIZED = Counter(
+    "wiredesk_sanitized_total",
+    "Characters or fields changed by the ingest normaliser (nul, control, truncated, markup)",
+    ["kind"],
+)
+PAGE_CHARSET = Counter(
+    "wiredesk_page_charset_total",
+    "How page bytes were decoded: declared, utf8 (declared Latin-1 but valid UTF-8), "
+    "utf8_undeclared, bom, detected",
+    ["source"],
+)
+EXTRACT_REJECTED = Counter(
+    "wiredesk_extract_rejected_total",
+    "Pages the extractor could not turn into an article (too_short, depth_or_empty, ...)",
+    ["reason"],
+)
+EXTRACT_SECONDS = Histogram(
+    "wiredesk_extract_seconds",
+    "Time to extract one page (sandboxed worker round trip)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+SANDBOX_RESTARTS = Counter(
+    "wiredesk_sandbox_restarts_total",
+    "Sandbox worker processes replaced (timeout, memory, crashed)",
+    ["reason"],
+)
+BACKFILL_RECORDS = Counter(
+    "wiredesk_backfill_records_total",
+    "WARC records seen by the backfill: published, skipped_* reasons",
+    ["outcome"],
+)
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status < 600 else "other"

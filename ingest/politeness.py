@@ -1,0 +1,120 @@
+"""Per-host politeness: a concurrency cap, a minimum delay between request starts
+(raised by robots.txt ``Crawl-delay``), and Retry-After blocks after 429/503.
+
+One :class:`HostGate` is shared by all fetch threads of a process. A fetch waits for its
+host's turn without holding up fetches to other hosts; a wait longer than
+``max_wait_s`` (a Retry-After of minutes) is not waited out: :class:`HostBackoff` is
+raised and the record goes to the DLQ with reason ``host_backoff``, to be re-sent later,
+and no request reaches that host until the block ends (catalogue F14).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from ingest import metrics
+from wiredesk.stage import BadInput
+
+
+class HostBackoff(BadInput):
+    """The host asked us to stay away (Retry-After) for longer than we wait in-line."""
+
+
+def host_key(url: str) -> str:
+    """``scheme://host:port``: the unit politeness applies to."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = (parts.hostname or "").lower()
+    return f"{parts.scheme.lower()}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def retry_after_seconds(value: str | None, now: float, default: float = 60.0) -> float:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); ``default`` if absent."""
+    if not value:
+        return default
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return default
+
+
+@dataclass
+class _Host:
+    active: int = 0
+    next_start: float = 0.0
+    delay: float = 0.0
+    blocked_until: float = 0.0
+
+
+class HostGate:
+    def __init__(
+        self,
+        concurrency: int = 2,
+        min_delay_s: float = 1.0,
+        max_wait_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.concurrency = concurrency
+        self.min_delay_s = min_delay_s
+        self.max_wait_s = max_wait_s
+        self.clock = clock
+        self._hosts: dict[str, _Host] = {}
+        self._cond = threading.Condition()
+
+    def _host(self, key: str) -> _Host:
+        if key not in self._hosts:
+            self._hosts[key] = _Host(delay=self.min_delay_s)
+        return self._hosts[key]
+
+    def set_crawl_delay(self, key: str, seconds: float | None) -> None:
+        with self._cond:
+            self._host(key).delay = max(self.min_delay_s, seconds or 0.0)
+
+    def block(self, key: str, seconds: float) -> None:
+        """No request to ``key`` for ``seconds`` (Retry-After)."""
+        with self._cond:
+            host = self._host(key)
+            host.blocked_until = max(host.blocked_until, self.clock() + seconds)
+            self._cond.notify_all()
+
+    def blocked_for(self, key: str) -> float:
+        with self._cond:
+            return max(0.0, self._host(key).blocked_until - self.clock())
+
+    @contextmanager
+    def slot(self, key: str, kind: str = "page") -> Iterator[None]:
+        """Hold one of the host's request slots, once its delay and any block have passed."""
+        waited = 0.0
+        with self._cond:
+            host = self._host(key)
+            while True:
+                now = self.clock()
+                blocked = host.blocked_until - now
+                if blocked > self.max_wait_s:
+                    raise HostBackoff("host_backoff", f"{key} asked for {blocked:.0f}s of quiet")
+                ready_at = max(host.next_start, host.blocked_until)
+                if host.active < self.concurrency and now >= ready_at:
+                    host.active += 1
+                    host.next_start = now + host.delay
+                    break
+                pause = max(0.01, ready_at - now) if host.active < self.concurrency else 1.0
+                started = time.monotonic()
+                self._cond.wait(timeout=pause)
+                waited += time.monotonic() - started
+        if waited:
+            metrics.POLITENESS_WAIT.labels(kind).inc(waited)
+        try:
+            yield
+        finally:
+            with self._cond:
+                host.active -= 1
+                self._cond.notify_all()

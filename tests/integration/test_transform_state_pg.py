@@ -1,0 +1,115 @@
+"""Transform state on the real PostgreSQL: copies decided at the same moment by different
+connections (as by different workers) still find each other, and so do write-ups of one
+story; the state's size per article is bounded. (Migrations against the models on
+PostgreSQL: tests/integration/test_sink_postgres_schema.py covers every table.)"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+
+from tests.transform_support import article, demo_articles, seed_articles
+from transform.dedup import DedupIndex, fingerprint
+from transform.entities import EntityTagger
+from transform.state import stats
+from transform.stories import StoryIndex, features
+from transform.wirecopy import DevArticle, wire_copy
+from wiredesk import db
+from wiredesk.records import Article
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(pg_url):
+    engine = db.make_engine(pg_url, pool_size=8)
+    yield engine
+    engine.dispose()
+
+
+def _at_once(calls: list[Callable[[], object]]) -> list[object]:
+    """Run the calls in threads released by one barrier, so they race for real."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> object:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _clique_of_copies(index: DedupIndex, original: Article, seed: int) -> list[Article] | None:
+    """The original and 5 invented copies, if every pair is verified similar.
+
+    Similarity is not transitive (A~B, B~C, A!~C), and then the canonicals depend on the
+    order of the decisions; with a clique any order gives exactly one canonical, so a
+    second canonical can only come from two decisions that did not see each other.
+    """
+    dev = DevArticle(original.article_id, original.title, original.text, original.published_at)
+    copies = [original] + [
+        _article(wire_copy(dev, seed=seed, copy_no=k), f"{seed}-{k}") for k in range(1, 6)
+    ]
+    fps = [fingerprint(a.title, a.text) for a in copies]
+    rows = [SimpleNamespace(**vars(fp)) for fp in fps]
+    for i, j in itertools.combinations(range(len(copies)), 2):
+        if index.similarity(fps[i], rows[j]) is None or not set(fps[i].bands) & set(fps[j].bands):
+            return None
+    return copies
+
+
+def test_copies_decided_at_the_same_moment_get_one_canonical(engine):
+    index = DedupIndex(engine)
+    originals = [a for a, wire_of, _ in demo_articles() if wire_of is None]
+    groups = [g for n, a in enumerate(originals) if (g := _clique_of_copies(index, a, n))]
+    assert len(groups) >= 8
+    for copies in groups[:8]:
+        verdicts = _at_once(
+            [
+                lambda a=a: index.decide(a.article_id, fingerprint(a.title, a.text), None)
+                for a in copies
+            ]
+        )
+        canonical = [
+            a.article_id for a, v in zip(copies, verdicts, strict=True) if v.duplicate_of is None
+        ]
+        assert len(canonical) == 1, verdicts
+        assert {v.duplicate_of for v in verdicts} == {None, canonical[0]}
+
+
+def test_write_ups_of_one_story_decided_at_the_same_moment_share_it(engine):
+    seeds, _ = seed_articles()
+    tagger = EntityTagger()
+    vectors = {s.article_id: features(s.title, s.text, tagger.tag(s.text)) for s in seeds}
+    for s in seeds:  # every seed needs its dedup row first
+        DedupIndex(engine).decide(s.article_id, fingerprint(s.title, s.text), s.published_at)
+    stories = StoryIndex(engine)
+    decisions = _at_once(
+        [
+            lambda s=s: stories.assign(
+                s.article_id, s.article_id, s.published_at, vectors[s.article_id]
+            )
+            for s in seeds
+        ]
+    )
+    assert len({d.story_id for d in decisions}) == 1, decisions
+    assert sorted(d.outcome for d in decisions) == ["joined"] * 4 + ["new"]
+
+
+def test_state_bytes_per_article_are_bounded(engine):
+    index = DedupIndex(engine)
+    for a, _, _ in demo_articles():
+        index.decide(a.article_id, fingerprint(a.title, a.text), a.published_at)
+    figures = stats(engine)
+    assert figures["dedup_entries.rows"] == 30
+    assert figures["dedup_bands.rows"] <= 40 * 30
+    assert 0 < figures["bytes_per_article"] < 64_000  # small tables: mostly page overhead
+
+
+def _article(item: DevArticle, key: str) -> Article:
+    return article(key, item.title, item.text, item.published, f"copy{key}")

@@ -1,0 +1,127 @@
+"""Poll scheduling: pure rules, then the poller with an injected clock against the local
+news server (Cache-Control max-age, <ttl>, fixed and adaptive intervals, error backoff
+with jitter, Retry-After, and nothing polled before it is due)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from ingest import schedule
+from ingest.devserver import Faults, NewsServer, load_corpus
+from ingest.feeds import FeedPoller
+from ingest.http import make_client
+from ingest.registry import FeedSpec
+from tests.ingest_support import options
+from wiredesk.db.feed_tables import FeedRow
+
+POLICY = schedule.PollPolicy(
+    default_interval_s=300, min_interval_s=60, max_interval_s=21_600, max_backoff_s=3_600
+)
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def test_success_delay_rules():
+    assert schedule.delay_after_success(POLICY) == 300
+    assert schedule.delay_after_success(POLICY, fixed_interval_s=900, adaptive_s=70) == 900
+    assert schedule.delay_after_success(POLICY, adaptive_s=10) == 60  # clamped up
+    assert schedule.delay_after_success(POLICY, adaptive_s=10**6) == 21_600  # clamped down
+    assert schedule.delay_after_success(POLICY, max_age_s=7200) == 7200
+    assert schedule.delay_after_success(POLICY, ttl_s=3 * 3600, max_age_s=60) == 10_800
+    assert schedule.delay_after_success(POLICY, max_age_s=10**9) == 21_600  # hints capped
+    assert schedule.max_age("public, max-age=600") == 600
+    assert schedule.max_age("no-cache, max-age=600") is None
+    assert schedule.ttl_seconds("60") == 3600 and schedule.ttl_seconds("soon") is None
+
+
+def test_adaptive_interval_is_half_the_mean_gap_between_entries():
+    hourly = [T0 - timedelta(hours=h) for h in range(10)]
+    assert schedule.update_rate_interval(hourly) == 1800
+    assert schedule.update_rate_interval([T0, None]) is None
+    assert schedule.update_rate_interval([T0, T0]) is None
+
+
+def test_failure_backoff_doubles_with_jitter_and_honours_retry_after():
+    rng = random.Random(3)
+    for failures, base in ((1, 60), (2, 120), (3, 240), (7, 3600), (30, 3600)):
+        delays = [schedule.delay_after_failure(POLICY, failures, rng) for _ in range(200)]
+        assert base / 2 <= min(delays) and max(delays) <= base
+        assert len({round(d, 3) for d in delays}) > 100  # jittered, not lockstep
+    assert schedule.delay_after_failure(POLICY, 1, rng, retry_after_s=5000) == 5000
+    assert schedule.delay_after_failure(POLICY, 1, rng, retry_after_s=10**7) == 86_400
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _next_poll(engine, url: str) -> float:
+    with engine.connect() as conn:
+        row = conn.execute(select(FeedRow.__table__).where(FeedRow.url == url)).one()
+    when = row.next_poll_at.replace(tzinfo=UTC)
+    return when.timestamp(), row
+
+
+def test_poller_schedules_each_feed_from_what_it_saw(sqlite_engine):
+    faults = Faults(fail_paths={"/valleyclarion/feed.xml": 500}, feed_ttl_minutes=180)
+    limited_faults = Faults(fail_paths={"/harbourherald/feed.xml": 429}, retry_after=5000)
+    with (
+        NewsServer(load_corpus(), faults=faults) as server,
+        NewsServer(load_corpus(), faults=limited_faults) as limited_host,
+    ):
+        kinds = ("rss_ttl", "broken", "adaptive", "fixed")
+        urls = dict(zip(kinds, server.feed_urls()[:4], strict=True))
+        urls["limited"], urls["same_host"] = limited_host.feed_urls()[:2]
+        fixed = {"fixed": 900, "rss_ttl": 60}
+        specs = [FeedSpec(url=u, interval_s=fixed.get(k)) for k, u in urls.items()]
+        clock = Clock()
+        opts = options([server.port, limited_host.port])
+        poller = FeedPoller(
+            sqlite_engine,
+            make_client(opts),
+            opts,
+            config=specs,
+            policy=POLICY,
+            clock=clock,
+            rng=random.Random(5),
+            workers=1,
+        )
+        poller.confirm(poller.poll())
+        now = clock.now
+        when, row = _next_poll(sqlite_engine, urls["rss_ttl"])
+        assert when - now == 10_800, row.last_error  # RSS <ttl>180</ttl> over 60 s
+        assert _next_poll(sqlite_engine, urls["fixed"])[0] - now == 900  # atom: no ttl
+        when, adaptive = _next_poll(sqlite_engine, urls["adaptive"])
+        # half the mean gap between its entries (hours apart in the demo), within bounds
+        assert adaptive.current_interval_s > 3600
+        assert when - now == min(max(60, adaptive.current_interval_s), POLICY.max_interval_s)
+        when, limited = _next_poll(sqlite_engine, urls["limited"])
+        assert when - now >= 5000 and limited.last_error.startswith("http_429")
+        when, broken = _next_poll(sqlite_engine, urls["broken"])
+        assert 30 <= when - now <= 60 and broken.consecutive_failures == 1
+        assert broken.last_error.startswith("http_5xx")
+
+        # nothing is due a minute later except the broken feed
+        server.reset_log()
+        clock.now += 61
+        poller.confirm(poller.poll())
+        assert [p for _, p, _ in server.requests_log] == ["/valleyclarion/feed.xml"]
+        when, broken = _next_poll(sqlite_engine, urls["broken"])
+        assert broken.consecutive_failures == 2 and 60 <= when - clock.now <= 120
+
+        # a forced one-shot round polls every feed except those under Retry-After
+        server.reset_log()
+        limited_host.reset_log()
+        poller.force = True
+        poller.confirm(poller.poll())
+        assert len({p for _, p, _ in server.requests_log}) == 4
+        assert limited_host.requests_log == []
+        # the host's other feed waits out the Retry-After too, without counting a failure
+        when, same_host = _next_poll(sqlite_engine, urls["same_host"])
+        assert when - clock.now >= 4900 and same_host.consecutive_failures == 0

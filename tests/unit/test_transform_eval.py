@@ -1,0 +1,96 @@
+"""`wiredesk eval dedup|stories|entities` and the scores behind them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.transform_support import demo_articles
+from transform.conll import read_conll
+from transform.scoring import bcubed, entity_scores, pairwise
+from wiredesk.cli import main
+
+CONLL = Path(__file__).parents[1] / "fixtures" / "transform" / "entities_invented.conll"
+
+
+def test_pairwise_and_bcubed_scores_by_hand():
+    gold = {"a": 1, "b": 1, "c": 1, "d": 2}
+    predicted = {"a": "x", "b": "x", "c": "y", "d": "y"}
+    # gold pairs ab ac bc; predicted pairs ab cd; correct ab
+    assert pairwise(gold, predicted).as_dict() == {"precision": 0.5, "recall": 0.3333, "f1": 0.4}
+    # b-cubed precision: a 2/2, b 2/2, c 1/2, d 1/2 -> 0.75; recall: a 2/3 b 2/3 c 1/3 d 1/1
+    b3 = bcubed(gold, predicted)
+    assert (b3.precision, b3.recall) == (0.75, 0.6667)
+    assert pairwise(gold, gold).f1 == bcubed(gold, gold).f1 == 1.0
+
+
+def test_entity_scores_are_exact_span_and_type_matches():
+    gold = {(0, 0, 5, "PER"), (0, 10, 16, "LOC")}
+    predicted = {(0, 0, 5, "PER"), (0, 10, 16, "ORG"), (0, 20, 22, "LOC")}
+    scores = entity_scores(gold, predicted, ("PER", "LOC", "ORG"))
+    assert scores["ALL"]["correct"] == 1
+    assert (scores["ALL"]["precision"], scores["ALL"]["recall"]) == (0.3333, 0.5)
+    assert scores["PER"]["f1"] == 1.0 and scores["LOC"]["correct"] == 0
+
+
+def test_conll_reader_handles_iob1_and_iob2():
+    docs = read_conll(CONLL)
+    assert len(docs) == 2
+    spans = {docs[0].text[s:e]: label for s, e, label in docs[0].spans}
+    assert spans["Port of Velmar"] == "LOC"
+    assert spans["United Dock Workers Union"] == "ORG"
+    assert spans["Germany"] == spans["France"] == "LOC"
+    spans2 = {docs[1].text[s:e]: label for s, e, label in docs[1].spans}
+    assert spans2["Emil Kastner"] == "PER" and spans2["Internet Explorer"] == "MISC"
+
+
+def _write(path: Path, label: str) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for rec, wire_of, story in demo_articles():
+            row = {
+                "id": rec.article_id,
+                "title": rec.title,
+                "text": rec.text,
+                "published": rec.published_at.isoformat(),
+                label: (wire_of or rec.article_id) if label == "dup_group" else story,
+            }
+            fh.write(json.dumps(row) + "\n")
+    return path
+
+
+def test_eval_dedup_on_the_demo_corpus(tmp_path, capsys):
+    path = _write(tmp_path / "dedup.jsonl", "dup_group")
+    assert main(["eval", "dedup", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["records"] == 30 and result["flagged_duplicates"] == 9
+    assert result["pairwise"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+
+
+def test_eval_stories_reports_pairwise_and_bcubed(tmp_path, capsys):
+    path = _write(tmp_path / "stories.jsonl", "story")
+    assert main(["eval", "stories", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["gold_stories"] == 8
+    assert result["pairwise"]["precision"] == 1.0
+    assert result["bcubed"]["f1"] >= 0.8
+    assert result["predicted_stories"] >= result["gold_stories"]
+
+
+def test_eval_entities_on_an_invented_conll_file(capsys):
+    assert main(["eval", "entities", str(CONLL), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["documents"] == 2
+    overall = result["scores"]["ALL"]
+    assert overall["gold"] == 17  # MISC is not scored
+    assert overall["f1"] >= 0.6
+    assert set(result["scores"]) == {"PER", "LOC", "ORG", "ALL"}
+
+
+@pytest.mark.parametrize("what", ["dedup", "stories", "entities"])
+def test_eval_rejects_a_malformed_file_with_exit_code_2(tmp_path, capsys, what):
+    path = tmp_path / "bad.txt"
+    path.write_text('{"id": 1}\n' if what != "entities" else "justonetoken\n")
+    assert main(["eval", what, str(path)]) == 2
+    assert f"wiredesk eval {what}:" in capsys.readouterr().err

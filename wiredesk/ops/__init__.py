@@ -1,0 +1,1 @@
+"""Operations: replay and backfill, dead letters, and the read side in the terminal."""

@@ -1,0 +1,192 @@
+"""Handlers of the operations subcommands: ``fn(args, settings) -> exit code``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+
+import structlog
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from sink import search as queries
+from wiredesk import db
+from wiredesk.cli import SERVICES
+from wiredesk.ops import dlq, views
+from wiredesk.ops.replay import bounded_consumer, parse_time, replay, replay_group
+from wiredesk.ops.replay_consumers import TopicMissing
+from wiredesk.settings import Settings, SettingsError
+
+log = structlog.get_logger("wiredesk")
+
+# service name -> stage name, so `--stage sink` works as well as `--stage write_articles`
+ALIASES = {command: stage for command, (stage, _) in SERVICES.items()}
+
+
+def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
+    from wiredesk.commands import _bus, runner_options
+    from wiredesk.topology import build_pipeline
+
+    if settings.bus != "kafka":
+        raise SettingsError(
+            "replay reads topics kept by Kafka: set WIREDESK_BUS=kafka (the in-process bus "
+            "keeps no topics between runs)"
+        )
+    try:
+        start, end = parse_time(args.start), parse_time(args.end) if args.end else None
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    if start and end and end <= start:
+        raise SettingsError(f"--to ({end:%Y-%m-%d %H:%M}) must be after --from")
+    stage_name = ALIASES.get(args.stage, args.stage)
+    engine = db.make_engine(settings.database_url)
+    bus = _bus(settings)
+    pipeline = build_pipeline(settings, engine)
+    stage = pipeline.stage(stage_name)
+    group = args.group or replay_group(stage_name)
+    try:
+        consumer = bounded_consumer(bus, stage, group, start, end)
+    except TopicMissing as exc:
+        log.error("replay_failed", error=str(exc))
+        return 1
+    out = views.console()
+    log.info(
+        "replay_started",
+        stage=stage_name,
+        group=group,
+        topic=stage.input.name,
+        records=consumer.total,
+    )
+    columns = (
+        TextColumn(f"[bold]{stage_name}[/] {stage.input.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8.0f}/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=out, disable=not out.is_terminal) as progress:
+            task = progress.add_task("replay", total=consumer.total, rate=0.0)
+
+            def advance(done: int, total: int) -> None:
+                elapsed = progress.tasks[task].elapsed or 0
+                progress.update(task, completed=done, rate=done / elapsed if elapsed else 0.0)
+
+            result = replay(
+                stage,
+                bus,
+                consumer,
+                group,
+                options=runner_options(settings),
+                stop=stop,
+                on_progress=advance,
+            )
+    finally:
+        bus.close()
+        pipeline.close()
+        engine.dispose()
+    log.info(
+        "replay_finished",
+        stage=stage_name,
+        group=group,
+        replayed=result.replayed,
+        total=result.total,
+        seconds=round(result.seconds, 2),
+        per_second=round(result.rate, 1),
+        interrupted=result.interrupted,
+    )
+    out.print(
+        f"replayed {result.replayed} of {result.total} records of {stage.input.name} "
+        f"through {stage_name} in {result.seconds:.1f} s ({result.rate:.0f}/s); "
+        f"group {group}"
+    )
+    return 130 if result.interrupted else 0
+
+
+def _kafka_only(settings: Settings) -> None:
+    if settings.bus != "kafka":
+        raise SettingsError("the DLQ lives in Kafka: set WIREDESK_BUS=kafka")
+
+
+def dlq_list(args: argparse.Namespace, settings: Settings) -> int:
+    _kafka_only(settings)
+    letters = [
+        item
+        for item in dlq.read_letters(settings.kafka_bootstrap, settings.namespace)
+        if dlq.matches(item, args.stage, args.reason)
+    ]
+    engine = db.make_engine(settings.database_url)
+    try:
+        resent = dlq.resent_keys(engine, settings.namespace + "news.dlq")
+    finally:
+        engine.dispose()
+    views.console().print(views.dlq_table(dlq.summarise(letters, resent)))
+    return 0
+
+
+def dlq_resend(args: argparse.Namespace, settings: Settings) -> int:
+    from wiredesk.bus.kafka import KafkaBus
+
+    _kafka_only(settings)
+    letters = [
+        item
+        for item in dlq.read_letters(settings.kafka_bootstrap, settings.namespace)
+        if dlq.matches(item, args.stage, args.reason)
+    ]
+    out = views.console()
+    if args.dry_run:
+        out.print(views.dlq_table(dlq.summarise(letters, set())))
+        out.print(f"dry run: would consider {len(letters)} dead letters")
+        return 0
+    engine = db.make_engine(settings.database_url)
+    bus = KafkaBus(settings.kafka_bootstrap, namespace=settings.namespace)
+    try:
+        sent, skipped = dlq.resend(bus, engine, letters)
+    finally:
+        bus.close()
+        engine.dispose()
+    log.info(
+        "dlq_resent", resent=sent, already_resent=skipped, stage=args.stage, reason=args.reason
+    )
+    out.print(
+        f"re-published {sent} dead letters to their source topics; "
+        f"{skipped} had been re-published before and were skipped"
+    )
+    return 0
+
+
+def stories(args: argparse.Namespace, settings: Settings) -> int:
+    with views.open_database(settings) as conn:
+        if args.story:
+            rows = queries.story_articles(conn, args.story)
+            table = views.story_table(args.story, rows)
+        else:
+            rows = queries.latest_stories(conn, args.limit)
+            table = views.stories_table(rows)
+    if args.json:
+        print(json.dumps([dict(r._mapping) for r in rows], default=str, indent=1))
+    else:
+        views.console().print(table)
+    return 0
+
+
+def search(args: argparse.Namespace, settings: Settings) -> int:
+    query = " ".join(args.query).strip()
+    if not query:
+        raise SettingsError("search needs a query, e.g. wiredesk search 'drone strike'")
+    with views.open_database(settings) as conn:
+        hits = queries.search(conn, query, args.limit)
+    if args.json:
+        print(json.dumps([h.__dict__ for h in hits], default=str, indent=1))
+    else:
+        views.console().print(views.hits_table(query, hits))
+    return 0 if hits else 1
