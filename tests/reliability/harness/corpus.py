@@ -141,11 +141,14 @@ def build(spec: CorpusSpec) -> tuple[list[Site], list[CorpusArticle]]:
         for i in range(n_sites)
     ]
     bbc = _bbc_stories(spec.articles) if spec.use_bbc else []
-    start = datetime(2026, 10, 1, tzinfo=UTC)
+    # recent dates, inside the transform's retention and story windows (it prunes by age)
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start -= timedelta(days=3)
+    step = timedelta(seconds=max(30, 3 * 86400 // max(1, spec.articles)))
     articles: list[CorpusArticle] = []
     originals: list[CorpusArticle] = []
     for i in range(spec.articles):
-        when = (start + timedelta(minutes=7 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = (start + step * i).strftime("%Y-%m-%dT%H:%M:%SZ")
         site = sites[i % n_sites].site
         if originals and rng.random() < spec.wire_share:
             articles.append(_wire_copy(rng, rng.choice(originals), i, site, when))
