@@ -15,7 +15,7 @@ from ingest.devserver import NewsServer, load_corpus
 from ingest.urls import canonical_url
 from tests.conftest import metric
 from tests.reliability.harness import corpus, kafka_state, reconcile
-from tests.reliability.harness.pipeline import wait_until
+from tests.reliability.harness.pipeline import loopback_ports, wait_until
 from tests.reliability.harness.supervisor import metric_sum
 from wiredesk.bus.kafka import KafkaBus
 from wiredesk.records import DeadLetter, EnrichedArticle, Link, url_id
@@ -216,6 +216,7 @@ def test_k13_sigterm_with_sends_in_flight_flushes_them_all(
     corpus_dir = corpus.write(tmp_path / "corpus", corpus.CorpusSpec(1000, use_bbc=False))
     with NewsServer(load_corpus(corpus_dir), feed_limit=1000) as server:
         pool.env["WIREDESK_FEEDS"] = json.dumps(server.feed_urls())
+        pool.env["WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS"] = loopback_ports(server.base_url)
         pool.env["WIREDESK_POLL_INTERVAL_S"] = "3600"
         slot = pool.add("poll")[0]
         log = pool.log_dir / f"{slot.name}.log"
@@ -261,6 +262,7 @@ def test_k14_every_link_delivered_twice_gives_one_row_each(
         link = Link(url=url, article_id=url_id(url))
         twice += [(link.key(), link.encode()), (link.key(), link.encode())]
     produce(bootstrap, ns, LINKS.name, twice)
+    pool.env["WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS"] = loopback_ports(server.base_url)
     for command in ("fetch", "extract", "enrich", "sink"):
         pool.add(command)
     done = wait_until(

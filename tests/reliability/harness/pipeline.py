@@ -94,6 +94,11 @@ class Releaser:
         self.server.release(len(self.server.held))
 
 
+def loopback_ports(*urls: str) -> str:
+    """WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS for servers at ``urls``."""
+    return json.dumps(sorted(_ports(list(urls))))
+
+
 def worker_env(
     stack: PrivateStack, database_url: str, namespace: str, workdir: Path, feeds: list[str]
 ) -> dict[str, str]:
@@ -114,6 +119,9 @@ def worker_env(
         "WIREDESK_FETCH_HOST_DELAY_S": "0",
         "WIREDESK_FETCH_HOST_CONCURRENCY": "8",
         "WIREDESK_POLL_MIN_INTERVAL_S": "1",
+        "WIREDESK_POLL_MAX_INTERVAL_S": "3",  # also caps the feeds' max-age=60 hint
+        "WIREDESK_POLL_MAX_BACKOFF_S": "5",
+        "WIREDESK_POLL_ADAPTIVE": "false",
         AUDIT_DIR_ENV: str(workdir / "socket-audit"),
     }
 
