@@ -84,19 +84,20 @@ def rows_for(record: EnrichedArticle) -> ArticleRows:
         surface = clean_text(e.surface)
         copy = {**e.model_dump(), "surface": surface, "start": start, "end": end}
         copies.append({k: clean(v) for k, v in copy.items()})
+        cid = clean_text(e.canonical_id)  # a key too: NUL-free like every text value
         entities.setdefault(
-            e.canonical_id,
+            cid,
             {
-                "canonical_id": e.canonical_id,
+                "canonical_id": cid,
                 "name": clean_text(e.name),
                 "label": clean_text(e.label),
             },
         )
         row = mentions.setdefault(
-            e.canonical_id,
+            cid,
             {
                 "article_id": record.article_id,
-                "canonical_id": e.canonical_id,
+                "canonical_id": cid,
                 "surfaces": [],
                 "offsets": [],
                 "mentions": 0,

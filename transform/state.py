@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import table as sql_table
 
 from wiredesk.db.dedup_tables import (
     ContentFingerprintRow,
@@ -97,7 +98,8 @@ def table_bytes(conn: Connection, table: str) -> int | None:
     """On-disk bytes of a table with its indexes (PostgreSQL, or SQLite with dbstat)."""
     try:
         if conn.dialect.name == "postgresql":
-            return int(conn.scalar(text(f"SELECT pg_total_relation_size('{table}')")) or 0)
+            size = conn.scalar(text("SELECT pg_total_relation_size(:t)"), {"t": table})
+            return int(size or 0)
         size = conn.scalar(
             text(
                 "SELECT sum(pgsize) FROM dbstat WHERE name = :t OR name IN "
@@ -117,7 +119,7 @@ def stats(engine: Engine) -> dict[str, object]:
     total = 0
     with engine.connect() as conn:
         for table in STATE_TABLES:
-            rows = int(conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+            rows = int(conn.scalar(select(func.count()).select_from(sql_table(table))) or 0)
             size = table_bytes(conn, table)
             result[f"{table}.rows"] = rows
             result[f"{table}.bytes"] = size

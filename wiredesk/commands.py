@@ -15,7 +15,7 @@ from wiredesk import db as database
 from wiredesk.bus import Bus, make_bus
 from wiredesk.db.tables import ArticleRow
 from wiredesk.metrics import Health, serve_metrics
-from wiredesk.runner import RunnerOptions, StageRunner, drain, publish_from
+from wiredesk.runner import RunnerOptions, StageRunner, drain, publish_from, run_source
 from wiredesk.settings import Settings
 from wiredesk.topics import ALL_TOPICS, DLQ, LINKS
 
@@ -201,13 +201,16 @@ def poll_service(
     health.set_ready(True)
     _serve_metrics(settings, health)
     try:
-        while not stop.is_set():
-            published = publish_from(pipeline.source, bus, LINKS.name)
-            health.beat()
-            log.info("poll_round", published=published)
-            if once:
-                break
-            stop.wait(min(30.0, max(1.0, pipeline.source.seconds_until_next_due())))
+        run_source(
+            pipeline.source,
+            bus,
+            LINKS.name,
+            stop,
+            health,
+            wait_s=lambda: min(30.0, max(1.0, pipeline.source.seconds_until_next_due())),
+            max_backoff_s=settings.retry_max_backoff_s,
+            once=once,
+        )
     finally:
         bus.close()
         pipeline.close()

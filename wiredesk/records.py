@@ -214,6 +214,8 @@ class DeadLetter(Record):
     detail: str
     attempts: int = 1
     original: str = Field(description="the original value, base64")
+    original_size: int | None = Field(None, description="bytes of the original value")
+    original_truncated: bool = Field(False, description="original holds only its first bytes")
     failed_at: datetime = Field(default_factory=utcnow)
 
     def key(self) -> str:

@@ -37,7 +37,11 @@ from wiredesk.topics import DLQ
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-CRASH_POINTS = ("after_process", "after_output", "after_commit")
+# A dead letter carries the original bytes in base64 (4/3 larger) and must itself fit
+# under the broker's message limit; a longer original keeps only its first bytes.
+DLQ_ORIGINAL_MAX_BYTES = 512_000
+
+CRASH_POINTS = ("after_poll", "after_process", "after_output", "after_commit")
 
 
 class Stopping(Exception):
@@ -102,11 +106,15 @@ class StageRunner:
 
     def run_batch(self) -> int:
         """One poll -> process -> deliver -> commit cycle. Returns records consumed."""
-        messages = self.consumer.poll(self.stage.batch_size, self.options.poll_timeout_s)
+        # The broker going away surfaces here first: ride it out, as for outputs.
+        messages = self._retrying(
+            "poll", lambda: self.consumer.poll(self.stage.batch_size, self.options.poll_timeout_s)
+        )
         self.health.beat()
         if not messages:
             self._report_lag()
             return 0
+        self._crash_point("after_poll")
         started = time.perf_counter()
         name = self.stage.name
         metrics.RECORDS_IN.labels(name).inc(len(messages))
@@ -116,7 +124,7 @@ class StageRunner:
         written = self._retrying("deliver", lambda: self._deliver(handled, dead))
         self._crash_point("after_output")
         try:
-            self.consumer.commit(messages)
+            self._retrying("commit", lambda: self.consumer.commit(messages))
             metrics.COMMITS.labels(name).inc()
         except CommitFailed as exc:
             metrics.COMMIT_FAILED.labels(name).inc()
@@ -270,6 +278,7 @@ class StageRunner:
             self.stop.wait(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def _dead_letter(self, message: Message, reason: str, detail: str, attempts: int) -> DeadLetter:
+        value = message.value or b""
         return DeadLetter(
             stage=self.stage.name,
             source_topic=message.topic,
@@ -279,7 +288,9 @@ class StageRunner:
             reason=reason,
             detail=detail,
             attempts=attempts,
-            original=base64.b64encode(message.value or b"").decode("ascii"),
+            original=base64.b64encode(value[:DLQ_ORIGINAL_MAX_BYTES]).decode("ascii"),
+            original_size=len(value),
+            original_truncated=len(value) > DLQ_ORIGINAL_MAX_BYTES,
         )
 
     def _report_lag(self) -> None:
@@ -338,6 +349,46 @@ def publish_from(source: Source, bus: Bus, topic: str) -> int:
     source.confirm(records)
     metrics.RECORDS_OUT.labels(source.name).inc(len(records))
     return len(records)
+
+
+def run_source(
+    source: Source,
+    bus: Bus,
+    topic: str,
+    stop: threading.Event,
+    health: metrics.Health,
+    *,
+    wait_s: Callable[[], float],
+    max_backoff_s: float = 30.0,
+    once: bool = False,
+) -> None:
+    """A source service: publish rounds, ``wait_s()`` seconds apart, until ``stop``.
+
+    A transient failure (broker or database down) backs off and retries, as the stage
+    runner does, instead of ending the service; nothing was confirmed, so the next
+    round publishes the same records again (downstream is idempotent).
+    """
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            published = publish_from(source, bus, topic)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            health.set_ready(False)
+            health.beat()
+            metrics.RETRIES.labels(source.name, "poll").inc()
+            log.warning("transient_failure", step="poll", error=repr(exc)[:300], retry_in_s=backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+            continue
+        backoff = 0.5
+        health.set_ready(True)
+        health.beat()
+        log.info("poll_round", published=published)
+        if once:
+            return
+        stop.wait(wait_s())
 
 
 def drain(runners: Sequence[StageRunner], max_rounds: int = 10_000) -> int:

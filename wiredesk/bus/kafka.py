@@ -36,8 +36,10 @@ class KafkaBus:
         partitions: int = 6,
         namespace: str = "",
         client_id: str = "wiredesk",
+        max_poll_interval_ms: int = 300_000,
     ) -> None:
         self.bootstrap = bootstrap
+        self.max_poll_interval_ms = max_poll_interval_ms  # longest batch before eviction
         self.partitions = partitions
         self.namespace = namespace  # prefixed to every topic and group name on the broker
         self.client_id = f"{client_id}-{socket.gethostname()}-{os.getpid()}"
@@ -118,7 +120,12 @@ class KafkaBus:
     # -- consumer --------------------------------------------------------------------
     def consumer(self, topics: Sequence[str], group: str) -> KafkaGroupConsumer:
         return KafkaGroupConsumer(
-            self.bootstrap, list(topics), group, self.client_id, namespace=self.namespace
+            self.bootstrap,
+            list(topics),
+            group,
+            self.client_id,
+            namespace=self.namespace,
+            max_poll_interval_ms=self.max_poll_interval_ms,
         )
 
     def close(self) -> None:
@@ -134,7 +141,13 @@ class KafkaGroupConsumer:
     LAG_REFRESH_S = 5.0
 
     def __init__(
-        self, bootstrap: str, topics: list[str], group: str, client_id: str, namespace: str = ""
+        self,
+        bootstrap: str,
+        topics: list[str],
+        group: str,
+        client_id: str,
+        namespace: str = "",
+        max_poll_interval_ms: int = 300_000,
     ) -> None:
         self.group = group
         self.namespace = namespace
@@ -145,7 +158,7 @@ class KafkaGroupConsumer:
             client_id=client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_interval_ms=300_000,
+            max_poll_interval_ms=max_poll_interval_ms,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
             fetch_max_bytes=16 * 1024 * 1024,
