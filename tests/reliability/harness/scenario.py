@@ -213,8 +213,26 @@ def _replays(
             "rows_before": len(before),
             "rows_after": len(after),
             "rows_changed": sum(1 for k, v in before.items() if after.get(k) != v),
+            "changed_versions": _versions(
+                bootstrap, ns, {k for k, v in before.items() if after.get(k) != v}
+            ),
         }
     result.replays["D3"] = _dedup_rebuild(stack, supervisor, ns, db_url, paths)
+
+
+def _versions(bootstrap: str, ns: str, ids: set[str]) -> dict[str, int]:
+    """For rows a replay rewrote: how many different versions news.enriched holds."""
+    import json
+
+    versions: dict[str, set[str]] = {}
+    if ids:
+        for r in kafka_state.read_topic(bootstrap, ns + "news.enriched"):
+            data = json.loads(r.value)
+            if data.get("article_id") in ids:
+                verdict = {k: data.get(k) for k in ("duplicate_of", "story_id", "content_hash")}
+                verdict["entities"] = len(data.get("entities") or [])
+                versions.setdefault(data["article_id"], set()).add(json.dumps(verdict))
+    return {k[:12]: len(v) for k, v in versions.items()}
 
 
 def _rewind_sink(bootstrap: str, ns: str) -> None:
