@@ -220,19 +220,21 @@ def _replays(
     result.replays["D3"] = _dedup_rebuild(stack, supervisor, ns, db_url, paths)
 
 
-def _versions(bootstrap: str, ns: str, ids: set[str]) -> dict[str, int]:
-    """For rows a replay rewrote: how many different versions news.enriched holds."""
+def _versions(bootstrap: str, ns: str, ids: set[str]) -> dict[str, Any]:
+    """For rows a replay rewrote: the fields in which news.enriched's versions differ."""
     import json
 
-    versions: dict[str, set[str]] = {}
+    versions: dict[str, list[dict[str, Any]]] = {}
     if ids:
         for r in kafka_state.read_topic(bootstrap, ns + "news.enriched"):
             data = json.loads(r.value)
-            if data.get("article_id") in ids:
-                verdict = {k: data.get(k) for k in ("duplicate_of", "story_id", "content_hash")}
-                verdict["entities"] = len(data.get("entities") or [])
-                versions.setdefault(data["article_id"], set()).add(json.dumps(verdict))
-    return {k[:12]: len(v) for k, v in versions.items()}
+            if data.get("article_id") in ids and data not in versions.get(data["article_id"], []):
+                versions.setdefault(data["article_id"], []).append(data)
+    detail: dict[str, Any] = {}
+    for key, found in versions.items():
+        fields = sorted({f for v in found for f in v if any(v.get(f) != w.get(f) for w in found)})
+        detail[key[:12]] = {"versions": len(found), "differ_in": fields}
+    return detail
 
 
 def _rewind_sink(bootstrap: str, ns: str) -> None:
