@@ -213,6 +213,7 @@ def _replays(
             "rows_before": len(before),
             "rows_after": len(after),
             "rows_changed": sum(1 for k, v in before.items() if after.get(k) != v),
+            "content_changed": sum(1 for k, v in before.items() if after.get(k, v)[0] != v[0]),
             "changed_versions": _versions(
                 bootstrap, ns, {k for k, v in before.items() if after.get(k) != v}
             ),
