@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg.errors
+import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tuple_
 
 from sink import metrics, stories
@@ -26,6 +28,7 @@ from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
 from wiredesk.errors import is_transient
 from wiredesk.records import EnrichedArticle, Record
+from wiredesk.stage import Transient
 
 
 class ArticleWriter:
@@ -44,6 +47,16 @@ class ArticleWriter:
         try:
             with self.engine.begin() as conn:
                 counts = _write(conn, batch)
+        except sqlalchemy.exc.IntegrityError as exc:
+            if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
+                metrics.DB_ERRORS.labels("rejected").inc()
+                raise
+            # Every key here is derived from the record, so a unique violation is a race:
+            # two writers inserted the same new row (e.g. an outlet's first articles on two
+            # partitions) and ON CONFLICT arbitrates only one of the table's unique indexes
+            # (sources: source_id, host). Retrying the batch finds the row and updates it.
+            metrics.DB_ERRORS.labels("conflict").inc()
+            raise Transient(f"concurrent insert of the same key: {exc.orig}") from exc
         except Exception as exc:
             metrics.DB_ERRORS.labels("unavailable" if is_transient(exc) else "rejected").inc()
             raise

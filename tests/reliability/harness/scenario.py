@@ -213,8 +213,29 @@ def _replays(
             "rows_before": len(before),
             "rows_after": len(after),
             "rows_changed": sum(1 for k, v in before.items() if after.get(k) != v),
+            "content_changed": sum(1 for k, v in before.items() if after.get(k, v)[0] != v[0]),
+            "changed_versions": _versions(
+                bootstrap, ns, {k for k, v in before.items() if after.get(k) != v}
+            ),
         }
     result.replays["D3"] = _dedup_rebuild(stack, supervisor, ns, db_url, paths)
+
+
+def _versions(bootstrap: str, ns: str, ids: set[str]) -> dict[str, Any]:
+    """For rows a replay rewrote: the fields in which news.enriched's versions differ."""
+    import json
+
+    versions: dict[str, list[dict[str, Any]]] = {}
+    if ids:
+        for r in kafka_state.read_topic(bootstrap, ns + "news.enriched"):
+            data = json.loads(r.value)
+            if data.get("article_id") in ids and data not in versions.get(data["article_id"], []):
+                versions.setdefault(data["article_id"], []).append(data)
+    detail: dict[str, Any] = {}
+    for key, found in versions.items():
+        fields = sorted({f for v in found for f in v if any(v.get(f) != w.get(f) for w in found)})
+        detail[key[:12]] = {"versions": len(found), "differ_in": fields}
+    return detail
 
 
 def _rewind_sink(bootstrap: str, ns: str) -> None:
