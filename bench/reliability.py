@@ -121,8 +121,8 @@ def render(
 ) -> str:
     commit = _git("rev-parse", "--short", "HEAD")
     changed = _git("status", "--porcelain", "--untracked-files=no").splitlines()
-    dirty = " (with uncommitted changes)" if [c for c in changed if "RELIABILITY.md" not in c] else ""
-    )
+    others = [c for c in changed if "RELIABILITY.md" not in c]
+    dirty = " (with uncommitted changes)" if others else ""
     lines = [
         "# Reliability",
         "",
