@@ -113,7 +113,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        status = "xfail" if hasattr(report, "wasxfail") else report.outcome
+        status = report.outcome
+        if hasattr(report, "wasxfail"):
+            status = "xpass" if report.passed else "xfail"
         reason = getattr(report, "wasxfail", "") or ""
         for row in _ROWS:
             if row["nodeid"] == item.nodeid:
