@@ -164,7 +164,7 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     bus = _bus(settings)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
     pipeline = build_pipeline(settings, engine)
-    health = Health(stage_name)
+    health = Health(stage_name, stale_after_s=settings.liveness_timeout_s)
     if stage_name == "write_articles":
         from sink import db_metrics
 

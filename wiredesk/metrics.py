@@ -61,7 +61,7 @@ def initialise(stage: str) -> None:
 class Health:
     """Liveness = the loop turned recently; readiness = outputs are reachable."""
 
-    def __init__(self, stage: str, stale_after_s: float = 120.0) -> None:
+    def __init__(self, stage: str, stale_after_s: float = 40.0) -> None:
         self.stage = stage
         self.stale_after_s = stale_after_s
         self.ready = False

@@ -24,8 +24,18 @@ def utcnow() -> datetime:
 
 
 def url_id(canonical_url: str) -> str:
-    """Stable article id: the first 32 hex digits of SHA-256 of the canonical URL."""
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+    """Stable article id: the first 32 hex digits of SHA-256 of the canonical URL.
+
+    A trailing slash on a path other than ``/`` is ignored (``/a/story/`` and ``/a/story``
+    are one article, catalogue K14). The URL itself keeps its slash, since that is the
+    spelling the server linked to and is fetched as is.
+    """
+    scheme, sep, rest = canonical_url.partition("://")
+    path_end = len(rest.split("?", 1)[0])
+    head, tail = rest[:path_end], rest[path_end:]
+    if head.endswith("/") and "/" in head[:-1]:  # not the root path
+        rest = head.rstrip("/") + tail
+    return hashlib.sha256(f"{scheme}{sep}{rest}".encode()).hexdigest()[:32]
 
 
 class DecodeError(ValueError):

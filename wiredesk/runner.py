@@ -149,6 +149,7 @@ class StageRunner:
             except Exception as exc:  # best effort: process() still handles each record
                 self.log.warning("prepare_failed", error=repr(exc)[:300])
         for message, record in zip(messages, decoded, strict=True):
+            self.health.beat()  # a long batch is progress too; a frozen loop is not
             try:
                 if isinstance(record, DecodeError):
                     raise record

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     retry_max_backoff_s: float = Field(30.0, gt=0, le=600, description="backoff ceiling")
     metrics_host: str = Field("127.0.0.1", description="bind address of /metrics and health")
     metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the metrics server")
+    liveness_timeout_s: float = Field(
+        40.0,
+        gt=0,
+        le=3600,
+        description="/healthz fails when a stage loop made no progress for this long "
+        "(with a probe every 5 s x 3, a stalled worker is restarted within a minute)",
+    )
     log_format: Literal["auto", "console", "json"] = Field("auto", description="log renderer")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info")
     feeds: list[str] = Field(default_factory=list, description="feed URLs (JSON list in env)")

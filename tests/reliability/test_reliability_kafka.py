@@ -316,14 +316,18 @@ def test_k14_skipped_duplicates_are_counted(private_stack, namespace, pool, repo
     assert (inserted, unchanged) == (1, 4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="catalogue K14, needs issue 3: a trailing-slash variant is a different id today",
-)
-def test_k14_trailing_slash_variant_is_the_same_article():
-    assert canonical_url("http://news.example/a/story/") == canonical_url(
-        "http://news.example/a/story"
+def test_k14_trailing_slash_and_tracking_variants_are_the_same_article():
+    plain = url_id(canonical_url("http://news.example/a/story"))
+    variants = [
+        "http://news.example/a/story/",
+        "HTTP://News.Example:80/a/story/?utm_source=x",
+        "http://news.example/a/story#comments",
+    ]
+    assert {url_id(canonical_url(v)) for v in variants} == {plain}
+    assert url_id(canonical_url("http://news.example/")) != url_id(
+        canonical_url("http://news.example/a")
     )
+    assert url_id(canonical_url("http://news.example/a/Story")) != plain  # path case counts
 
 
 def test_k16_consumer_groups_reset_to_earliest_with_manual_commits(private_stack, namespace):

@@ -26,6 +26,8 @@ from wiredesk.bus import MAX_MESSAGE_BYTES, Message, next_offsets
 from wiredesk.errors import CommitFailed, PublishError, RecordRejected
 
 log = structlog.get_logger(__name__)
+LAG_TIMEOUT_MS = 5_000  # lag is a report: give up quickly while the broker is away
+COMMIT_TIMEOUT_MS = 15_000  # then the runner backs off and retries (it stays alive)
 
 
 class KafkaBus:
@@ -172,16 +174,12 @@ class KafkaGroupConsumer:
         return [_message(r, self.namespace) for records in batches.values() for r in records]
 
     def commit(self, messages: Sequence[Message]) -> None:
-        offsets = {
-            TopicPartition(self.namespace + t, p): OffsetAndMetadata(o, "", -1)
-            for (t, p), o in next_offsets(messages).items()
-        }
-        if not offsets:
-            return
-        try:
-            self._consumer.commit(offsets)
-        except (kafka.errors.CommitFailedError, kafka.errors.RebalanceInProgressError) as exc:
-            raise CommitFailed(str(exc)) from exc
+        commit_offsets(
+            self._consumer,
+            self.namespace,
+            messages,
+            (kafka.errors.CommitFailedError, kafka.errors.RebalanceInProgressError),
+        )
 
     def keepalive(self) -> None:
         """Poll with every partition paused: keeps the member alive past max_poll_interval.
@@ -211,11 +209,11 @@ class KafkaGroupConsumer:
         if not assigned:
             self._lag, self._committed = {}, {}
             return self._lag
-        try:
-            ends = self._consumer.end_offsets(assigned)
+        try:  # short timeouts: with the broker down this must not stall the loop
+            ends = self._consumer.end_offsets(assigned, timeout_ms=LAG_TIMEOUT_MS)
             lag, offsets = {}, {}
             for tp in assigned:
-                committed = self._consumer.committed(tp) or 0
+                committed = self._consumer.committed(tp, timeout_ms=LAG_TIMEOUT_MS) or 0
                 key = (tp.topic.removeprefix(self.namespace), tp.partition)
                 lag[key] = max(0, ends[tp] - committed)
                 offsets[key] = committed
@@ -229,6 +227,26 @@ class KafkaGroupConsumer:
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+
+
+def commit_offsets(
+    consumer: KafkaConsumer,
+    namespace: str,
+    messages: Sequence[Message],
+    failed: tuple[type[Exception], ...],
+) -> None:
+    """Commit the offsets after ``messages``; errors of the ``failed`` types become
+    :class:`CommitFailed` (the batch will be redelivered), others propagate."""
+    offsets = {
+        TopicPartition(namespace + t, p): OffsetAndMetadata(o, "", -1)
+        for (t, p), o in next_offsets(messages).items()
+    }
+    if not offsets:
+        return
+    try:
+        consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+    except failed as exc:
+        raise CommitFailed(str(exc)) from exc
 
 
 def _message(r: Any, namespace: str) -> Message:

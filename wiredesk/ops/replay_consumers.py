@@ -14,12 +14,10 @@ from collections.abc import Sequence
 
 import kafka.errors
 from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 
-from wiredesk.bus import Message, next_offsets
-from wiredesk.bus.kafka import _message
+from wiredesk.bus import Message
+from wiredesk.bus.kafka import _message, commit_offsets
 from wiredesk.bus.memory import MemoryBus
-from wiredesk.errors import CommitFailed
 
 
 class TopicMissing(Exception):
@@ -131,16 +129,8 @@ class KafkaReplayConsumer(_Bounded):
         return kept
 
     def commit(self, messages: Sequence[Message]) -> None:
-        offsets = {
-            TopicPartition(self.namespace + t, p): OffsetAndMetadata(o, "", -1)
-            for (t, p), o in next_offsets(messages).items()
-        }
-        if not offsets:
-            return
-        try:
-            self._consumer.commit(offsets)
-        except kafka.errors.KafkaError as exc:
-            raise CommitFailed(str(exc)) from exc
+        # any broker error ends a bounded replay's commit: it is re-run, not retried
+        commit_offsets(self._consumer, self.namespace, messages, (kafka.errors.KafkaError,))
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
