@@ -19,13 +19,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 import trafilatura
 
 from ingest import metrics, sandbox_tasks
-from ingest.normalise import TEXT_MAX, URL_MAX, clean, clean_title
+from ingest.normalise import TEXT_MAX, TEXT_MAX_BYTES, URL_MAX, cap_text, clean, clean_title
 from ingest.sandbox import Sandbox, SandboxError
 from wiredesk.records import Article, DecodeError, RawPage, Record
 from wiredesk.stage import BadInput
+
+log = structlog.get_logger(__name__)
 
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
 _SPACE = re.compile(r"\s+")
@@ -99,7 +102,9 @@ class ExtractArticles:
         doc = self.extract(html, record.final_url)
         if doc is None:
             raise self._reject("depth_or_empty", f"{record.url}: trafilatura found no content")
-        text = clean(doc["text"], TEXT_MAX) or ""
+        text, truncated = cap_text(clean(doc["text"], TEXT_MAX) or "")
+        if truncated:
+            log.warning("text_truncated", url=record.url[:300], kept_bytes=TEXT_MAX_BYTES)
         if len(text.strip()) < self.min_chars:
             raise self._reject("too_short", f"{record.url}: {len(text)} chars extracted")
         title = clean_title(doc["title"]) or clean_title(record.entry_title)
@@ -121,6 +126,7 @@ class ExtractArticles:
             fetched_at=record.fetched_at,
             extractor_version=EXTRACTOR_VERSION,
             content_hash=content_hash(text),
+            truncated=truncated,
         )
 
     @staticmethod

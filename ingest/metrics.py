@@ -69,7 +69,8 @@ FEEDS = Gauge(
 )
 SANITIZED = Counter(
     "wiredesk_sanitized_total",
-    "Characters or fields changed by the ingest normaliser (nul, control, truncated, markup)",
+    "Characters or fields changed by the ingest normaliser (nul, control, truncated, markup; "
+    "capped: an article text cut to fit the broker limit)",
     ["kind"],
 )
 PAGE_CHARSET = Counter(

@@ -21,6 +21,11 @@ _SPACE = re.compile(r"\s+")
 TITLE_MAX = 1_000
 URL_MAX = 2_048
 TEXT_MAX = 1_000_000
+# An article travels as one message through news.articles and news.enriched (with its
+# entities, at most transform.entities.MAX_MENTIONS) under the broker's 1 MB limit. Real
+# news bodies stay far below this: the longest of the 2,225 BBC articles in shared/data
+# is about 25 KB. Longer text is cut here and the article says ``truncated`` (P5, K12).
+TEXT_MAX_BYTES = 400_000
 
 
 def clean(value: str | None, limit: int, *, one_line: bool = False) -> str | None:
@@ -39,6 +44,18 @@ def clean(value: str | None, limit: int, *, one_line: bool = False) -> str | Non
         metrics.SANITIZED.labels("truncated").inc()
         value = value[:limit]
     return value
+
+
+def cap_text(text: str, max_bytes: int = TEXT_MAX_BYTES) -> tuple[str, bool]:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, at a space when one is near the
+    cut; and whether it was cut (counted as ``wiredesk_sanitized_total{kind="capped"}``)."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text, False
+    cut = encoded[:max_bytes].decode("utf-8", "ignore")
+    space = cut.rfind(" ", max(0, len(cut) - 1_000))
+    metrics.SANITIZED.labels("capped").inc()
+    return (cut[:space] if space > 0 else cut).rstrip(), True
 
 
 def clean_title(value: str | None) -> str | None:

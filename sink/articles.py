@@ -27,13 +27,15 @@ from sink.rows import ArticleRows, rows_for
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
 from wiredesk.errors import is_transient
+from wiredesk.metrics import REDELIVERED
 from wiredesk.records import EnrichedArticle, Record
 from wiredesk.stage import Transient
 
 
 class ArticleWriter:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, stage_name: str = "write_articles") -> None:
         self.engine = engine
+        self.stage_name = stage_name
         metrics.initialise()
 
     def write(self, records: Sequence[Record]) -> None:
@@ -63,6 +65,8 @@ class ArticleWriter:
         metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - started)
         for (table, outcome), n in counts.items():
             metrics.ROWS.labels(table, outcome).inc(n)
+        skipped = counts.get(("articles", "unchanged"), 0) + counts.get(("articles", "stale"), 0)
+        REDELIVERED.labels(self.stage_name).inc(skipped)
         _observe_new(batch, counts.new_ids)
 
 
@@ -79,18 +83,26 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
     old = {
         r.article_id: r
         for r in conn.execute(
-            select(ArticleRow.article_id, ArticleRow.record_hash, ArticleRow.story_id).where(
-                ArticleRow.article_id.in_(ids)
-            )
+            select(
+                ArticleRow.article_id,
+                ArticleRow.record_hash,
+                ArticleRow.story_id,
+                ArticleRow.fetched_at,
+            ).where(ArticleRow.article_id.in_(ids))
         )
     }
+    stale = {i for i in ids if i in old and _older(batch[i].article, old[i].fetched_at)}
     changed = [
-        i for i in ids if i not in old or old[i].record_hash != batch[i].article["record_hash"]
+        i
+        for i in ids
+        if i not in stale
+        and (i not in old or old[i].record_hash != batch[i].article["record_hash"])
     ]
     counts.new_ids = {i for i in changed if i not in old}
     counts.add("articles", "inserted", len(counts.new_ids))
     counts.add("articles", "updated", len(changed) - len(counts.new_ids))
-    counts.add("articles", "unchanged", len(ids) - len(changed))
+    counts.add("articles", "stale", len(stale))
+    counts.add("articles", "unchanged", len(ids) - len(changed) - len(stale))
     if not changed:
         return counts
     rows = [batch[i] for i in changed]
@@ -102,6 +114,22 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
     for outcome, n in stories.refresh(conn, {s for s in touched if s}).items():
         counts.add("stories", outcome, n)
     return counts
+
+
+def _older(article: dict[str, Any], stored_fetched_at: datetime | None) -> bool:
+    """Whether ``article`` is an older version than the stored row: fetched before it.
+
+    A crash or an upstream duplicate can fetch a page twice, so news.enriched may hold two
+    versions of one article that differ only in fetch time. Keeping the later one, and
+    skipping the earlier whichever order they come in, makes a replay a no-op."""
+    incoming = article.get("fetched_at")
+    if incoming is None or stored_fetched_at is None:
+        return False
+    return _utc(incoming) < _utc(stored_fetched_at)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite: naive
 
 
 def _upsert(
@@ -149,7 +177,12 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
     stmt = insert_for(conn.engine, table)
     columns = [c for c in rows[0].article if c != "article_id"]
     update = {c: stmt.excluded[c] for c in columns} | {"updated_at": func.now()}
-    changed = table.c.record_hash.is_distinct_from(stmt.excluded.record_hash)
+    not_older = or_(  # the same rule as _older, for a row another writer just wrote
+        table.c.fetched_at.is_(None),
+        stmt.excluded.fetched_at.is_(None),
+        stmt.excluded.fetched_at >= table.c.fetched_at,
+    )
+    changed = and_(table.c.record_hash.is_distinct_from(stmt.excluded.record_hash), not_older)
     upsert_many(
         conn,
         stmt.on_conflict_do_update(index_elements=["article_id"], set_=update, where=changed),

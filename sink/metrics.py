@@ -9,7 +9,8 @@ from prometheus_client import Counter, Histogram
 
 ROWS = Counter(
     "wiredesk_sink_rows_total",
-    "Rows the sink inserted, updated, left unchanged (replays) or deleted, by table",
+    "Rows the sink inserted, updated, left unchanged (replays), skipped as stale (an older "
+    "version than the row: fetched earlier) or deleted, by table",
     ["table", "outcome"],
 )
 ARTICLES = Counter(
@@ -44,7 +45,7 @@ FRESHNESS_SECONDS = Histogram(
 )
 
 TABLES = ("sources", "articles", "entities", "article_entities", "stories")
-OUTCOMES = ("inserted", "updated", "unchanged", "deleted")
+OUTCOMES = ("inserted", "updated", "unchanged", "stale", "deleted")
 FRESHNESS_SINCE = ("published", "discovered", "fetched")
 
 

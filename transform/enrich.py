@@ -32,6 +32,7 @@ from transform.entities import EntityTagger, locate
 from transform.state import prune
 from transform.stories import StoryIndex, features
 from wiredesk.db.dedup_tables import DedupEntryRow
+from wiredesk.metrics import REDELIVERED
 from wiredesk.records import Article, EnrichedArticle, Entity, Record
 from wiredesk.stage import BadInput
 
@@ -105,6 +106,8 @@ class EnrichArticles:
         with _timed("dedup"):
             verdict = self.dedup.decide(record.article_id, fp, record.published_at)
         metrics.VERDICTS.labels(verdict.kind if not verdict.replayed else "stored").inc()
+        if verdict.replayed:
+            REDELIVERED.labels("enrich_articles").inc()
         entities = self._entities(record, verdict)
         root = verdict.duplicate_of or record.article_id
         when = record.published_at or record.discovered_at or record.fetched_at

@@ -42,6 +42,7 @@ COARSE = {
 }
 SPACY_LABEL = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE", "MISC": "NORP"}
 MAX_CHARS = 100_000  # spaCy's own limit is 1e6; news bodies are far shorter
+MAX_MENTIONS = 2_000  # keeps news.enriched under the broker limit (ingest.normalise)
 _LEADING = re.compile(r"^(?:the\s+|[\s\"“”‘’'(\[]+)+", re.IGNORECASE)
 _TRAILING = re.compile(r"(?:['’]s|[\s\"“”‘’')\].,;:]+)+$")
 
@@ -107,6 +108,8 @@ def mentions(doc: Any) -> list[Mention]:
         surface = doc.text[start:end]
         if any(ch.isupper() for ch in surface) and surface.lower() != "the":
             found.append(Mention(label, surface, start, end))
+            if len(found) == MAX_MENTIONS:
+                break
     return found
 
 

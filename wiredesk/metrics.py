@@ -21,6 +21,13 @@ RECORDS_DROPPED = Counter(
 DLQ = Counter("wiredesk_dlq_total", "Records sent to the dead-letter topic", ["stage", "reason"])
 RETRIES = Counter("wiredesk_retries_total", "Transient failures retried", ["stage", "step"])
 COMMITS = Counter("wiredesk_commits_total", "Offset commits", ["stage"])
+REDELIVERED = Counter(
+    "wiredesk_redelivered_total",
+    "Records that arrived already applied (redelivery after a crash, a replay, or an "
+    "upstream duplicate) and were skipped: the sink's unchanged or stale rows, the "
+    "enricher's stored verdicts",
+    ["stage"],
+)
 COMMIT_FAILED = Counter(
     "wiredesk_commit_failed_total", "Commits refused after a rebalance", ["stage"]
 )
@@ -51,7 +58,7 @@ LAST_PROGRESS = Gauge(
 
 def initialise(stage: str) -> None:
     """Create a stage's fixed series at zero, so dashboards read 0 rather than no data."""
-    for counter in (RECORDS_IN, RECORDS_OUT, RECORDS_DROPPED, COMMITS, COMMIT_FAILED):
+    for counter in (RECORDS_IN, RECORDS_OUT, RECORDS_DROPPED, COMMITS, COMMIT_FAILED, REDELIVERED):
         counter.labels(stage)
     for step in ("process", "deliver"):
         RETRIES.labels(stage, step)

@@ -1,6 +1,6 @@
 """Versioned record schemas: the payloads that travel on the topics.
 
-Every record is JSON with a ``schema`` field such as ``"news.articles/1"``. Decoding
+Every record is JSON with a ``schema`` field such as ``"news.articles/2"``. Decoding
 checks it, so a message from another producer, an older version we no longer read,
 or plain garbage is rejected with a clear reason (and routed to the DLQ by the runner)
 instead of half-parsed.
@@ -56,8 +56,8 @@ class Record(BaseModel):
     schema_name: str = Field(alias="schema", default="")
 
     def model_post_init(self, context: Any) -> None:
-        if not self.schema_name:
-            object.__setattr__(self, "schema_name", self.SCHEMA)
+        if not self.schema_name or self.schema_name in self.OLDER_SCHEMAS:
+            object.__setattr__(self, "schema_name", self.SCHEMA)  # read old, write current
 
     def key(self) -> str:
         """The partitioning key: records sharing it stay in order on one partition."""
@@ -164,7 +164,8 @@ class RawPage(Record):
 class Article(Record):
     """news.articles: text and metadata extracted from one page."""
 
-    SCHEMA: ClassVar[str] = "news.articles/1"
+    SCHEMA: ClassVar[str] = "news.articles/2"
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.articles/1",)  # /1: no ``truncated``
     article_id: str
     url: str
     canonical_url: str | None = None
@@ -179,6 +180,7 @@ class Article(Record):
     fetched_at: datetime | None = None
     extractor_version: str
     content_hash: str
+    truncated: bool = Field(False, description="text was cut at ingest.normalise's cap")
 
     def key(self) -> str:
         return self.article_id
@@ -204,7 +206,8 @@ class Entity(BaseModel):
 class EnrichedArticle(Article):
     """news.enriched: an article with its dedup verdict, story and entities."""
 
-    SCHEMA: ClassVar[str] = "news.enriched/1"
+    SCHEMA: ClassVar[str] = "news.enriched/2"
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.enriched/1",)  # /1: no ``truncated``
     duplicate_of: str | None = None
     similarity: float | None = None
     story_id: str | None = None

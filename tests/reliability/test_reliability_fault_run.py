@@ -179,12 +179,6 @@ def test_k15_k16_sink_replay_from_earliest_is_a_no_op(run, report_row, row):
     assert r["content_changed"] == 0  # no row's content_hash changes
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug found on the merged code (sink/transform): after faults a replay rewrites a "
-    "few rows (updated_at moves) because news.enriched holds differing versions of the same "
-    "article; which rows depends on where the faults hit, so this is not strict",
-)
 @pytest.mark.parametrize("row", ["K15", "K16"])
 def test_k15_k16_replay_leaves_updated_at_alone(run, report_row, row):
     r = run.replays[row]

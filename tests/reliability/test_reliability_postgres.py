@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from ingest.devserver import NewsServer, load_corpus
+from ingest.normalise import TEXT_MAX_BYTES
 from sink.articles import ArticleWriter
 from tests.reliability.conftest import SIZE
 from tests.reliability.harness import badinput, corpus, kafka_state, reconcile
@@ -94,39 +95,39 @@ def rows(db_url: str) -> dict[str, dict]:
         engine.dispose()
 
 
-def test_k12_oversized_page_is_refused_with_a_reason_and_the_rest_flows(bad_run, report_row):
+def test_k12_oversized_article_is_capped_not_refused_and_the_rest_flows(bad_run, report_row):
     stored = rows(bad_run["db"])
     too_large = [d for d in bad_run["letters"] if d.reason == "too_large"]
-    # refused where it first exceeds the broker's limit: the raw page (fetch) or, with raw
-    # pages compressed, the extracted article (extract)
-    stage = too_large[0].stage if too_large else ""
-    worker = {"fetch_pages": "fetch", "extract_articles": "extract"}.get(stage, "fetch")
-    counted = metric_sum(
-        bad_run["metrics"][worker], "wiredesk_dlq_total", stage=stage, reason="too_large"
-    )
+    capped = metric_sum(bad_run["metrics"]["extract"], "wiredesk_sanitized_total", kind="capped")
     titles = {r["title"] for r in stored.values()}
     report_row(
         fault="K12 3 MB article page (broker limit 1 MB)",
         runs=1,
-        note=f"dead-lettered by {stage} as too_large (counted {counted:.0f})",
-        peak_rss_mb=round(bad_run["peaks"].get("fetch", 0), 1),
+        lost=0 if any(t.startswith("A very long") for t in titles) else 1,
+        note=f"text capped by extract_articles (sanitized_total{{kind=capped}} "
+        f"{capped:.0f}); {len(too_large)} too_large dead letters",
+        peak_rss_mb=round(max(bad_run["peaks"].get(w, 0) for w in ("fetch", "extract")), 1),
     )
     assert (
         len([t for t in titles if not t.startswith(("A very long", "Nul", "ab", "big", "'", "%"))])
         == NORMAL
     )
-    assert len(too_large) == 1 and counted == 1
-    assert bad_run["starts"][worker] == 1  # no crash, no retry loop
+    assert not too_large and capped == 1
+    assert bad_run["starts"]["fetch"] == bad_run["starts"]["extract"] == 1  # no crash loop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issues 3+5: raw pages compressed under the broker limit and article "
-    "text capped with truncated=true (K12, P5)",
-)
-def test_p5_oversized_article_is_stored_capped(bad_run):
+def test_p5_oversized_article_is_stored_capped_and_marked_truncated(bad_run, report_row):
     stored = [r for r in rows(bad_run["db"]).values() if r["title"].startswith("A very long")]
-    assert len(stored) == 1 and 0 < len(stored[0]["text"]) <= 1_000_000
+    size = len(stored[0]["text"].encode()) if stored else 0
+    report_row(
+        fault="P5 3 MB article text: stored capped, truncated=true",
+        runs=1,
+        lost=0 if stored else 1,
+        note=f"stored {size:,} bytes of text, truncated={stored and stored[0]['truncated']}",
+    )
+    assert len(stored) == 1
+    assert 0 < size <= TEXT_MAX_BYTES and stored[0]["truncated"] is True
+    assert "The harbour board met again" in stored[0]["text"][:300]
 
 
 def test_p3_nul_bytes_in_every_field_are_removed_by_the_sink(bad_run, report_row):

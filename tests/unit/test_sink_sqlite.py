@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from sink.articles import ArticleWriter
+from tests.conftest import metric
 from wiredesk.db.tables import ArticleRow
 from wiredesk.records import EnrichedArticle
 
@@ -61,3 +62,27 @@ def test_nul_bytes_are_removed_before_writing(sqlite_engine):
     )
     row = rows(sqlite_engine)[f"{1:032d}"]
     assert (row.title, row.text, row.authors) == ("abcd", "xy", ["nul"])
+
+
+def test_an_older_version_never_overwrites_a_newer_one_so_a_replay_rewrites_nothing(
+    sqlite_engine,
+):
+    """A page fetched twice (a crash, an upstream duplicate) leaves two versions in
+    news.enriched; whichever order they come in, the later fetch is kept."""
+    first = enriched(1, fetched_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    second = enriched(1, fetched_at=datetime(2026, 11, 20, 9, 5, tzinfo=UTC))
+    writer = ArticleWriter(sqlite_engine)
+    writer.write([first])
+    writer.write([second])  # newer: rewrites the row
+    kept = rows(sqlite_engine)[f"{1:032d}"]
+    assert kept.fetched_at.replace(tzinfo=UTC) == second.fetched_at
+    stale_before = metric("wiredesk_sink_rows_total", table="articles", outcome="stale")
+    skipped_before = metric("wiredesk_redelivered_total", stage="write_articles")
+    writer.write([first])  # the replay: older first ...
+    writer.write([second])  # ... then the newer one, already stored
+    after = rows(sqlite_engine)[f"{1:032d}"]
+    assert after.updated_at == kept.updated_at and after.record_hash == kept.record_hash
+    assert metric("wiredesk_sink_rows_total", table="articles", outcome="stale") == (
+        stale_before + 1
+    )
+    assert metric("wiredesk_redelivered_total", stage="write_articles") == skipped_before + 2

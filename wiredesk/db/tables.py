@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -78,6 +80,7 @@ class ArticleRow(Base):
     # article_entities.
     entities: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     record_hash: Mapped[str | None] = mapped_column(String(64))
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
