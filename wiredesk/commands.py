@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 from rich.console import Console
@@ -14,12 +16,15 @@ from sqlalchemy import Engine, func, make_url, select
 from wiredesk import db as database
 from wiredesk.bus import Bus, make_bus
 from wiredesk.db.tables import ArticleRow
+from wiredesk.errors import is_transient
 from wiredesk.metrics import Health, serve_metrics
 from wiredesk.runner import RunnerOptions, StageRunner, drain, publish_from, run_source
 from wiredesk.settings import Settings
+from wiredesk.stage import Stage
 from wiredesk.topics import ALL_TOPICS, DLQ, LINKS
 
 log = structlog.get_logger("wiredesk")
+T = TypeVar("T")
 
 
 def runner_options(settings: Settings) -> RunnerOptions:
@@ -161,10 +166,10 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
     from wiredesk.topology import build_pipeline
 
     engine = database.make_engine(settings.database_url)
-    bus = _bus(settings)
-    bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine)
     health = Health(stage_name, stale_after_s=settings.liveness_timeout_s)
+    _serve_metrics(settings, health)  # alive but not ready while the broker is awaited
+    bus = _bus(settings)
+    pipeline = build_pipeline(settings, engine)
     if stage_name == "write_articles":
         from sink import db_metrics
 
@@ -174,17 +179,55 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
             settings.poll_interval_s * 3,
             settings.db_metrics_refresh_s,
         )
-    _serve_metrics(settings, health)
-    runner = StageRunner(
-        pipeline.stage(stage_name), bus, options=runner_options(settings), health=health, stop=stop
-    )
     try:
-        runner.run()
+        runner = _once_broker_is_up(
+            lambda: _stage_runner(settings, bus, pipeline.stage(stage_name), health, stop),
+            settings,
+            health,
+            stop,
+        )
+        if runner is not None:
+            runner.run()
     finally:
         bus.close()
         pipeline.close()
         engine.dispose()
     return 0
+
+
+def _stage_runner(
+    settings: Settings, bus: Bus, stage: Stage, health: Health, stop: threading.Event
+) -> StageRunner:
+    bus.ensure_topics(t.name for t in ALL_TOPICS)
+    return StageRunner(stage, bus, options=runner_options(settings), health=health, stop=stop)
+
+
+def _topics_ready(bus: Bus) -> bool:
+    bus.ensure_topics(t.name for t in ALL_TOPICS)
+    return True
+
+
+def _once_broker_is_up(
+    start: Callable[[], T], settings: Settings, health: Health, stop: threading.Event
+) -> T | None:
+    """``start()``, retried with backoff while the broker cannot be reached (a worker
+    started before Kafka, or during an outage, waits instead of exiting); None if
+    stopped meanwhile. Other errors propagate."""
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            return start()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            health.set_ready(False)
+            health.beat()
+            log.warning(
+                "broker_unavailable", step="start", error=repr(exc)[:300], retry_in_s=backoff
+            )
+            stop.wait(backoff)
+            backoff = min(backoff * 2, settings.retry_max_backoff_s)
+    return None
 
 
 def poll_service(
@@ -194,13 +237,14 @@ def poll_service(
     from wiredesk.topology import build_pipeline
 
     engine = database.make_engine(settings.database_url)
-    bus = _bus(settings)
-    bus.ensure_topics(t.name for t in ALL_TOPICS)
-    pipeline = build_pipeline(settings, engine, force_poll=force)
     health = Health("poll_feeds", stale_after_s=settings.poll_interval_s * 3)
-    health.set_ready(True)
     _serve_metrics(settings, health)
+    bus = _bus(settings)
+    pipeline = build_pipeline(settings, engine, force_poll=force)
     try:
+        if _once_broker_is_up(lambda: _topics_ready(bus), settings, health, stop) is None:
+            return 0
+        health.set_ready(True)
         run_source(
             pipeline.source,
             bus,

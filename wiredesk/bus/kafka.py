@@ -51,7 +51,11 @@ class KafkaBus:
     # -- admin -----------------------------------------------------------------------
     def ensure_topics(self, topics: Iterable[str]) -> None:
         """Create missing topics with the configured partition count (idempotent)."""
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            bootstrap_timeout_ms=10_000,  # then the caller backs off and retries
+        )
         try:
             existing = set(admin.list_topics())
             missing = {
