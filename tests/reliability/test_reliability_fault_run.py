@@ -62,10 +62,19 @@ def test_consumer_lag_is_zero_for_every_group(run, report_row):
 
 
 def test_duplicates_flagged_as_in_the_fault_free_run(run, report_row):
-    report_row(fault="reconcile: duplicate verdicts vs embedded run", runs=1, note=str(run.dedup))
+    """Equal groupings, except for articles whose grouping depends on arrival order (a
+    non-transitive chain A ~ B ~ C, A !~ C: see reconcile.order_dependent); faults change
+    the order, so those are counted and reported, not compared. A known limit of
+    streaming dedup (catalogue D2): decisions are never revised."""
+    report_row(
+        fault="reconcile: duplicate verdicts vs embedded run (order-dependent chains apart)",
+        runs=1,
+        note=str(run.dedup),
+    )
     assert run.dedup["groups_expected"] > 0, "the corpus must contain wire copies"
     assert run.dedup["groups_equal"], run.dedup
     assert run.dedup["flagged_found"] == run.dedup["flagged_expected"]
+    assert run.dedup["order_dependent"] <= 0.02 * run.served, "few articles left out"
 
 
 def test_no_connection_to_forbidden_addresses(run, report_row):
@@ -100,6 +109,7 @@ def test_k2_kill9_of_workers_mid_stream(run, report_row):
     assert p.injections >= PLAN.kills
     assert set(p.checks["killed"]) == {"fetch", "extract", "enrich", "sink"}
     assert p.checks["restart_never_committed"] == 0
+    assert p.checks["restart_to_first_commit_measured"] >= len(p.checks["killed"])
     # catalogue: restart-to-first-commit <= session timeout + 10 s (ours: 10 s session)
     assert p.checks["restart_to_first_commit_max_s"] <= 45 + 10
 

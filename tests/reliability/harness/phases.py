@@ -76,7 +76,7 @@ def kill9(ctx: Context, kills: int) -> PhaseReport:
     kinds = list(CONSUMER_COMMANDS)
     ctx.rng.shuffle(kinds)
     order = kinds + [ctx.rng.choice(kinds) for _ in range(max(0, kills - len(kinds)))]
-    waits: list[float | None] = []
+    waits: list[float | str | None] = []
     watchers = []
     killed: dict[str, int] = {}
     for kind in order:
@@ -92,28 +92,37 @@ def kill9(ctx: Context, kills: int) -> PhaseReport:
     for watcher in watchers:
         watcher.join(timeout=RECOVERY_S + 60)
     report.seconds = time.monotonic() - started
-    measured = [w for w in waits if w is not None]
+    measured = [w for w in waits if isinstance(w, float)]
     report.checks.update(
         killed=killed,
         restart_to_first_commit_max_s=round(max(measured), 1) if measured else None,
         restart_to_first_commit_measured=len(measured),
+        restart_killed_again_first=sum(1 for w in waits if w == KILLED_AGAIN),
         restart_never_committed=sum(1 for w in waits if w is None),
     )
     return report
 
 
-def _first_commit(ctx: Context, slot: Slot, starts_before: int, out: list[float | None]) -> None:
-    """Seconds from the slot's restart to its first offset commit (None: not seen)."""
+KILLED_AGAIN = "killed again before its first commit"
+
+
+def _first_commit(
+    ctx: Context, slot: Slot, starts_before: int, out: list[float | str | None]
+) -> None:
+    """Seconds from the slot's restart to its first offset commit; None: not seen; or
+    KILLED_AGAIN when a later kill of the same slot came first (that kill's own watcher
+    then measures the next restart)."""
     if wait_until(lambda: slot.starts > starts_before and slot.alive, 60, 0.2) is None:
         out.append(None)
         return
     restarted_at, generation = slot.started_at, slot.starts
     took = wait_until(
-        lambda: slot.starts == generation and (_commits(ctx, slot) or 0) > 0, RECOVERY_S + 45, 0.5
+        lambda: slot.starts != generation or (_commits(ctx, slot) or 0) > 0, RECOVERY_S + 45, 0.5
     )
-    out.append(
-        None if took is None or slot.starts != generation else time.monotonic() - restarted_at
-    )
+    if took is not None and slot.starts != generation:
+        out.append(KILLED_AGAIN)
+    else:
+        out.append(None if took is None else time.monotonic() - restarted_at)
 
 
 def rebalance_storm(ctx: Context, seconds: float) -> PhaseReport:
@@ -132,7 +141,8 @@ def rebalance_storm(ctx: Context, seconds: float) -> PhaseReport:
             kind = ctx.rng.choice(list(CONSUMER_COMMANDS))
             extras += ctx.supervisor.add(kind, ctx.rng.randint(1, 3))
         report.injections += 1
-        time.sleep(5)
+        # every 5 s from the start (the catalogue's pace), however long a join/leave took
+        time.sleep(max(0.0, started + 5 * report.injections - time.monotonic()))
     for slot in extras:
         report.checks.setdefault("leave_exit_codes", []).append(ctx.supervisor.retire(slot))
     report.seconds = time.monotonic() - started

@@ -116,7 +116,10 @@ def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultR
             result.phases.append(faults[fault]())
         releaser.finish()
         _drain(result, stack, namespace, db_url, plan.drain_timeout_s)
-        _reconcile(result, ref_verdicts, db_url, paths)
+        reference_db = f"sqlite:///{workdir / 'reference' / 'reference.db'}"
+        _reconcile(
+            result, ref_verdicts, db_url, paths, reconcile.order_dependent(reference_db, paths)
+        )
         _observe_metrics(result, supervisor)
         _replays(result, stack, supervisor, namespace, db_url, paths)
     finally:
@@ -146,14 +149,18 @@ def _drain(
 
 
 def _reconcile(
-    result: FaultRunResult, ref: reconcile.Verdicts, db_url: str, paths: dict[str, str]
+    result: FaultRunResult,
+    ref: reconcile.Verdicts,
+    db_url: str,
+    paths: dict[str, str],
+    unsure: set[str],
 ) -> None:
     stored = reconcile.stored_articles(db_url, paths)
     result.rows = reconcile.row_counts(db_url)
     ids = {a.corpus_id for a in stored}
     result.missing = sorted(set(paths.values()) - ids)
     result.unexpected = sorted(a.article_id for a in stored if a.corpus_id is None)
-    comparison = reconcile.compare(ref, reconcile.verdicts_of(stored))
+    comparison = reconcile.compare(ref, reconcile.verdicts_of(stored), unsure)
     result.dedup = comparison.as_dict()
 
 
