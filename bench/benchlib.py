@@ -24,6 +24,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+# the reliability harness's /proc reader, so both measure memory the same way
+from tests.reliability.harness.procfs import proc_status_kb as status_kb  # noqa: E402, F401
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -39,17 +42,6 @@ def pct(values: Sequence[float], *qs: int) -> list[float]:
 
 def self_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def status_kb(pid: int, field: str) -> int:
-    """A ``/proc/<pid>/status`` field in kB (VmRSS, VmHWM); 0 if the process is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def cpu_seconds(pid: int) -> float:

@@ -18,8 +18,9 @@ from typing import Any
 
 from tests.reliability.harness import kafka_state
 from tests.reliability.harness.pipeline import CONSUMER_COMMANDS, wait_until
+from tests.reliability.harness.procfs import proc_status_kb
 from tests.reliability.harness.stack import PrivateStack
-from tests.reliability.harness.supervisor import Slot, Supervisor, metric_sum, proc_status_kb
+from tests.reliability.harness.supervisor import Slot, Supervisor, metric_sum
 
 RECOVERY_S = 60.0  # the catalogue's bound for consumers to resume
 

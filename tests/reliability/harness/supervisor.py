@@ -22,19 +22,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.reliability.harness.procfs import proc_status_kb
 from tests.reliability.harness.stack import REPO, free_port
 
 WORKER_MODULE = "tests.reliability.harness.worker_main"
-
-
-def proc_status_kb(pid: int, field_name: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 @dataclass
