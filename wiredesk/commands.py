@@ -198,7 +198,7 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
 def _stage_runner(
     settings: Settings, bus: Bus, stage: Stage, health: Health, stop: threading.Event
 ) -> StageRunner:
-    bus.ensure_topics(t.name for t in ALL_TOPICS)
+    _topics_ready(bus)
     return StageRunner(stage, bus, options=runner_options(settings), health=health, stop=stop)
 
 
