@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy.exc
 from rich.console import Console
@@ -55,50 +56,66 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
     return f"{seconds:.0f}s ago"
 
 
-def stories_table(rows: list[object]) -> Table:
-    table = Table(title=f"{len(rows)} latest stories")
-    for column in ("last update", "articles", "title", "first seen", "story"):
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    table = Table(title=title)
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for r in rows:
-        table.add_row(
-            when(r.last_update_at),  # type: ignore[attr-defined]
-            str(r.article_count),  # type: ignore[attr-defined]
-            r.title[:80],  # type: ignore[attr-defined]
-            when(r.first_seen_at),  # type: ignore[attr-defined]
-            r.story_id,  # type: ignore[attr-defined]
-        )
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
-def story_table(story_id: str, rows: list[object]) -> Table:
-    table = Table(title=f"story {story_id}: {len(rows)} articles")
-    for column in ("published", "source", "title", "duplicate of", "article"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        table.add_row(
-            when(r.published_at),  # type: ignore[attr-defined]
-            r.site_name or "?",  # type: ignore[attr-defined]
-            r.title[:70],  # type: ignore[attr-defined]
-            r.duplicate_of or "",  # type: ignore[attr-defined]
-            r.article_id,  # type: ignore[attr-defined]
-        )
-    return table
+def stories_table(rows: list[Any]) -> Table:
+    return _table(
+        f"{len(rows)} latest stories",
+        ("last update", "articles", "title", "first seen", "story"),
+        (
+            (
+                when(r.last_update_at),
+                str(r.article_count),
+                r.title[:80],
+                when(r.first_seen_at),
+                r.story_id,
+            )
+            for r in rows
+        ),
+    )
+
+
+def story_table(story_id: str, rows: list[Any]) -> Table:
+    return _table(
+        f"story {story_id}: {len(rows)} articles",
+        ("published", "source", "title", "duplicate of", "article"),
+        (
+            (
+                when(r.published_at),
+                r.site_name or "?",
+                r.title[:70],
+                r.duplicate_of or "",
+                r.article_id,
+            )
+            for r in rows
+        ),
+    )
 
 
 def hits_table(query: str, hits: list[Hit]) -> Table:
-    table = Table(title=f"{len(hits)} articles matching {query!r}")
-    for column in ("published", "source", "title", "snippet", "article"):
-        table.add_column(column, overflow="fold")
-    for h in hits:
-        table.add_row(when(h.published_at), h.source or "?", h.title[:60], h.snippet, h.article_id)
-    return table
+    return _table(
+        f"{len(hits)} articles matching {query!r}",
+        ("published", "source", "title", "snippet", "article"),
+        (
+            (when(h.published_at), h.source or "?", h.title[:60], h.snippet, h.article_id)
+            for h in hits
+        ),
+    )
 
 
 def dlq_table(summaries: list[Summary]) -> Table:
-    total = sum(s.count for s in summaries)
-    table = Table(title=f"{total} dead letters")
-    for column in ("stage", "reason", "count", "resent", "examples"):
-        table.add_column(column, overflow="fold")
-    for s in summaries:
-        table.add_row(s.stage, s.reason, str(s.count), str(s.resent), "\n".join(s.examples))
-    return table
+    return _table(
+        f"{sum(s.count for s in summaries)} dead letters",
+        ("stage", "reason", "count", "resent", "examples"),
+        (
+            (s.stage, s.reason, str(s.count), str(s.resent), "\n".join(s.examples))
+            for s in summaries
+        ),
+    )
