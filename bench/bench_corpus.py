@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchlib import SHARED_DATA
 
-from ingest.devserver import CorpusArticle, Site, write_corpus
+from devserver.server import CorpusArticle, Site, write_corpus
 from tests.reliability.harness import corpus as rel
 
 BBC = SHARED_DATA / "bbc_news_fulltext.jsonl.gz"

@@ -8,7 +8,7 @@ articles, so one command prints ``pipeline / limit``.
 
 Corpus (bench/bench_corpus.py): real BBC and ECB+ texts, 35% invented wire copies of
 earlier originals (half verbatim, half edited), rendered as pages and RSS/Atom feeds by
-ingest.devserver on 127.0.0.1. Workers: `wiredesk poll|fetch|extract|enrich|sink`, one
+devserver.server on 127.0.0.1. Workers: `wiredesk poll|fetch|extract|enrich|sink`, one
 process each by default (2 cores), started and watched by the reliability harness's
 supervisor (tests/reliability/harness), with its worker settings (feeds polled every 2 s,
 no politeness delay on our own server, 6 partitions, batches of 100).
@@ -61,7 +61,7 @@ from benchlib import pct
 from e2e_probe import Probe, Service
 from sqlalchemy import create_engine, func, select, text
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from tests.reliability.harness import kafka_state, reconcile
 from tests.reliability.harness.pipeline import fresh_schema, new_supervisor, worker_env
 from tests.reliability.harness.stack import PrivateStack

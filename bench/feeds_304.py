@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from ingest.feeds import FeedPoller
 from ingest.http import FetchOptions, make_client
 from ingest.registry import FeedSpec

@@ -39,7 +39,7 @@ from typing import Any
 import benchlib
 import httpx
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 
 _TAGGER: Any = None
 

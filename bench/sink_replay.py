@@ -30,10 +30,10 @@ from sqlalchemy import create_engine, delete, func, make_url, select, text
 
 from sink.articles import ArticleWriter
 from wiredesk import db
+from wiredesk.app.ops.replay import replay
+from wiredesk.app.ops.replay_consumers import KafkaReplayConsumer
 from wiredesk.bus.kafka import KafkaBus
 from wiredesk.db.tables import ArticleRow
-from wiredesk.ops.replay import replay
-from wiredesk.ops.replay_consumers import KafkaReplayConsumer
 from wiredesk.records import EnrichedArticle, Entity
 from wiredesk.stage import Stage
 from wiredesk.topics import DLQ, ENRICHED

@@ -17,7 +17,7 @@ from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import Engine, func, select, text
 
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow, StoryRow
-from wiredesk.ops.feed_health import STATUSES, feed_health
+from wiredesk.feed_health import STATUSES, feed_health
 
 log = structlog.get_logger(__name__)
 COUNTED = (SourceRow, ArticleRow, EntityRow, ArticleEntityRow, StoryRow)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.devserver import load_corpus
+from devserver.server import load_corpus
 from transform.wirecopy import DevArticle, read_seeds, wire_copy
 from wiredesk.records import Article, url_id
 

@@ -84,7 +84,7 @@ class StageRunner:
         self.health = health or metrics.Health(stage.name)
         self.stop = stop or threading.Event()
         self.log = log.bind(stage=stage.name, group=self.group, topic=stage.input.name)
-        # a replay hands in its own bounded consumer (wiredesk.ops.replay)
+        # a replay hands in its own bounded consumer (wiredesk.app.ops.replay)
         self.consumer: Consumer = consumer or bus.consumer([stage.input.name], self.group)
         self._reported: set[tuple[str, int]] = set()
         self.health.set_ready(True)

@@ -75,7 +75,7 @@ class Workers:
     def start(self, command: str, **extra_env: str) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{command}-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "wiredesk.cli", command],
+            [sys.executable, "-m", "wiredesk.app.cli", command],
             env={**os.environ, **self.env, **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -15,12 +15,12 @@ from sqlalchemy import create_engine, select
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from ingest.devserver import load_corpus
-from ingest.devserver_pages import render_article
+from devserver.pages import render_article
+from devserver.server import load_corpus
 from ingest.urls import canonical_url
 from tests import ingest_support
 from tests.ingest_support import read_topic
-from wiredesk.cli import main
+from wiredesk.app.cli import main
 from wiredesk.db.tables import ArticleRow
 from wiredesk.records import RawPage
 from wiredesk.topics import RAW
@@ -88,7 +88,7 @@ def test_backfill_in_process_fills_the_database_and_shows_progress(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'backfill.db'}"
     env = {"WIREDESK_BUS": "memory", "WIREDESK_DATABASE_URL": db_url, "COLUMNS": "100"}
     result = subprocess.run(
-        [sys.executable, "-m", "wiredesk.cli", "backfill", "warc", str(warc)],
+        [sys.executable, "-m", "wiredesk.app.cli", "backfill", "warc", str(warc)],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.devserver import load_corpus
-from ingest.devserver_pages import render_article
+from devserver.pages import render_article
+from devserver.server import load_corpus
 from ingest.extract import EXTRACTOR_VERSION, ExtractArticles
 from ingest.sandbox import Sandbox
 from tests import ingest_support

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingest.devserver import Faults, NewsServer, load_corpus
+from devserver.server import Faults, NewsServer, load_corpus
 from ingest.feeds import FeedPoller
 from ingest.http import make_client
 from ingest.registry import FeedSpec, feed_id
@@ -281,7 +281,7 @@ def test_poll_service_reads_the_registry_and_a_forced_repoll_is_all_304(kafka_bu
 
     def wiredesk(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "wiredesk.cli", *args],
+            [sys.executable, "-m", "wiredesk.app.cli", *args],
             env=env,
             capture_output=True,
             text=True,

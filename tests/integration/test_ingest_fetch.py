@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from ingest.devserver import Faults, NewsServer, gzip_bomb, load_corpus
+from devserver.server import Faults, NewsServer, gzip_bomb, load_corpus
 from tests import ingest_support
 from tests.conftest import metric
 from tests.ingest_support import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.devserver import Faults, NewsServer, load_corpus
+from devserver.server import Faults, NewsServer, load_corpus
 from tests import ingest_support
 from tests.conftest import metric
 from tests.ingest_support import (

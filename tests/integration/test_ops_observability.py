@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, func, select
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from tests.integration.conftest import free_port, wait_for
 from tests.integration.prometheus_server import ROOT, Prometheus
 from tests.integration.sink_data import produce_days

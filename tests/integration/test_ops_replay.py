@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 def wiredesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wiredesk.cli", *args],
+        [sys.executable, "-m", "wiredesk.app.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -93,7 +93,7 @@ def snapshot_without_write_times(full: dict[str, list[tuple]]) -> dict:
 
 
 def test_an_interrupted_replay_resumes_in_its_group(kafka_bootstrap, unique):
-    from wiredesk.ops.replay_consumers import KafkaReplayConsumer
+    from wiredesk.app.ops.replay_consumers import KafkaReplayConsumer
 
     ns = f"t{unique}."
     produce_days(kafka_bootstrap, ns, days=1)

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from sqlalchemy import create_engine, select
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from ingest.urls import canonical_url
 from tests.integration.conftest import free_port, group_progress, wait_for
 from wiredesk.db.tables import ArticleRow

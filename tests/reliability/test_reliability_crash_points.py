@@ -68,7 +68,7 @@ def enriched() -> list[EnrichedArticle]:
 
 def fault_free_verdicts(records: list[Article], tmp: Path) -> reconcile.Verdicts:
     """The same records through the real enrich stage, on the memory bus + SQLite."""
-    from wiredesk.topology import build_pipeline
+    from wiredesk.app.topology import build_pipeline
 
     url = f"sqlite:///{tmp / 'reference.db'}"
     database.upgrade(url)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from ingest.urls import canonical_url
 from tests.conftest import metric
 from tests.reliability.harness import corpus, kafka_state, reconcile

@@ -26,8 +26,8 @@ def series() -> int:
 
 def test_m1_metric_series_do_not_grow_with_distinct_urls(report_row, tmp_path):
     from wiredesk import db as database
+    from wiredesk.app.topology import build_pipeline
     from wiredesk.settings import Settings
-    from wiredesk.topology import build_pipeline
 
     url = f"sqlite:///{tmp_path / 'm1.db'}"
     database.upgrade(url)
@@ -65,8 +65,8 @@ def test_m1_metric_series_do_not_grow_with_distinct_urls(report_row, tmp_path):
 
 def _has_metric(suffix: str) -> bool:
     import sink.articles  # noqa: F401
+    import wiredesk.app.topology  # noqa: F401 (every stage module registers its metrics)
     import wiredesk.runner  # noqa: F401
-    import wiredesk.topology  # noqa: F401 (every stage module registers its metrics)
 
     base = suffix.removesuffix("_total")
     return any(f.name.endswith(base) for f in REGISTRY.collect())

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from ingest.normalise import TEXT_MAX_BYTES
 from sink.articles import ArticleWriter
 from tests.reliability.conftest import SIZE

@@ -86,7 +86,7 @@ def _articles() -> list[Article]:
 
 
 def _enrich(records: list[Article], db_path: Path) -> reconcile.Verdicts:
-    from wiredesk.topology import build_pipeline
+    from wiredesk.app.topology import build_pipeline
 
     url = f"sqlite:///{db_path}"
     database.upgrade(url)

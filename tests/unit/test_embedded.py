@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from ingest.urls import canonical_url
-from wiredesk.cli import main
-from wiredesk.commands import run_embedded
+from wiredesk.app.cli import main
+from wiredesk.app.commands import run_embedded
 from wiredesk.db.tables import ArticleRow
 from wiredesk.settings import load_settings
 

@@ -3,7 +3,7 @@ to fetch a batch concurrently: a slow host delays only its own links."""
 
 from __future__ import annotations
 
-from ingest.devserver import Faults, NewsServer, load_corpus
+from devserver.server import Faults, NewsServer, load_corpus
 from tests.ingest_support import fetch_stage, link, publish
 from wiredesk.bus.memory import MemoryBus
 from wiredesk.records import Link, RawPage, Record

@@ -8,15 +8,15 @@ import json
 
 import pytest
 
-from ingest.devserver import Faults, NewsServer, load_corpus
-from ingest.devserver_pages import render_article
+from devserver.pages import render_article
+from devserver.server import Faults, NewsServer, load_corpus
 from ingest.evaluate import summarise, tp_fp_fn
 from ingest.http import make_client
 from ingest.robots import RobotsCache
 from ingest.urls import canonical_url
 from tests.conftest import SHARED_DATA
 from tests.ingest_support import options
-from wiredesk.cli import main
+from wiredesk.app.cli import main
 from wiredesk.stage import BadInput
 
 

@@ -10,8 +10,8 @@ import json
 import os
 from pathlib import Path
 
-from ingest.devserver import load_corpus
-from ingest.devserver_pages import render_article
+from devserver.pages import render_article
+from devserver.server import load_corpus
 from ingest.sandbox_tasks import extract_page
 
 GOLDEN = Path(__file__).parent / "data" / "extraction_golden.json"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import urllib.request
 
-from ingest.devserver import Faults, NewsServer, load_corpus
+from devserver.server import Faults, NewsServer, load_corpus
 from ingest.registry import FeedSpec
 from tests.ingest_support import fetch_stage, link, options
 from wiredesk.metrics import Health, serve_metrics

@@ -9,7 +9,7 @@ import pytest
 
 from ingest import registry
 from ingest.registry import FeedSpec, RegistryError
-from wiredesk.cli import main
+from wiredesk.app.cli import main
 
 OPML = b"""<?xml version="1.0" encoding="utf-8"?>
 <opml version="2.0"><head><title>My feeds</title></head><body>
@@ -105,7 +105,7 @@ def test_feeds_commands_manage_the_registry(tmp_path, monkeypatch, capsys):
 
 
 def test_config_feeds_are_synced_and_disabled_feeds_are_not_polled(sqlite_engine):
-    from ingest.devserver import NewsServer, load_corpus
+    from devserver.server import NewsServer, load_corpus
     from ingest.feeds import FeedPoller
     from ingest.http import make_client
     from tests.ingest_support import options

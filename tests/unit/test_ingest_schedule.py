@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from devserver.server import Faults, NewsServer, load_corpus
 from ingest import schedule
-from ingest.devserver import Faults, NewsServer, load_corpus
 from ingest.feeds import FeedPoller
 from ingest.http import make_client
 from ingest.registry import FeedSpec

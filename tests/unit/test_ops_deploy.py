@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 
 from tests.integration.prometheus_server import binary
-from wiredesk.cli import SERVICES, build_parser
+from wiredesk.app.cli import build_parser
+from wiredesk.app.services import SERVICES
 from wiredesk.metrics import serve_metrics
 from wiredesk.settings import ENV_PREFIX, Settings, load_settings
 

@@ -11,9 +11,9 @@ from rich.console import Console
 from sink.articles import ArticleWriter
 from sink.db_metrics import DatabaseCollector
 from tests.unit.test_sink_tables import article
+from wiredesk.app.ops.feeds_view import show_feeds
 from wiredesk.db import insert_for
 from wiredesk.db.feed_tables import FeedRow
-from wiredesk.ops.feeds_view import show_feeds
 from wiredesk.settings import Settings
 
 NOW = datetime.now(UTC)

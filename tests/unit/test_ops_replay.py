@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import select
 
 import ingest.extract
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
+from wiredesk.app.ops.replay import parse_time, replay
+from wiredesk.app.ops.replay_consumers import MemoryReplayConsumer
+from wiredesk.app.topology import build_pipeline
 from wiredesk.bus.memory import MemoryBus
 from wiredesk.db.tables import ArticleRow
-from wiredesk.ops.replay import parse_time, replay
-from wiredesk.ops.replay_consumers import MemoryReplayConsumer
 from wiredesk.runner import StageRunner, drain, publish_from
 from wiredesk.settings import Settings
 from wiredesk.topics import ALL_TOPICS, LINKS, RAW
-from wiredesk.topology import build_pipeline
 
 
 def test_re_extraction_with_a_newer_extractor_updates_rows_in_place(sqlite_engine, monkeypatch):

@@ -1,6 +1,6 @@
 import pytest
 
-from wiredesk.cli import main
+from wiredesk.app.cli import main
 from wiredesk.settings import SettingsError, load_settings
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.transform_support import demo_articles
 from transform.conll import read_conll
 from transform.scoring import bcubed, entity_scores, pairwise
-from wiredesk.cli import main
+from wiredesk.app.cli import main
 
 CONLL = Path(__file__).parents[1] / "fixtures" / "transform" / "entities_invented.conll"
 

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from wiredesk.commands import stage_service
+from wiredesk.app.commands import stage_service
 from wiredesk.settings import Settings
 
 

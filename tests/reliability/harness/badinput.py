@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ingest.devserver import CorpusArticle
+from devserver.server import CorpusArticle
 from wiredesk.records import EnrichedArticle, Entity, RawPage
 
 INJECTIONS = ["'); DROP TABLE articles;--", "%s %(x)s {0} $1 \\' OR 1=1 --"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.devserver import CorpusArticle, Site, write_corpus
+from devserver.server import CorpusArticle, Site, write_corpus
 
 BBC = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "bbc_news_fulltext.jsonl.gz"
 

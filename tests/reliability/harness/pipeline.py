@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, make_url, text
 
-from ingest.devserver import NewsServer
+from devserver.server import NewsServer
 from tests.reliability.harness.guard import AUDIT_DIR_ENV
 from tests.reliability.harness.stack import PrivateStack
 from tests.reliability.harness.supervisor import Supervisor

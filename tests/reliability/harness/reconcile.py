@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, func, select
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from wiredesk import db as database
-from wiredesk.commands import run_embedded
+from wiredesk.app.commands import run_embedded
 from wiredesk.db.tables import ArticleRow
 from wiredesk.settings import Settings
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.devserver import NewsServer, load_corpus
+from devserver.server import NewsServer, load_corpus
 from tests.reliability.harness import corpus, kafka_state, phases, reconcile
 from tests.reliability.harness.guard import violations
 from tests.reliability.harness.pipeline import (

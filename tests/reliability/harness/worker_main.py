@@ -1,5 +1,5 @@
 """``python -m tests.reliability.harness.worker_main <wiredesk args>``: a wiredesk worker
-with the suite's test-only hooks, then exactly ``wiredesk.cli.main``.
+with the suite's test-only hooks, then exactly ``wiredesk.app.cli.main``.
 
 Hooks, each enabled by an environment variable (none changes the stage code):
 
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
         _install_crash_before_commit(table)
     if os.environ.get("WIREDESK_TEST_FREEZE_SIGNAL") == "1":
         _install_freeze()
-    from wiredesk.cli import main as wiredesk_main
+    from wiredesk.app.cli import main as wiredesk_main
 
     return wiredesk_main(argv)
 

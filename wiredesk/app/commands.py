@@ -47,7 +47,7 @@ def _bus(settings: Settings) -> Bus:
 
 def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
     """Poll the feeds once and drain every stage in one process on the in-process bus."""
-    from wiredesk.topology import build_pipeline
+    from wiredesk.app.topology import build_pipeline
 
     bus = make_bus("memory", partitions=1)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
@@ -62,7 +62,7 @@ def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
 
 
 def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
-    from ingest.devserver import NewsServer, load_corpus
+    from devserver.server import NewsServer, load_corpus
 
     db_path.unlink(missing_ok=True)
     url = f"sqlite:///{db_path}"
@@ -163,7 +163,7 @@ def _serve_metrics(settings: Settings, health: Health) -> None:
 
 def stage_service(settings: Settings, stage_name: str, stop: threading.Event) -> int:
     """One stage as a long-lived consumer-group worker."""
-    from wiredesk.topology import build_pipeline
+    from wiredesk.app.topology import build_pipeline
 
     engine = database.make_engine(settings.database_url)
     health = Health(stage_name, stale_after_s=settings.liveness_timeout_s)
@@ -234,7 +234,7 @@ def poll_service(
     settings: Settings, stop: threading.Event, once: bool = False, force: bool = False
 ) -> int:
     """The feed poller: poll, publish, confirm, sleep; until SIGTERM."""
-    from wiredesk.topology import build_pipeline
+    from wiredesk.app.topology import build_pipeline
 
     engine = database.make_engine(settings.database_url)
     health = Health("poll_feeds", stale_after_s=settings.poll_interval_s * 3)

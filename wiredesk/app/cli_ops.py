@@ -1,5 +1,5 @@
 """Subcommands of operations: replay, dead letters, and the read side (stories, search,
-feeds). Implementations live in ``wiredesk.ops``."""
+feeds). Implementations live in ``wiredesk.app.ops``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ Examples:
 
 
 def _ops() -> Any:
-    from wiredesk.ops import commands
+    from wiredesk.app.ops import commands
 
     return commands
 
@@ -32,7 +32,7 @@ def add_commands(sub: Any, evals: Any) -> None:
     Each parser sets `handler=fn(args, settings) -> exit code`.
     """
     del evals
-    from wiredesk.cli import SERVICES, _stop_on_signals
+    from wiredesk.app.services import SERVICES, stop_on_signals
 
     stages = tuple(stage for stage, _ in SERVICES.values())
 
@@ -58,7 +58,7 @@ def add_commands(sub: Any, evals: Any) -> None:
         help="stop before messages at/after this time (default: the end)",
     )
     replay.add_argument("--group", help="consumer group to use (resume an interrupted replay)")
-    replay.set_defaults(handler=lambda a, s: _ops().run_replay(a, s, _stop_on_signals()))
+    replay.set_defaults(handler=lambda a, s: _ops().run_replay(a, s, stop_on_signals()))
 
     dlq = sub.add_parser("dlq", help="inspect the dead-letter topic and re-send its records")
     actions = dlq.add_subparsers(dest="dlq_action", metavar="ACTION", required=True)

@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from wiredesk.app.services import SERVICES, stop_on_signals
 from wiredesk.settings import ENV_PREFIX, SettingsError, load_settings
 
 log = structlog.get_logger("wiredesk")
 
-SERVICES = {
-    "fetch": ("fetch_pages", "fetch article pages: news.links -> news.raw"),
-    "extract": ("extract_articles", "extract text and metadata: news.raw -> news.articles"),
-    "enrich": ("enrich_articles", "dedup and tag: news.articles -> news.enriched"),
-    "sink": ("write_articles", "write to the database: news.enriched -> articles table"),
-}
 
 EPILOG = f"""\
 Every setting can come from a TOML file (--config or {ENV_PREFIX}CONFIG) or an
@@ -86,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     poll.set_defaults(
         handler=lambda a, s: commands().poll_service(
-            s, _stop_on_signals(), once=a.once, force=a.force
+            s, stop_on_signals(), once=a.once, force=a.force
         )
     )
     for command, (stage, text) in SERVICES.items():
@@ -94,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
             command, help=f"{text} (consumer group '{stage}', runs until SIGTERM)"
         )
         service.set_defaults(
-            handler=lambda a, s, st=stage: commands().stage_service(s, st, _stop_on_signals())
+            handler=lambda a, s, st=stage: commands().stage_service(s, st, stop_on_signals())
         )
 
     topics = sub.add_parser("topics", help="create or list the Kafka topics")
@@ -106,9 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(handler=lambda a, s: commands().db(s, a.action))
 
     devserver = sub.add_parser(
-        "devserver", help="serve a local news site (feeds + pages) for demos, tests, benchmarks"
+        "devserver",
+        help="serve a local news site (feeds + pages) for demos, tests, benchmarks",
+        description="Serve the bundled demo news site (or --corpus) on 127.0.0.1 until Ctrl-C.",
     )
-    devserver.add_argument("args", nargs=argparse.REMAINDER, help="see `wiredesk devserver -h`")
+    from devserver.cli import add_arguments as devserver_arguments
+
+    devserver_arguments(devserver)
 
     config = sub.add_parser("config", help="print the effective settings and their env variables")
     config.set_defaults(handler=lambda a, s: commands().show_config(s))
@@ -119,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     evals = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
 
     # Each domain registers its own subcommands; handlers are fn(args, settings) -> exit code.
-    from wiredesk import cli_ingest, cli_ops, cli_transform
+    from wiredesk.app import cli_ingest, cli_ops, cli_transform
 
     for module in (cli_ingest, cli_transform, cli_ops):
         module.add_commands(sub, evals)
@@ -132,9 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config:
         os.environ[f"{ENV_PREFIX}CONFIG"] = args.config
     if args.command == "devserver":
-        from ingest.devserver import main as devserver_main
+        from devserver.cli import run as run_devserver
 
-        return devserver_main(args.args) or 0
+        return run_devserver(args)
     overrides = {}
     if args.log_format:
         overrides["log_format"] = args.log_format
@@ -159,22 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def commands() -> Any:
     """The command implementations, imported late so `wiredesk --help` stays fast."""
-    from wiredesk import commands as module
+    from wiredesk.app import commands as module
 
     return module
-
-
-def _stop_on_signals() -> threading.Event:
-    """SIGTERM/SIGINT set the event: the worker finishes its batch, commits and exits."""
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from wiredesk.settings import Settings
 
 
 def _feeds_health(args: Any, settings: Settings) -> int:
-    from wiredesk.ops.feeds_view import show_feeds
+    from wiredesk.app.ops.feeds_view import show_feeds
 
     return show_feeds(settings)
 
@@ -35,7 +35,7 @@ def add_commands(sub: Any, evals: Any) -> None:
         description="Feeds live in the database (table feeds); the poller reads them from "
         "there. Feeds named in the settings (feeds, feeds_file) are added at poller start.",
     )
-    # `wiredesk feeds` alone prints the health table (wiredesk.ops.feeds_view).
+    # `wiredesk feeds` alone prints the health table (wiredesk.app.ops.feeds_view).
     feeds.set_defaults(handler=_feeds_health)
     actions = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=False)
     health = actions.add_parser(
@@ -200,7 +200,7 @@ def _backfill_warc(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from ingest.backfill import backfill
-    from wiredesk import commands
+    from wiredesk.app import commands
     from wiredesk.topics import ALL_TOPICS
 
     missing = [str(p) for p in args.files if not p.is_file()]
@@ -234,10 +234,10 @@ def _backfill_warc(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _drain_in_process(settings: Settings, bus: Any) -> None:
-    from wiredesk import commands
     from wiredesk import db as database
+    from wiredesk.app import commands
+    from wiredesk.app.topology import build_pipeline
     from wiredesk.runner import StageRunner, drain
-    from wiredesk.topology import build_pipeline
 
     database.upgrade(settings.database_url)
     engine = database.make_engine(settings.database_url)

@@ -1,4 +1,4 @@
-"""HTML, feed and index rendering for :mod:`ingest.devserver`.
+"""HTML, feed and index rendering for :mod:`devserver.server`.
 
 Pages imitate a real news site (cookie banner, nav, share tools, related stories,
 footer, JSON-LD) so text extraction is exercised on realistic boilerplate.
@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape as xesc
 from xml.sax.saxutils import quoteattr
 
 if TYPE_CHECKING:
-    from ingest.devserver import CorpusArticle, Site
+    from devserver.corpus import CorpusArticle, Site
 
 FEED_TYPES = {
     "rss": "application/rss+xml",

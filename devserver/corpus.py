@@ -1,4 +1,4 @@
-"""The news corpus format served by :mod:`ingest.devserver`.
+"""The news corpus format served by :mod:`devserver.server`.
 
 ``sites.json`` (list of outlets) + ``articles.jsonl`` (one article per line); see
 ``wiredesk/demo/corpus/README.md``.

@@ -18,10 +18,10 @@ from rich.progress import (
 
 from sink import search as queries
 from wiredesk import db
-from wiredesk.cli import SERVICES
-from wiredesk.ops import dlq, views
-from wiredesk.ops.replay import bounded_consumer, parse_time, replay, replay_group
-from wiredesk.ops.replay_consumers import TopicMissing
+from wiredesk.app.ops import dlq, views
+from wiredesk.app.ops.replay import bounded_consumer, parse_time, replay, replay_group
+from wiredesk.app.ops.replay_consumers import TopicMissing
+from wiredesk.app.services import SERVICES
 from wiredesk.settings import Settings, SettingsError
 
 log = structlog.get_logger("wiredesk")
@@ -31,8 +31,8 @@ ALIASES = {command: stage for command, (stage, _) in SERVICES.items()}
 
 
 def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
-    from wiredesk.commands import _bus, runner_options
-    from wiredesk.topology import build_pipeline
+    from wiredesk.app.commands import _bus, runner_options
+    from wiredesk.app.topology import build_pipeline
 
     if settings.bus != "kafka":
         raise SettingsError(

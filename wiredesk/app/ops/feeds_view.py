@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from wiredesk.ops.feed_health import FeedHealth, feed_health
-from wiredesk.ops.views import age, console, open_database
+from wiredesk.app.ops.views import age, console, open_database
+from wiredesk.feed_health import FeedHealth, feed_health
 from wiredesk.settings import Settings
 
 STYLE = {"ok": "green", "erroring": "yellow", "failing": "bold red", "stale": "yellow"}

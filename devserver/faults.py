@@ -1,4 +1,4 @@
-"""Switchable misbehaviour for :mod:`ingest.devserver` (all off by default)."""
+"""Switchable misbehaviour for :mod:`devserver.server` (all off by default)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from ingest.devserver_pages import render_error
+from devserver.pages import render_error
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from sink.search import Hit
 from wiredesk import db
-from wiredesk.ops.dlq import Summary
+from wiredesk.app.ops.dlq import Summary
 from wiredesk.settings import Settings, SettingsError
 
 

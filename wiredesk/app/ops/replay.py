@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from wiredesk.app.ops.replay_consumers import KafkaReplayConsumer, MemoryReplayConsumer, _Bounded
 from wiredesk.bus import Bus
 from wiredesk.metrics import Health
-from wiredesk.ops.replay_consumers import KafkaReplayConsumer, MemoryReplayConsumer, _Bounded
 from wiredesk.runner import RunnerOptions, StageRunner, Stopping
 from wiredesk.stage import Stage
 
