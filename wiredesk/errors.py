@@ -44,6 +44,6 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, kafka.errors.KafkaError):
         return bool(getattr(exc, "retriable", False)) or isinstance(
-            exc, kafka.errors.NoBrokersAvailable | kafka.errors.KafkaTimeoutError
+            exc, kafka.errors.KafkaTimeoutError | kafka.errors.KafkaConnectionError
         )
     return False

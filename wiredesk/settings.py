@@ -8,13 +8,19 @@ get their options as constructor arguments and never read the environment themse
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 ENV_PREFIX = "WIREDESK_"
 
@@ -64,9 +70,10 @@ class Settings(BaseSettings):
     crash_at: str | None = Field(None, description="TEST ONLY: os._exit(137) at this point")
 
     # -- ingest ----------------------------------------------------------------------
-    fetch_allow_loopback_ports: list[int] = Field(
+    fetch_allow_loopback_ports: Annotated[list[int], NoDecode] = Field(
         default_factory=list,
-        description="TEST ONLY: allow http://127.0.0.1:<port> for these ports (a local server)",
+        description="allow http://127.0.0.1:<port> for these ports (a local server): "
+        "8800, 8800,8801 or [8800, 8801]",
     )
     fetch_connect_timeout_s: float = Field(5.0, gt=0, le=60, description="TCP/TLS connect timeout")
     fetch_workers: int = Field(8, ge=1, le=64, description="concurrent page fetches per worker")
@@ -135,6 +142,28 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {value!r}")
         return value
 
+    @field_validator("fetch_allow_loopback_ports", mode="before")
+    @classmethod
+    def _port_list(cls, value: Any) -> Any:
+        """``8800``, ``8800,8801`` and ``[8800, 8801]`` all mean a list of ports."""
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [int(part) for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("feeds_file", mode="before")
+    @classmethod
+    def _empty_feeds_file_is_none(cls, value: Any) -> Any:
+        """An empty value means no file (not the current directory). A missing file is
+        reported where it is read: a deployment may name a file mounted later."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_dialect(cls, value: str) -> str:
@@ -188,10 +217,11 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"])
             got = err.get("input")
-            hint = f" (got {got!r})" if not isinstance(got, dict) else ""
-            lines.append(f"  {name} / {ENV_PREFIX}{name.upper()}: {err['msg']}{hint}")
-        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
+            hint = f" (got {got!r:.80})" if not isinstance(got, dict) else ""
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name} ({ENV_PREFIX}{name.upper()}): {message}{hint}")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None

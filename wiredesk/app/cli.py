@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 130 inte
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from wiredesk.app.services import SERVICES, stop_on_signals
+from wiredesk.app.services import LONG_RUNNING, SERVICES, stop_on_signals
 from wiredesk.settings import ENV_PREFIX, SettingsError, load_settings
 
 log = structlog.get_logger("wiredesk")
@@ -41,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format",
         choices=["auto", "console", "json"],
         help=f"log renderer ({ENV_PREFIX}LOG_FORMAT; auto = json unless a TTY)",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="full tracebacks instead of one-line errors (also: log level debug)",
     )
     parser.add_argument(
         "--log-level",
@@ -145,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from wiredesk.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
+    if args.command not in LONG_RUNNING and not (args.debug or settings.log_level == "debug"):
+        # kafka-python's own connection chatter would bury the one-line error
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         return int(args.handler(args, settings))
     except KeyboardInterrupt:
@@ -152,6 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"wiredesk: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from wiredesk.app.failures import describe
+
+        known = describe(exc, settings)
+        if known is None or args.debug or settings.log_level == "debug":
+            raise
+        message, code = known
+        print(f"wiredesk {args.command}: {message}", file=sys.stderr)
+        return code
 
 
 def commands() -> Any:

@@ -19,7 +19,7 @@ from wiredesk.db.tables import ArticleRow
 from wiredesk.errors import is_transient
 from wiredesk.metrics import Health, serve_metrics
 from wiredesk.runner import RunnerOptions, StageRunner, drain, publish_from, run_source
-from wiredesk.settings import Settings
+from wiredesk.settings import Settings, SettingsError
 from wiredesk.stage import Stage
 from wiredesk.topics import ALL_TOPICS, DLQ, LINKS
 
@@ -100,10 +100,10 @@ def local(settings: Settings) -> int:
     database.upgrade(settings.database_url)
     engine = database.make_engine(settings.database_url)
     if not config_feeds(settings.feeds, settings.feeds_file) and not all_feeds(engine):
-        log.error(
-            "no_feeds", hint="set WIREDESK_FEEDS='[\"https://…/rss\"]' or WIREDESK_FEEDS_FILE"
+        raise SettingsError(
+            "no feeds to poll: set WIREDESK_FEEDS='[\"https://…/rss\"]' or "
+            "WIREDESK_FEEDS_FILE, or add one with `wiredesk feeds add URL`"
         )
-        return 2
     counts = run_embedded(settings, engine)
     print_summary(_console(), engine, counts)
     return 0
@@ -161,9 +161,22 @@ def _serve_metrics(settings: Settings, health: Health) -> None:
         log.info("metrics_serving", address=f"{settings.metrics_host}:{settings.metrics_port}")
 
 
+def _require_shared_bus(settings: Settings, service: str) -> None:
+    """The separate services pass records to each other through Kafka; on the in-process
+    bus their output would vanish with the process (and the poller's links be marked seen)."""
+    if settings.bus != "kafka":
+        raise SettingsError(
+            f"{service} runs as a separate service and needs Kafka: set "
+            "WIREDESK_BUS=kafka and WIREDESK_KAFKA_BOOTSTRAP (the in-memory bus would lose "
+            "its records); for the whole pipeline in one process use `wiredesk local`"
+        )
+
+
 def stage_service(settings: Settings, stage_name: str, stop: threading.Event) -> int:
     """One stage as a long-lived consumer-group worker."""
     from wiredesk.app.topology import build_pipeline
+
+    _require_shared_bus(settings, f"the {stage_name} service")
 
     engine = database.make_engine(settings.database_url)
     health = Health(stage_name, stale_after_s=settings.liveness_timeout_s)
@@ -235,6 +248,8 @@ def poll_service(
 ) -> int:
     """The feed poller: poll, publish, confirm, sleep; until SIGTERM."""
     from wiredesk.app.topology import build_pipeline
+
+    _require_shared_bus(settings, "the feed poller")
 
     engine = database.make_engine(settings.database_url)
     health = Health("poll_feeds", stale_after_s=settings.poll_interval_s * 3)
