@@ -23,7 +23,9 @@ import gzip
 import json
 import math
 import random
+import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,7 +94,7 @@ def read_items(path: Path) -> tuple[list[Item], int]:
                     continue
                 seen.add(item.id)
                 items.append(item)
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         raise EvalInputError(f"{path}: cannot read ({exc})") from exc
     if not items:
         raise EvalInputError(
@@ -341,7 +343,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = evaluate(args.file, None if args.no_ner else args.ner_model, not args.no_product)
     except EvalInputError as exc:
-        print(f"error: {exc}")
+        print(f"wiredesk eval stories-offline: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result, indent=2))
