@@ -122,6 +122,10 @@ class StoryFeatures:
     when: int | None  # seconds since 1970 (UTC), None when unknown
     terms: dict[str, float] = field(default_factory=dict)
     entities: dict[str, float] = field(default_factory=dict)
+    keys: tuple[str, ...] = field(init=False, compare=False, repr=False)  # derived, cached
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", _keys(self.terms, self.entities))
 
     def as_json(self) -> dict[str, Any]:
         return {"v": MODEL_VERSION, "when": self.when, "t": self.terms, "e": self.entities}
@@ -159,14 +163,9 @@ def story_features(
         tf[w] += LEAD_BOOST
     for w in words(title):
         tf[w] += TITLE_BOOST
-    names = {
-        w for n in _INNER_WORD.findall(f"{title}\n{text}") if n[0].isupper() for w in words(n)
-    }
+    names = {w for n in _INNER_WORD.findall(f"{title}\n{text}") if n[0].isupper() for w in words(n)}
     terms = {
-        w: (1.0 + math.log(n))
-        * idf(w)
-        * (NAME_BOOST if w in names else 1.0)
-        for w, n in tf.items()
+        w: (1.0 + math.log(n)) * idf(w) * (NAME_BOOST if w in names else 1.0) for w, n in tf.items()
     }
     pairs = _entity_pairs(entities)
     counts = Counter(cid for cid, _ in pairs)
@@ -182,17 +181,21 @@ def story_features(
 
 
 def candidate_keys(features: StoryFeatures) -> list[str]:
-    """Index keys of the article: its strongest entities and specific terms (sorted).
-
-    Two articles can be in one story only if they share a key (see :func:`same_story`),
-    so a streaming index finds every edge by looking up every article under each key.
+    """Index keys of the article: its strongest specific terms (and entities, when they
+    score), sorted. Two articles can be in one story only if they share a key (see
+    :func:`same_story`), so a streaming index finds every edge by looking up every article
+    under each of the new article's keys.
     """
-    ents = sorted(features.entities.items(), key=lambda kv: (-kv[1], kv[0]))[:KEY_ENTITIES]
+    return list(features.keys)
+
+
+def _keys(terms: dict[str, float], entities: dict[str, float]) -> tuple[str, ...]:
+    ents = sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))[:KEY_ENTITIES]
     if ENTITY_SHARE <= 0:
         ents = []  # entities do not score: keying on them would only add candidates
-    specific = [(w, x) for w, x in features.terms.items() if idf(w) >= KEY_MIN_IDF]
-    terms = sorted(specific, key=lambda kv: (-kv[1], kv[0]))[:KEY_TERMS]
-    return sorted([f"e:{k}" for k, _ in ents] + [f"t:{k}" for k, _ in terms])
+    specific = [(w, x) for w, x in terms.items() if idf(w) >= KEY_MIN_IDF]
+    strongest = sorted(specific, key=lambda kv: (-kv[1], kv[0]))[:KEY_TERMS]
+    return tuple(sorted([f"e:{k}" for k, _ in ents] + [f"t:{k}" for k, _ in strongest]))
 
 
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:
@@ -225,7 +228,7 @@ def same_story(
     """The edge predicate: in the window, a shared key, and similarity >= threshold."""
     if not within_window(a, b, window):
         return False
-    if not set(candidate_keys(a)) & set(candidate_keys(b)):
+    if not set(a.keys).intersection(b.keys):
         return False
     return similarity(a, b) >= threshold
 
