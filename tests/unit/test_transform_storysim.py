@@ -165,3 +165,31 @@ def test_ecbplus_dev_beats_tfidf_single_link_in_any_order():
     baseline = max(r["bcubed"]["f1"] for r in ev.single_link_sweep(items, ev.tfidf_vectors(items)))
     assert model.f1 >= 0.88 > baseline
     assert ev.order_independence(items, fs, storysim.DEFAULT_THRESHOLD)
+
+
+def test_eval_command_scores_a_small_file_and_refuses_bad_ones(tmp_path, capsys):
+    from transform import eval_stories
+
+    rows = [
+        {"id": "a", "title": FERRY_A[0], "text": FERRY_A[1], "story": "kellan"},
+        {"id": "b", "title": FERRY_B[0], "text": FERRY_B[1], "story": "kellan"},
+        {"id": "c", "title": FERRY_OTHER[0], "text": FERRY_OTHER[1], "story": "draskel"},
+        {"id": "d", "text": "   ", "story": "x"},  # no text: skipped, counted
+        {"id": "e", "text": FERRY_A[1], "story": "kellan", "published": "not a date"},
+    ]
+    good = tmp_path / "stories.jsonl"
+    good.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n", encoding="utf-8")
+    assert eval_stories.main([str(good), "--no-ner", "--no-product", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["records"], result["skipped"]) == (4, 2)
+    assert result["model"]["default"]["bcubed"]["f1"] == 1.0
+    assert result["model"]["order_independent_3_shuffles"] is True
+    assert {"tfidf_single_link", "online_centroid"} <= result.keys()
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"id": 1}\n', encoding="utf-8")
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00 not gzip")
+    for path in (empty, broken, tmp_path / "missing.jsonl"):
+        assert eval_stories.main([str(path), "--no-ner", "--no-product"]) == 2
+        assert "stories-offline" in capsys.readouterr().err
