@@ -144,7 +144,8 @@ def _entity_pairs(entities: Iterable[Any]) -> list[tuple[str, str]]:
     out = []
     for e in entities:
         if isinstance(e, (tuple, list)):
-            out.append((str(e[0]), str(e[1]) if len(e) > 1 else "MISC"))
+            if e:  # (canonical_id, label); an empty pair is no entity
+                out.append((str(e[0]), str(e[1]) if len(e) > 1 else "MISC"))
         else:
             out.append((str(e.canonical_id), str(e.label)))
     return out

@@ -147,6 +147,7 @@ def test_entities_are_optional_and_accept_pairs_or_objects():
     by_object = feats(FERRY_A, entities=[ent, ent])
     by_pair = feats(FERRY_A, entities=[("per:tomas-ribeiro", "PER")] * 2)
     assert by_object == by_pair and by_pair.entities == {"per:tomas-ribeiro": 1.0}
+    assert feats(FERRY_A, entities=[(), ("org:x",)]).entities == {"org:x": 1.0}
 
 
 ECB = SHARED_DATA / "ecbplus_dev.jsonl.gz"
