@@ -50,6 +50,17 @@ def add_commands(sub: Any, evals: Any) -> None:
     )
     stories.set_defaults(handler=lambda a, s: _run(a, s, "stories"))
 
+    from transform import eval_stories
+
+    offline = evals.add_parser(
+        "stories-offline",
+        help="story model (transform.storysim) beside baselines: B-cubed/pairwise P/R/F1",
+        description=eval_stories.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    eval_stories.add_arguments(offline)
+    offline.set_defaults(handler=lambda a, s: eval_stories.run(a))
+
     entities = evals.add_parser(
         "entities",
         parents=[common],
