@@ -8,6 +8,10 @@
 * feedparser runs in the sandbox (time and memory bound: the author-field ReDoS, X4) and
   every exception it raises is caught there (X5).
 * JSON Feed (https://jsonfeed.org) is parsed with ``json``: feedparser does not read it.
+  Integers longer than 40 digits become floats (Python refuses to convert one of over
+  4,300 digits and ``json`` would raise); nothing we read is a number anyway (B6).
+* Entry dates outside 1970-2100, or that cannot be placed in UTC, are unknown (B7):
+  ``published`` is None and ``wiredesk_feed_entries_total{kind="bad_date"}`` counts them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from wiredesk.stage import BadInput
 
 _ENTITY = re.compile(rb"<!\s*ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!\s*DOCTYPE([^>\[]*)(\[)?", re.I)
+_FIRST_YEAR, _LAST_YEAR = 1970, 2100
 _RSS091_DOCTYPES = (
     b"-//netscape communications//dtd rss 0.91//en",
     b"-//userland//dtd rss 0.91//en",
@@ -70,8 +75,8 @@ def looks_like_json_feed(body: bytes, content_type: str) -> bool:
 
 def parse_json_feed(body: bytes, max_items: int) -> ParsedFeed:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = json.loads(body, parse_int=_json_int)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FeedRejected("not_a_feed", f"invalid JSON Feed: {exc}"[:300]) from exc
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
@@ -135,6 +140,23 @@ def parse_feed(
     )
 
 
+def _json_int(text: str) -> int | float:
+    return int(text) if len(text) <= 40 else float(text)
+
+
+def _plausible(value: datetime) -> datetime | None:
+    """``value`` (made aware) if it is a date a news entry can have, else None."""
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        year = value.astimezone(UTC).year
+    except (OverflowError, ValueError):
+        year = 0
+    if _FIRST_YEAR <= year <= _LAST_YEAR:
+        return value
+    metrics.FEED_ENTRIES.labels("bad_date").inc()
+    return None
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -146,13 +168,13 @@ def _iso(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _plausible(parsed)
 
 
 def _from_tuple(value: tuple[int, ...] | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
+        return _plausible(datetime(*value[:6], tzinfo=UTC))
     except (TypeError, ValueError, OverflowError):
         return None
