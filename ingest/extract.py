@@ -24,7 +24,15 @@ import structlog
 import trafilatura
 
 from ingest import metrics, sandbox_tasks
-from ingest.normalise import TEXT_MAX, TEXT_MAX_BYTES, URL_MAX, cap_text, clean, clean_title
+from ingest.normalise import (
+    TEXT_MAX,
+    TEXT_MAX_BYTES,
+    URL_MAX,
+    cap_text,
+    clean,
+    clean_markup,
+    clean_title,
+)
 from ingest.sandbox import Sandbox, SandboxError
 from wiredesk.records import Article, DecodeError, RawPage, Record
 from wiredesk.stage import BadInput
@@ -101,6 +109,7 @@ class ExtractArticles:
             html = record.html
         except DecodeError as exc:
             raise self._reject(exc.reason, f"{record.url}: {exc.detail}") from exc
+        html = clean_markup(html)  # one &#1; would make trafilatura return nothing (B8)
         doc = self.extract(html, record.final_url)
         if doc is None:
             raise self._reject("depth_or_empty", f"{record.url}: trafilatura found no content")
