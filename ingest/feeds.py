@@ -247,19 +247,9 @@ class FeedPoller:
             metrics.FEED_ENTRIES.labels("over_cap").inc(parsed.total_entries - len(parsed.entries))
         links = []
         for entry in parsed.entries:
-            href = clean_url(entry.link)
-            if href is None:
-                metrics.FEED_ENTRIES.labels("no_link").inc()
+            canonical = entry_link(base, entry.link, row.url)
+            if canonical is None:
                 continue
-            absolute = urljoin(base, href)
-            if (
-                urlsplit(absolute).scheme.lower() not in ("http", "https")
-                or not urlsplit(absolute).hostname
-            ):
-                metrics.FEED_ENTRIES.labels("refused_scheme").inc()
-                log.warning("feed_link_refused", feed=row.url, link=absolute[:200])
-                continue
-            canonical = canonical_url(absolute)
             links.append(
                 Link(
                     url=canonical,
@@ -327,6 +317,28 @@ class FeedPoller:
             totals[state] += 1
         for state, n in totals.items():
             metrics.FEEDS.labels(state).set(n)
+
+
+def entry_link(base: str, href: str | None, feed: str = "") -> str | None:
+    """The canonical absolute http(s) URL of an entry's link, or None (counted in
+    ``feed_entries_total``: ``no_link``, ``refused_scheme``, ``bad_link``). Never raises:
+    one unparseable link (``http://[::1``, a port of ``99999``) skips that entry only."""
+    href = clean_url(href)
+    if href is None:
+        metrics.FEED_ENTRIES.labels("no_link").inc()
+        return None
+    try:
+        absolute = urljoin(base, href)
+        parts = urlsplit(absolute)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            metrics.FEED_ENTRIES.labels("refused_scheme").inc()
+            log.warning("feed_link_refused", feed=feed, link=absolute[:200])
+            return None
+        return canonical_url(absolute)
+    except ValueError:
+        metrics.FEED_ENTRIES.labels("bad_link").inc()
+        log.warning("feed_link_unreadable", feed=feed, link=href[:200])
+        return None
 
 
 def _after(now: datetime, seconds: float, cap: float = schedule.MAX_HOLD_S) -> datetime:

@@ -59,7 +59,7 @@ FEED_ENCODING_OVERRIDE = Counter(
 )
 FEED_ENTRIES = Counter(
     "wiredesk_feed_entries_total",
-    "Feed entries by outcome: new, seen, no_link, refused_scheme, over_cap, bad_date",
+    "Feed entries by outcome: new, seen, no_link, refused_scheme, bad_link, over_cap, bad_date",
     ["outcome"],
 )
 FEEDS = Gauge(

@@ -14,6 +14,7 @@ from ingest import normalise, registry
 from ingest.addresses import refusal_reason
 from ingest.extract import ExtractArticles
 from ingest.feedparse import parse_feed
+from ingest.feeds import entry_link
 from ingest.netguard import FetchOptions, GuardedBackend
 from wiredesk.cli import main
 from wiredesk.records import Article, RawPage
@@ -217,3 +218,14 @@ def test_feeds_import_command_reports_the_skipped_entries(tmp_path, monkeypatch,
     assert main(["feeds", "list", "--json"]) == 0
     listed = [json.loads(line)["url"] for line in capsys.readouterr().out.splitlines()]
     assert sorted(listed) == ["https://fine.example/atom", "https://good.example/feed.xml"]
+
+
+def test_one_unreadable_entry_link_skips_only_that_entry():
+    """Before, ``urlsplit`` raised ValueError inside the poller's link loop for a link
+    like ``http://[::1`` and the whole feed failed with ``error``."""
+    base = "https://feed.example/rss"
+    assert entry_link(base, "http://[::1/story") is None
+    assert entry_link(base, "http://a.example:99999/story") is None
+    assert entry_link(base, "file:///etc/passwd") is None
+    assert entry_link(base, "/story?utm_source=x#top") == "https://feed.example/story"
+    assert entry_link(base, "http://user:pw@A.example/x") == "http://a.example/x"
