@@ -69,17 +69,20 @@ def _char_ref(match: re.Match[str]) -> str:
     if len(digits) <= 7 and _xml_char(int(digits, 16 if hex_digits else 10)):
         return match.group(0)
     metrics.SANITIZED.labels("char_ref").inc()
-    return ""
+    return " "  # not "": "&#&#1;1;" would become a new "&#1;"
 
 
 def clean_markup(html: str) -> str:
     """``html`` without references to, or raw, characters XML forbids (``&#1;``,
-    ``&#xFFFF;``, ``&#xD800;``, out-of-range numbers, raw C0 controls, lone surrogates)."""
-    if "&#" in html:
-        html = _CHAR_REF.sub(_char_ref, html)
+    ``&#xFFFF;``, ``&#xD800;``, out-of-range numbers, raw C0 controls, lone surrogates).
+
+    Raw characters go first, then references become a space, so no removal can assemble
+    a new reference: the result is a fixed point."""
     html, n = _XML_FORBIDDEN.subn("", html)
     if n:
         metrics.SANITIZED.labels("control").inc(n)
+    if "&#" in html:
+        html = _CHAR_REF.sub(_char_ref, html)
     return html
 
 

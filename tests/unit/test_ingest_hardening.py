@@ -77,9 +77,13 @@ def test_control_character_references_do_not_empty_the_page(bad):
 def test_clean_markup_keeps_text_and_allowed_references():
     html = "<p>tab&#9;nl&#10;cr&#13; amp&amp; euro&#x20AC; e&#233; bad&#1;&#xFFFF;\x02</p>"
     assert normalise.clean_markup(html) == (
-        "<p>tab&#9;nl&#10;cr&#13; amp&amp; euro&#x20AC; e&#233; bad</p>"
+        "<p>tab&#9;nl&#10;cr&#13; amp&amp; euro&#x20AC; e&#233; bad  </p>"
     )
-    assert normalise.clean_markup("a\ud800b&#xdfff;c&#0;d&#x10FFFF;") == "abcd&#x10FFFF;"
+    assert normalise.clean_markup("a\ud800b&#xdfff;c&#0;d&#x10FFFF;") == "ab c d&#x10FFFF;"
+    # removing one reference or raw character must not assemble a new reference
+    for nested in ("&#&#1;1;", "&#\x011;", "&&#1;#1;", "&#x&#1;1;"):
+        once = normalise.clean_markup(nested)
+        assert "&#1;" not in once and normalise.clean_markup(once) == once, repr(nested)
 
 
 # -- a 100k-item feed is bounded before feedparser --------------------------------------
