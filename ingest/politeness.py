@@ -6,7 +6,8 @@ host's turn without holding up fetches to other hosts; a wait longer than
 ``max_wait_s`` (a Retry-After of minutes) is not waited out: :class:`HostBackoff` is
 raised and the record goes to the DLQ with reason ``host_backoff``, to be re-sent later,
 and no request reaches that host until the block ends (catalogue F14). A block lasts at
-most ``MAX_HOLD_S`` (24 h), whatever the server asked (B6).
+most ``MAX_HOLD_S`` (24 h), whatever the server asked, and a robots.txt Crawl-delay is
+honoured up to ``MAX_CRAWL_DELAY_S`` (B6).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 from ingest import metrics
 from ingest.schedule import clamp_hold, digits_seconds
 from wiredesk.stage import BadInput
+
+MAX_CRAWL_DELAY_S = 30.0  # longer would hold a fetch thread past the batch's budget
 
 
 class HostBackoff(BadInput):
@@ -79,8 +82,14 @@ class HostGate:
         return self._hosts[key]
 
     def set_crawl_delay(self, key: str, seconds: float | None) -> None:
+        """Space requests to ``key`` by ``seconds`` (at most ``MAX_CRAWL_DELAY_S``)."""
         with self._cond:
-            self._host(key).delay = max(self.min_delay_s, seconds or 0.0)
+            delay = clamp_hold(seconds, MAX_CRAWL_DELAY_S)
+            self._host(key).delay = max(self.min_delay_s, delay)
+
+    def crawl_delay(self, key: str) -> float:
+        with self._cond:
+            return self._host(key).delay
 
     def block(self, key: str, seconds: float) -> None:
         """No request to ``key`` for ``seconds`` (Retry-After), at most ``MAX_HOLD_S``."""

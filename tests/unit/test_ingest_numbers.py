@@ -17,7 +17,7 @@ from ingest import schedule
 from ingest.feedparse import parse_json_feed
 from ingest.feeds import FeedPoller
 from ingest.http import make_client
-from ingest.politeness import HostGate, retry_after_seconds
+from ingest.politeness import MAX_CRAWL_DELAY_S, HostGate, retry_after_seconds
 from ingest.registry import FeedSpec
 from tests.ingest_support import options
 from tests.rawhttp import RawServer, response
@@ -197,3 +197,12 @@ def test_a_feed_failing_for_ever_does_not_abort_the_round(sqlite_engine):
         row = _row(sqlite_engine, broken)
         assert row.consecutive_failures == 1_026
         assert 0 < _wait(row, clock) <= POLICY.max_backoff_s
+
+
+@pytest.mark.parametrize("delay", [1e30, math.inf, 10 * 365 * 86_400.0, math.nan, -5.0])
+def test_crawl_delay_from_robots_is_capped(delay):
+    """Before, Crawl-delay: 1e30 made the next request wait on Condition.wait(1e30)
+    (OverflowError in the fetch thread), and a year-long one wedged the batch."""
+    gate = HostGate(min_delay_s=1.0)
+    gate.set_crawl_delay("http://a:80", delay)
+    assert 1.0 <= gate.crawl_delay("http://a:80") <= MAX_CRAWL_DELAY_S
