@@ -28,12 +28,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest import normalise
-from ingest.extract import content_hash, page_language
+from ingest.extract import ExtractArticles, content_hash, page_language
 from ingest.feedparse import FeedRejected, ParsedFeed, bound_items, parse_feed, parse_json_feed
 from ingest.feeds import entry_link
-from ingest.pages import decode_html
+from ingest.http import Response
+from ingest.pages import check_html, decode_html
 from ingest.sandbox import Sandbox
 from ingest.urls import canonical_url
+from wiredesk.records import Article, RawPage
+from wiredesk.stage import BadInput
 
 EXAMPLES = int(os.environ.get("WIREDESK_FUZZ_EXAMPLES", "60"))
 settings.register_profile(
@@ -128,7 +131,7 @@ raw_bytes = st.one_of(
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(workers=1, timeout_s=5, memory_mb=300) as box:
+    with Sandbox(workers=1, timeout_s=5, memory_mb=1024) as box:
         yield box
 
 
@@ -224,6 +227,39 @@ def test_page_decoding_and_cleaning_never_fail(body, content_type):
     language = page_language(cleaned)
     assert language is None or (2 <= len(language) <= 3 and language.isascii())
     content_hash(cleaned)
+
+
+ARTICLE = "".join(
+    f"<p>Paragraph {i} of a page about the harbour, the ferries and the winter storms.</p>"
+    for i in range(5)
+)
+
+
+@FUZZ
+@given(head=markup, middle=markup, status=st.sampled_from([200, 200, 404]), body=raw_bytes)
+def test_extractor_yields_an_article_or_bad_input(sandbox, head, middle, status, body):
+    """The whole extract stage on hostile HTML: an Article or BadInput, nothing else."""
+    html = f"<html><head>{head}</head><body>{ARTICLE[:200]}{middle}{ARTICLE}</body></html>"
+    page = RawPage(
+        article_id="f" * 64,
+        url="https://news.example/x",
+        final_url="https://news.example/x",
+        status=200,
+        content_type="text/html",
+        html=html,
+    )
+    try:
+        out = list(ExtractArticles(sandbox, min_chars=100)(page))
+    except BadInput as exc:
+        assert exc.reason
+    else:
+        assert len(out) == 1 and isinstance(out[0], Article)
+        assert not FORBIDDEN.search(out[0].text) and out[0].text.strip()
+    resp = Response("https://news.example/x", status, {"content-type": head[:40]}, body)
+    try:
+        assert check_html("https://news.example/x", resp)
+    except BadInput as exc:
+        assert exc.reason
 
 
 @FUZZ
