@@ -18,7 +18,9 @@ about 20 s here). Run longer locally with e.g. ``WIREDESK_FUZZ_EXAMPLES=5000``.
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import re
 import string
 from urllib.parse import urlsplit
@@ -27,12 +29,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest import normalise
+from ingest import normalise, schedule
 from ingest.extract import ExtractArticles, content_hash, page_language
 from ingest.feedparse import FeedRejected, ParsedFeed, bound_items, parse_feed, parse_json_feed
 from ingest.feeds import entry_link
 from ingest.http import Response
 from ingest.pages import check_html, decode_html
+from ingest.politeness import retry_after_seconds
 from ingest.sandbox import Sandbox
 from ingest.urls import canonical_url
 from wiredesk.records import Article, RawPage
@@ -362,3 +365,27 @@ def test_entry_link_never_raises(base, href):
     if link is not None:
         assert link.startswith(("http://", "https://"))
         assert canonical_url(link) == link
+
+
+# -- untrusted numbers -------------------------------------------------------------------
+number_text = st.one_of(
+    st.text(max_size=40),
+    st.integers().map(str),
+    st.floats().map(str),
+    st.text(alphabet='0123456789\u0663\u00b2 .-+eE,="max-age', max_size=60),
+    st.integers(0, 6_000).map(lambda n: "9" * n),
+)
+
+
+@FUZZ
+@given(value=st.one_of(st.none(), number_text), failures=st.integers(-5, 10**40))
+def test_untrusted_numbers_are_always_bounded(value, failures):
+    hold = retry_after_seconds(value, 1_795_000_000.0)
+    assert math.isfinite(hold) and 0 <= hold <= schedule.MAX_HOLD_S
+    age = schedule.max_age(None if value is None else f"public, max-age={value}")
+    assert age is None or (math.isfinite(age) and 0 <= age <= schedule.MAX_HOLD_S)
+    ttl = schedule.ttl_seconds(value)
+    assert ttl is None or (math.isfinite(ttl) and 0 < ttl <= schedule.MAX_HOLD_S)
+    policy = schedule.PollPolicy()
+    delay = schedule.delay_after_failure(policy, failures, random.Random(0), ttl)
+    assert math.isfinite(delay) and 0 <= delay <= max(policy.max_backoff_s, schedule.MAX_HOLD_S)
