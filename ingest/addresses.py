@@ -5,6 +5,10 @@ label) or returns None for a public unicast address. IPv6 forms that embed an IP
 address (IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, 6to4
 ``2002::/16``, Teredo, NAT64 ``64:ff9b::/96``) are judged by the embedded address or
 refused outright: ``ipaddress`` calls several of them global, which they are not for us.
+
+``NEVER_ALLOWED`` reasons (unspecified, metadata and the link-local ranges metadata
+services live in, in any spelling, NAT64 included) are refused even where a test setup
+allows private addresses (catalogue B9).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = (IPv6Network("64:ff9b::/96"), IPv6Network("64:ff9b:1::/48"))
 IPV4_COMPATIBLE = IPv6Network("::/96")
 SIX_TO_FOUR = IPv6Network("2002::/16")
+
+NEVER_ALLOWED = frozenset({"metadata", "unspecified", "link_local"})
 
 REASONS = (
     "metadata",
@@ -47,7 +53,8 @@ def refusal_reason(address: str | Address) -> str | None:
         if embedded is not None:
             return refusal_reason(embedded) or ("reserved" if addr.ipv4_mapped is None else None)
         if any(addr in net for net in NAT64):
-            return "nat64"
+            inner = refusal_reason(IPv4Address(int(addr) & 0xFFFFFFFF))
+            return inner if inner in NEVER_ALLOWED else "nat64"
     if addr.is_unspecified:
         return "unspecified"
     if addr.is_loopback:

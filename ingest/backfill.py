@@ -6,13 +6,17 @@ its canonical URL, so a page already fetched live lands on the same article id a
 sink's upsert keeps one row. Other records are skipped and counted by reason in
 ``wiredesk_backfill_records_total{outcome}``. Bodies are read through warcio's decoding
 stream with the fetcher's byte cap, so a compressed record cannot inflate past it.
+
+A hostile record never stops a file: an unparseable target URI or status line skips that
+record, and a WARC-Date outside 1990..now+1 day (which would make the archived copy look
+newer than every live fetch) is replaced by the time of the backfill.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,15 +31,28 @@ from wiredesk.errors import RecordRejected
 from wiredesk.records import RawPage, url_id
 from wiredesk.topics import RAW
 
+_FIRST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+
 
 def _warc_date(value: str | None) -> datetime:
+    now = datetime.now(UTC)
     if value:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        except ValueError:
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            if _FIRST_DATE <= parsed <= now + timedelta(days=1):
+                return parsed
+        except (ValueError, OverflowError):
             pass
-    return datetime.now(UTC)
+        metrics.SANITIZED.labels("warc_date").inc()
+    return now
+
+
+def _status(value: str | None) -> int:
+    try:
+        return int(value) if value and value.isascii() and value.isdigit() else 0
+    except ValueError:
+        return 0
 
 
 def read_pages(stream: BinaryIO, max_bytes: int) -> Iterator[RawPage | str]:
@@ -52,7 +69,7 @@ def read_pages(stream: BinaryIO, max_bytes: int) -> Iterator[RawPage | str]:
         if http is None:
             yield "skipped_no_http"
             continue
-        status = int(http.get_statuscode() or 0)
+        status = _status(http.get_statuscode())
         if status != 200:
             yield "skipped_status"
             continue
@@ -67,7 +84,11 @@ def read_pages(stream: BinaryIO, max_bytes: int) -> Iterator[RawPage | str]:
         if not body.strip():
             yield "skipped_empty"
             continue
-        canonical = canonical_url(uri)
+        try:
+            canonical = canonical_url(uri)
+        except ValueError:
+            yield "skipped_bad_uri"
+            continue
         yield RawPage(
             article_id=url_id(canonical),
             url=canonical,

@@ -7,7 +7,15 @@
   billion-laughs and the quadratic blow-up of the loose parser live (X1-X3).
 * feedparser runs in the sandbox (time and memory bound: the author-field ReDoS, X4) and
   every exception it raises is caught there (X5).
+* A feed with more than ``max_items`` items is cut after the last one we keep (and its
+  root closed again) before feedparser sees it: a 100k-item feed costs the parse of
+  ``max_items`` items, not a parse timeout on every poll (X10). ``total_entries`` still
+  counts every item.
 * JSON Feed (https://jsonfeed.org) is parsed with ``json``: feedparser does not read it.
+  Integers longer than 40 digits become floats (Python refuses to convert one of over
+  4,300 digits and ``json`` would raise); nothing we read is a number anyway (B6).
+* Entry dates outside 1970-2100, or that cannot be placed in UTC, are unknown (B7):
+  ``published`` is None and ``wiredesk_feed_entries_total{kind="bad_date"}`` counts them.
 """
 
 from __future__ import annotations
@@ -24,6 +32,10 @@ from wiredesk.stage import BadInput
 
 _ENTITY = re.compile(rb"<!\s*ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!\s*DOCTYPE([^>\[]*)(\[)?", re.I)
+_FIRST_YEAR, _LAST_YEAR = 1970, 2100
+_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.I)
+_ATOM_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feed[\s>]", re.I)
+_RDF_ROOT = re.compile(rb"<rdf:RDF[\s>]", re.I)
 _RSS091_DOCTYPES = (
     b"-//netscape communications//dtd rss 0.91//en",
     b"-//userland//dtd rss 0.91//en",
@@ -64,14 +76,33 @@ def check_declarations(body: bytes) -> None:
             raise FeedRejected("dtd", f"the feed has a DTD: {match.group(0)[:120]!r}")
 
 
+def bound_items(body: bytes, max_items: int) -> tuple[bytes, int]:
+    """``body`` cut after its ``max_items``-th item and closed again, and how many items
+    it has in all (unchanged when it has at most ``max_items``)."""
+    cut, total = None, 0
+    for total, match in enumerate(_ITEM_END.finditer(body), 1):
+        if total == max_items:
+            cut = match.end()
+    if cut is None or total <= max_items:
+        return body, total
+    head = body[:2_000]
+    if _ATOM_ROOT.search(head):
+        closing = b"</feed>"
+    elif _RDF_ROOT.search(head):
+        closing = b"</rdf:RDF>"
+    else:
+        closing = b"</channel></rss>"
+    return body[:cut] + closing, total
+
+
 def looks_like_json_feed(body: bytes, content_type: str) -> bool:
     return "json" in content_type.lower() or body.lstrip()[:1] == b"{"
 
 
 def parse_json_feed(body: bytes, max_items: int) -> ParsedFeed:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = json.loads(body, parse_int=_json_int)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FeedRejected("not_a_feed", f"invalid JSON Feed: {exc}"[:300]) from exc
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
@@ -104,6 +135,7 @@ def parse_feed(
     if looks_like_json_feed(body, headers.get("content-type", "")):
         return parse_json_feed(body, max_items)
     check_declarations(body)
+    body, total = bound_items(body, max_items)
     try:
         if sandbox is None:
             data = sandbox_tasks.parse_feed(body, headers, max_items)
@@ -127,12 +159,29 @@ def parse_feed(
     return ParsedFeed(
         title=_str(data["title"]),
         entries=entries,
-        total_entries=data["total_entries"],
+        total_entries=max(total, data["total_entries"]),
         ttl=data["ttl"],
         bozo=data["bozo_exception"] if data["bozo"] else None,
         encoding_override=data["encoding_override"],
         version=data["version"],
     )
+
+
+def _json_int(text: str) -> int | float:
+    return int(text) if len(text) <= 40 else float(text)
+
+
+def _plausible(value: datetime) -> datetime | None:
+    """``value`` (made aware) if it is a date a news entry can have, else None."""
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        year = value.astimezone(UTC).year
+    except (OverflowError, ValueError):
+        year = 0
+    if _FIRST_YEAR <= year <= _LAST_YEAR:
+        return value
+    metrics.FEED_ENTRIES.labels("bad_date").inc()
+    return None
 
 
 def _str(value: Any) -> str | None:
@@ -146,13 +195,13 @@ def _iso(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _plausible(parsed)
 
 
 def _from_tuple(value: tuple[int, ...] | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
+        return _plausible(datetime(*value[:6], tzinfo=UTC))
     except (TypeError, ValueError, OverflowError):
         return None

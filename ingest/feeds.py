@@ -8,6 +8,10 @@ Last-Modified -> 304), parse them safely (:mod:`ingest.feedparse`), turn entries
 the links as seen and each feed's validators, health and next poll time
 (:mod:`ingest.schedule`) in one transaction. If publishing fails nothing is recorded,
 so the next round fetches and publishes the same entries again.
+
+A 429/503 holds the feed that got it (its ``next_poll_at``) for its Retry-After, at most
+``schedule.MAX_HOLD_S``; other feeds of the same host keep their own schedule. Whatever one
+feed does (hostile headers, a crash in our code), the round goes on with the others.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ingest import metrics, registry, schedule
 from ingest.feedparse import FeedRejected, ParsedFeed, parse_feed
 from ingest.http import FetchOptions, fetch
 from ingest.normalise import clean_title, clean_url
-from ingest.politeness import HostBackoff, HostGate, host_key, retry_after_seconds
+from ingest.politeness import HostGate, host_key, retry_after_seconds
 from ingest.registry import FeedSpec, feed_id
 from ingest.sandbox import Sandbox
 from ingest.urls import canonical_url
@@ -41,6 +45,8 @@ from wiredesk.stage import BadInput
 log = structlog.get_logger(__name__)
 
 __all__ = ["FeedPoller", "feed_id"]
+
+MAX_INTERVAL_S = 366 * 86_400.0  # a registry's fixed interval is honoured up to a year
 
 
 @dataclass
@@ -95,7 +101,7 @@ class FeedPoller:
         now = datetime.fromtimestamp(self.clock(), UTC)
         rows = self.due(now)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="feeds") as pool:
-            outcomes = list(pool.map(lambda row: self._poll_one(row, now), rows))
+            outcomes = list(pool.map(lambda row: self._poll_guarded(row, now), rows))
         links: dict[str, Link] = {}
         for outcome in outcomes:
             for link in outcome.links:
@@ -155,13 +161,22 @@ class FeedPoller:
         with self.engine.connect() as conn:
             return list(conn.execute(query.order_by(FeedRow.next_poll_at, FeedRow.feed_id)))
 
+    def _poll_guarded(self, row: Any, now: datetime) -> _Outcome:
+        """:meth:`_poll_one`, and if even its error handling fails, a plain failure."""
+        try:
+            return self._poll_one(row, now)
+        except Exception as exc:
+            log.exception("feed_poll_crashed", feed=row.url)
+            state = {
+                "last_polled_at": now,
+                "last_error": f"error: {exc!r}"[:500],
+                "next_poll_at": _after(now, self.policy.max_backoff_s),
+            }
+            return _Outcome(row.feed_id, state, status="failed")
+
     def _poll_one(self, row: Any, now: datetime) -> _Outcome:
         try:
             return self._fetch_and_parse(row, now)
-        except HostBackoff:  # another feed of this host got a Retry-After: wait, no failure
-            wait = self.gate.blocked_for(host_key(row.url))
-            state = {"next_poll_at": now + timedelta(seconds=wait)}
-            return _Outcome(row.feed_id, state, status="deferred")
         except BadInput as exc:
             return self._failed(row, now, exc.reason, exc.detail)
         except Exception as exc:  # a bug must not stop the other feeds
@@ -190,9 +205,8 @@ class FeedPoller:
             )
             state.update(self._healthy(now, delay))
             return _Outcome(row.feed_id, state, status="not_modified")
-        if resp.status in (429, 503):
+        if resp.status in (429, 503):  # holds this feed only (``_failed``), capped
             wait = retry_after_seconds(resp.headers.get("retry-after"), self.clock())
-            self.gate.block(key, wait)
             return self._failed(row, now, f"http_{resp.status}", row.url, wait, resp.status)
         if resp.status != 200:
             reason = f"http_{resp.status // 100}xx"
@@ -233,19 +247,9 @@ class FeedPoller:
             metrics.FEED_ENTRIES.labels("over_cap").inc(parsed.total_entries - len(parsed.entries))
         links = []
         for entry in parsed.entries:
-            href = clean_url(entry.link)
-            if href is None:
-                metrics.FEED_ENTRIES.labels("no_link").inc()
+            canonical = entry_link(base, entry.link, row.url)
+            if canonical is None:
                 continue
-            absolute = urljoin(base, href)
-            if (
-                urlsplit(absolute).scheme.lower() not in ("http", "https")
-                or not urlsplit(absolute).hostname
-            ):
-                metrics.FEED_ENTRIES.labels("refused_scheme").inc()
-                log.warning("feed_link_refused", feed=row.url, link=absolute[:200])
-                continue
-            canonical = canonical_url(absolute)
             links.append(
                 Link(
                     url=canonical,
@@ -263,7 +267,7 @@ class FeedPoller:
             "last_success_at": now,
             "consecutive_failures": 0,
             "last_error": None,
-            "next_poll_at": now + timedelta(seconds=delay),
+            "next_poll_at": _after(now, delay, cap=MAX_INTERVAL_S),
         }
 
     def _failed(
@@ -285,7 +289,7 @@ class FeedPoller:
             "consecutive_failures": failures,
             "last_error": f"{reason}: {detail}"[:500],
             "last_status": status,
-            "next_poll_at": now + timedelta(seconds=delay),
+            "next_poll_at": _after(now, delay),
         }
         return _Outcome(row.feed_id, state, status="failed")
 
@@ -313,3 +317,30 @@ class FeedPoller:
             totals[state] += 1
         for state, n in totals.items():
             metrics.FEEDS.labels(state).set(n)
+
+
+def entry_link(base: str, href: str | None, feed: str = "") -> str | None:
+    """The canonical absolute http(s) URL of an entry's link, or None (counted in
+    ``feed_entries_total``: ``no_link``, ``refused_scheme``, ``bad_link``). Never raises:
+    one unparseable link (``http://[::1``, a port of ``99999``) skips that entry only."""
+    href = clean_url(href)
+    if href is None:
+        metrics.FEED_ENTRIES.labels("no_link").inc()
+        return None
+    try:
+        absolute = urljoin(base, href)
+        parts = urlsplit(absolute)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            metrics.FEED_ENTRIES.labels("refused_scheme").inc()
+            log.warning("feed_link_refused", feed=feed, link=absolute[:200])
+            return None
+        return canonical_url(absolute)
+    except ValueError:
+        metrics.FEED_ENTRIES.labels("bad_link").inc()
+        log.warning("feed_link_unreadable", feed=feed, link=href[:200])
+        return None
+
+
+def _after(now: datetime, seconds: float, cap: float = schedule.MAX_HOLD_S) -> datetime:
+    """``now`` plus ``seconds`` clamped to ``[0, cap]`` (never an OverflowError)."""
+    return now + timedelta(seconds=schedule.clamp_hold(seconds, cap))

@@ -16,9 +16,15 @@ stops at the cap without inflating further), and a wall-clock deadline covers th
 fetch, including every socket read, because per-read timeouts never fire on a server
 that drips one byte at a time.
 
-Failures of the remote side are ``BadInput`` with a short reason; refusals are
-:class:`Refused`. Both are counted here (``wiredesk_fetch_blocked_total`` and
-``wiredesk_fetch_rejected_total``) and logged with the URL.
+Credentials in a URL (``http://user:pass@host/``, in a link or a redirect) are dropped
+before the request: httpx would send them as Basic auth to whoever the link names.
+
+Failures of the remote side are ``BadInput`` with a short reason (``timeout``,
+``connect_error`` before an answer, ``truncated_body`` when the connection ends inside
+the body, ``bad_redirect`` for a Location that is not a usable URL, ``bad_response`` for
+a malformed status line, header or Content-Length); refusals are :class:`Refused`. Both
+are counted here (``wiredesk_fetch_blocked_total`` and ``wiredesk_fetch_rejected_total``)
+and logged with the URL.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 import structlog
@@ -163,13 +169,23 @@ def check_scheme(url: str) -> None:
         raise Refused("no_host", url[:200])
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` without ``user:password@`` (counted as ``sanitized_total{kind="userinfo"}``)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    metrics.SANITIZED.labels("userinfo").inc()
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def _follow(
     client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], truncate: bool
 ) -> Response:
     hops: list[str] = []
     current = url
     while True:
-        check_scheme(current)
+        _check_hop(current, first=not hops)
+        current = without_userinfo(current)
         resp = _get_once(client, current, opts, headers, truncate)
         location = resp.headers.get("location")
         if resp.status not in REDIRECT_STATUSES or not location:
@@ -178,7 +194,29 @@ def _follow(
         if len(hops) >= opts.max_redirects:
             raise BadInput("redirects", f"more than {opts.max_redirects} redirects from {url}")
         hops.append(current)
-        current = urljoin(current, location.strip())
+        try:
+            current = urljoin(current, location.strip())
+        except ValueError as exc:
+            raise BadInput("bad_redirect", f"{current}: Location {location[:200]!r}") from exc
+
+
+def _check_hop(url: str, first: bool) -> None:
+    """:func:`check_scheme`; on a redirect hop an unusable URL is ``bad_redirect``."""
+    try:
+        check_scheme(url)
+    except Refused as exc:
+        if first or exc.reason not in ("bad_url", "no_host"):
+            raise
+        raise BadInput("bad_redirect", exc.detail) from exc
+
+
+def _protocol_reason(exc: httpx.RemoteProtocolError) -> str:
+    text = str(exc).lower()
+    if "location header" in text:
+        return "bad_redirect"
+    if "peer closed connection" in text or "incomplete chunked" in text:
+        return "truncated_body"
+    return "bad_response"
 
 
 def _get_once(
@@ -199,6 +237,8 @@ def _get_once(
             return Response(url, resp.status_code, resp_headers, body, truncated=truncated)
     except httpx.TimeoutException as exc:
         raise BadInput("timeout", f"{url}: deadline {opts.timeout_s}s: {exc!r}") from exc
+    except httpx.RemoteProtocolError as exc:
+        raise BadInput(_protocol_reason(exc), f"{url}: {exc!r}"[:500]) from exc
     except httpx.TransportError as exc:
         raise BadInput("connect_error", f"{url}: {exc!r}") from exc
     except httpx.InvalidURL as exc:
@@ -217,6 +257,8 @@ def _read_body(
             data = decoder.feed(raw)
             size += len(data)
             chunks.append(data)
+    except (httpx.ReadError, httpx.RemoteProtocolError) as exc:  # the answer had begun
+        raise BadInput("truncated_body", f"{url}: {exc!r} after {size} bytes"[:500]) from exc
     except BadInput as exc:
         if not (truncate and exc.reason == "too_large"):
             raise

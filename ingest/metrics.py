@@ -17,7 +17,8 @@ FETCH_BLOCKED = Counter(
 )
 FETCH_REJECTED = Counter(
     "wiredesk_fetch_rejected_total",
-    "Fetches abandoned or refused after connecting (too_large, timeout, redirects, ...)",
+    "Fetches abandoned or refused after connecting (too_large, timeout, redirects, "
+    "truncated_body, bad_redirect, bad_response, connect_error, ...)",
     ["kind", "reason"],
 )
 FETCH_RESPONSES = Counter(
@@ -41,7 +42,7 @@ ROBOTS = Counter(
 )
 FEED_POLLS = Counter(
     "wiredesk_feed_polls_total",
-    "Feed polls by outcome: changed, not_modified (304), unchanged, failed, deferred",
+    "Feed polls by outcome: changed, not_modified (304), unchanged, failed",
     ["outcome"],
 )
 FEED_NOT_MODIFIED = Counter(
@@ -59,7 +60,7 @@ FEED_ENCODING_OVERRIDE = Counter(
 )
 FEED_ENTRIES = Counter(
     "wiredesk_feed_entries_total",
-    "Feed entries by outcome: new, seen, no_link, refused_scheme, over_cap",
+    "Feed entries by outcome: new, seen, no_link, refused_scheme, bad_link, over_cap, bad_date",
     ["outcome"],
 )
 FEEDS = Gauge(
@@ -70,7 +71,8 @@ FEEDS = Gauge(
 SANITIZED = Counter(
     "wiredesk_sanitized_total",
     "Characters or fields changed by the ingest normaliser (nul, control, truncated, markup; "
-    "capped: an article text cut to fit the broker limit)",
+    "capped: an article text cut to fit the broker limit; char_ref: a reference to a "
+    "character XML forbids, removed from a page; userinfo: credentials dropped from a URL)",
     ["kind"],
 )
 PAGE_CHARSET = Counter(

@@ -24,7 +24,7 @@ import certifi
 import httpcore
 import httpx
 
-from ingest.addresses import refusal_reason
+from ingest.addresses import NEVER_ALLOWED, refusal_reason
 from wiredesk.stage import BadInput
 
 MAX_REDIRECTS = 5
@@ -71,7 +71,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         return [(info[0], info[4]) for info in infos]
 
     def _allowed(self, host: str, port: int, address: str, reason: str) -> bool:
-        if reason == "metadata":
+        if reason in NEVER_ALLOWED:
             return False
         if self.options.allow_private:
             return True

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
+import re2
 from charset_normalizer import from_bytes
 
 from ingest import metrics
@@ -32,7 +33,8 @@ from wiredesk.records import Link, RawPage, Record
 from wiredesk.stage import BadInput
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# RE2: `[^>]+charset\s*` backtracks quadratically over an unclosed tag with re
+_META_CHARSET = re2.compile(rb"""(?i)<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""")
 _LOOKS_HTML = re.compile(rb"<(!doctype\s+html|html|head|body)[\s>]", re.I)
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _LATIN1 = {"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252", "cp1252"}

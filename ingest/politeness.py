@@ -5,7 +5,9 @@ One :class:`HostGate` is shared by all fetch threads of a process. A fetch waits
 host's turn without holding up fetches to other hosts; a wait longer than
 ``max_wait_s`` (a Retry-After of minutes) is not waited out: :class:`HostBackoff` is
 raised and the record goes to the DLQ with reason ``host_backoff``, to be re-sent later,
-and no request reaches that host until the block ends (catalogue F14).
+and no request reaches that host until the block ends (catalogue F14). A block lasts at
+most ``MAX_HOLD_S`` (24 h), whatever the server asked, and a robots.txt Crawl-delay is
+honoured up to ``MAX_CRAWL_DELAY_S`` (B6).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from ingest import metrics
+from ingest.schedule import clamp_hold, digits_seconds
 from wiredesk.stage import BadInput
+
+MAX_CRAWL_DELAY_S = 30.0  # longer would hold a fetch thread past the batch's budget
 
 
 class HostBackoff(BadInput):
@@ -35,14 +40,15 @@ def host_key(url: str) -> str:
 
 
 def retry_after_seconds(value: str | None, now: float, default: float = 60.0) -> float:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date); ``default`` if absent."""
+    """Seconds from a Retry-After header (ASCII delta-seconds or HTTP-date) within
+    ``[0, MAX_HOLD_S]``; ``default`` if absent or unreadable (the 429/503 still holds)."""
+    value = (value or "").strip()
     if not value:
         return default
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return digits_seconds(value)
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+        return clamp_hold(parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError, IndexError, OverflowError):
         return default
 
@@ -76,14 +82,20 @@ class HostGate:
         return self._hosts[key]
 
     def set_crawl_delay(self, key: str, seconds: float | None) -> None:
+        """Space requests to ``key`` by ``seconds`` (at most ``MAX_CRAWL_DELAY_S``)."""
         with self._cond:
-            self._host(key).delay = max(self.min_delay_s, seconds or 0.0)
+            delay = clamp_hold(seconds, MAX_CRAWL_DELAY_S)
+            self._host(key).delay = max(self.min_delay_s, delay)
+
+    def crawl_delay(self, key: str) -> float:
+        with self._cond:
+            return self._host(key).delay
 
     def block(self, key: str, seconds: float) -> None:
-        """No request to ``key`` for ``seconds`` (Retry-After)."""
+        """No request to ``key`` for ``seconds`` (Retry-After), at most ``MAX_HOLD_S``."""
         with self._cond:
             host = self._host(key)
-            host.blocked_until = max(host.blocked_until, self.clock() + seconds)
+            host.blocked_until = max(host.blocked_until, self.clock() + clamp_hold(seconds))
             self._cond.notify_all()
 
     def blocked_for(self, key: str) -> float:

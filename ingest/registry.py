@@ -10,6 +10,9 @@ Sources of feeds, all ending up as rows of ``feeds`` (the poller reads only the 
 * ``wiredesk feeds add|remove|enable|disable|import|export|list``.
 
 OPML is read with the same DTD/entity refusal as feeds (billion laughs works on OPML too).
+A bad entry (a ``file://`` or other non-http(s) URL, an unreadable URL, a bad interval)
+does not reject the whole document: it is skipped, and reported as ``(url, reason)`` in
+the ``skipped`` list the caller passes.
 Tags come from the ``category`` attribute and from enclosing folder outlines, as feed
 readers export them; ``wiredeskInterval``/``wiredeskEnabled`` carry our own settings.
 """
@@ -25,6 +28,7 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
+import structlog
 from sqlalchemy import Engine, delete, select, update
 
 from ingest.feedparse import check_declarations
@@ -33,6 +37,8 @@ from ingest.urls import canonical_url
 from wiredesk.db import insert_for
 from wiredesk.db.feed_tables import FeedRow
 from wiredesk.stage import BadInput
+
+log = structlog.get_logger(__name__)
 
 
 class RegistryError(ValueError):
@@ -52,18 +58,30 @@ class FeedSpec:
     title: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.url.lower().startswith(("http://", "https://")):
-            raise RegistryError(f"not an http(s) feed URL: {self.url[:200]!r}")
-        if self.interval_s is not None and self.interval_s < 1:
-            raise RegistryError(f"{self.url}: interval must be at least 1 s")
+        problem = spec_problem(self.url, self.interval_s)
+        if problem:
+            raise RegistryError(f"{problem}: {self.url[:200]!r}")
+
+
+def spec_problem(url: str, interval_s: int | None) -> str | None:
+    """Why a feed entry cannot be registered, or None."""
+    if not url.lower().startswith(("http://", "https://")):
+        return "not an http(s) feed URL"
+    if interval_s is not None and interval_s < 1:
+        return "interval must be at least 1 s"
+    return None
 
 
 # -- files --------------------------------------------------------------------------
-def read_feeds_file(path: Path) -> list[FeedSpec]:
+Skipped = list[tuple[str, str]]
+
+
+def read_feeds_file(path: Path, skipped: Skipped | None = None) -> list[FeedSpec]:
+    """The feeds of a file; an OPML file's bad entries go to ``skipped`` (url, reason)."""
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix in (".opml", ".xml"):
-        return read_opml(data)
+        return read_opml(data, skipped)
     if suffix == ".toml":
         try:
             table = tomllib.loads(data.decode("utf-8"))
@@ -109,7 +127,8 @@ def _spec_from_line(line: str, where: Path, number: int) -> FeedSpec | None:
     return FeedSpec(url=url, **values)
 
 
-def read_opml(data: bytes) -> list[FeedSpec]:
+def read_opml(data: bytes, skipped: Skipped | None = None) -> list[FeedSpec]:
+    """The feeds of an OPML document; bad entries are left out and listed in ``skipped``."""
     try:
         check_declarations(data)
         root = ElementTree.fromstring(data)
@@ -119,23 +138,34 @@ def read_opml(data: bytes) -> list[FeedSpec]:
     if root.tag != "opml" or body is None:
         raise RegistryError("not an OPML document (no <opml><body>)")
     specs: list[FeedSpec] = []
-    _walk(body, (), specs)
+    _walk(body, (), specs, skipped if skipped is not None else [])
     return specs
 
 
-def _walk(node: ElementTree.Element, folders: tuple[str, ...], out: list[FeedSpec]) -> None:
+def _walk(
+    node: ElementTree.Element, folders: tuple[str, ...], out: list[FeedSpec], skipped: Skipped
+) -> None:
     for outline in node.findall("outline"):
-        url = clean_url(outline.get("xmlUrl"))
-        if url is None:
+        raw = outline.get("xmlUrl")
+        if raw is None:
             folder = clean_title(outline.get("title") or outline.get("text"))
-            _walk(outline, folders + ((folder,) if folder else ()), out)
+            _walk(outline, folders + ((folder,) if folder else ()), out, skipped)
+            continue
+        url = clean_url(raw)
+        if url is None:
+            skipped.append((raw[:300], "URL too long or unreadable"))
             continue
         categories = [c.strip().strip("/") for c in (outline.get("category") or "").split(",")]
         interval = outline.get("wiredeskInterval", "")
+        interval_s = int(interval) if interval.isascii() and interval.isdigit() else None
+        problem = spec_problem(url, interval_s)
+        if problem:
+            skipped.append((url[:300], problem))
+            continue
         out.append(
             FeedSpec(
                 url=url,
-                interval_s=int(interval) if interval.isdigit() else None,
+                interval_s=interval_s,
                 enabled=outline.get("wiredeskEnabled", "true").lower() != "false",
                 tags=tuple(dict.fromkeys([*folders, *(c for c in categories if c)])),
                 title=clean_title(outline.get("title") or _unless(outline.get("text"), url)),
@@ -228,5 +258,8 @@ def config_feeds(urls: Sequence[str], feeds_file: Path | None) -> list[FeedSpec]
     """The feeds named by the settings ``feeds`` and ``feeds_file``."""
     specs = [FeedSpec(url=u) for u in urls]
     if feeds_file is not None:
-        specs += read_feeds_file(feeds_file)
+        skipped: Skipped = []
+        specs += read_feeds_file(feeds_file, skipped)
+        for url, reason in skipped:
+            log.warning("feed_entry_skipped", file=str(feeds_file), url=url, reason=reason)
     return specs

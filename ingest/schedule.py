@@ -8,19 +8,39 @@ recent entries (a feed that publishes hourly is polled every 30 min), kept withi
 value cannot stop polling. After a failure the delay backs off exponentially from
 ``min_interval_s`` (x2 per consecutive failure, up to ``max_backoff_s``) with "equal
 jitter" (half fixed, half random) so failing feeds don't retry in lockstep; a
-Retry-After (429/503) is a floor on that delay, capped at a day.
+Retry-After (429/503) is a floor on that delay.
+
+Every number that comes from the outside (Retry-After, max-age, ``<ttl>``, the failure
+count) is clamped before arithmetic: no hint or hold is ever longer than ``MAX_HOLD_S``
+(24 h), non-finite values are ignored, and the backoff exponent stops growing once the
+delay is at its cap (catalogue B6).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
-MAX_RETRY_AFTER_S = 86_400.0
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I | re.ASCII)
+MAX_HOLD_S = 86_400.0  # the longest any server hint or hold is honoured
+MAX_RETRY_AFTER_S = MAX_HOLD_S
+
+
+def clamp_hold(seconds: float | None, cap: float = MAX_HOLD_S) -> float:
+    """``seconds`` within ``[0, cap]``; None and NaN are 0, +inf is ``cap``."""
+    if seconds is None or math.isnan(seconds):
+        return 0.0
+    return min(max(0.0, seconds), cap)
+
+
+def digits_seconds(digits: str, cap: float = MAX_HOLD_S) -> float:
+    """An ASCII digit string as seconds, capped without converting a huge number."""
+    digits = digits.lstrip("0") or "0"
+    return cap if len(digits) > len(str(int(cap))) else min(float(int(digits)), cap)
 
 
 @dataclass(frozen=True)
@@ -37,16 +57,20 @@ def max_age(cache_control: str | None) -> float | None:
     if not cache_control or "no-store" in cache_control or "no-cache" in cache_control:
         return None
     match = _MAX_AGE.search(cache_control)
-    return float(match.group(1)) if match else None
+    return digits_seconds(match.group(1)) if match else None
 
 
 def ttl_seconds(ttl: object) -> float | None:
-    """RSS ``<ttl>`` (minutes) as seconds; None when absent or not a number."""
+    """RSS ``<ttl>`` (minutes) as seconds, at most ``MAX_HOLD_S``; None when absent or
+    not a positive finite number."""
     try:
-        minutes = float(str(ttl).strip())
+        text = str(ttl).strip()
+        minutes = float(text) if len(text) <= 32 else math.nan
     except (TypeError, ValueError):
         return None
-    return minutes * 60 if minutes > 0 else None
+    if not math.isfinite(minutes) or minutes <= 0:
+        return None
+    return min(minutes * 60, MAX_HOLD_S)
 
 
 def update_rate_interval(published: Iterable[datetime | None], window: int = 20) -> float | None:
@@ -82,6 +106,7 @@ def delay_after_failure(
     rng: random.Random,
     retry_after_s: float | None = None,
 ) -> float:
-    backoff = min(policy.max_backoff_s, policy.min_interval_s * 2 ** max(0, failures - 1))
+    exponent = min(max(0, failures - 1), 62)  # 2**62 x any interval is past every cap
+    backoff = min(policy.max_backoff_s, policy.min_interval_s * 2.0**exponent)
     jittered = backoff / 2 + rng.uniform(0, backoff / 2)
-    return max(jittered, min(retry_after_s or 0.0, MAX_RETRY_AFTER_S))
+    return max(jittered, clamp_hold(retry_after_s))

@@ -31,4 +31,7 @@ def canonical_url(url: str) -> str:
         if not k.lower().startswith(TRACKING_PREFIXES) and k.lower() not in TRACKING_PARAMS
     ]
     path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+    if not netloc:  # no host: "//x" in the path would read as one on the next pass
+        path = "/" + path.lstrip("/")
+    # stripped again: dropping the fragment can leave trailing space ("a #" -> "/a ")
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), "")).strip()

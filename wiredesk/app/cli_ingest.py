@@ -135,13 +135,16 @@ def _feeds_change(args: argparse.Namespace, settings: Settings) -> int:
 def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from ingest import registry
 
+    skipped: list[tuple[str, str]] = []
     try:
-        specs = registry.read_feeds_file(args.file)
+        specs = registry.read_feeds_file(args.file, skipped)
     except (OSError, registry.RegistryError) as exc:
         print(f"wiredesk: cannot import {args.file}: {exc}", file=sys.stderr)
         return 2
     registry.upsert(_engine(settings), specs, "opml" if args.file.suffix == ".opml" else "file")
-    print(f"imported {len(specs)} feeds from {args.file}")
+    print(f"imported {len(specs)} feeds from {args.file}, skipped {len(skipped)}")
+    for url, reason in skipped:
+        print(f"wiredesk: skipped {url}: {reason}", file=sys.stderr)
     return 0
 
 
