@@ -16,7 +16,7 @@ from ingest.extract import ExtractArticles
 from ingest.feedparse import parse_feed
 from ingest.feeds import entry_link
 from ingest.netguard import FetchOptions, GuardedBackend
-from wiredesk.cli import main
+from wiredesk.app.cli import main
 from wiredesk.records import Article, RawPage
 from wiredesk.stage import BadInput
 
