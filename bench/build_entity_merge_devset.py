@@ -185,7 +185,10 @@ def listed_pairs(path: Path) -> list[dict]:
         if ga["label"] != gb["label"]:
             continue
         for a, b in itertools.product(ga["names"], gb["names"]):
-            if _words(a) & _words(b) or fuzz.ratio(a.lower(), b.lower()) >= SIMILAR_RATIO:
+            wa, wb = _words(a), _words(b)
+            if wa <= wb or wb <= wa:  # Zelensky / Volodymyr Zelensky: maybe one entity
+                continue
+            if wa & wb or fuzz.ratio(a.lower(), b.lower()) >= SIMILAR_RATIO:
                 out.append((a, b, ga["label"], False))
     return [
         {

@@ -50,7 +50,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
-ALIAS_FUZZY_RATIO = 90.0
+ALIAS_FUZZY_RATIO = 85.0
 ALIAS_FUZZY_MIN_LENGTH = 6
 MAX_ID_LENGTH = 64
 _TITLES = re.compile(
