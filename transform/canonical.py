@@ -1,37 +1,37 @@
 """Entity canonicalisation: the spelling variants of one entity get one canonical id.
 
-Design: a pure function of an article's mentions (a name plus its context, the other
-names in the same article). No registry, no state: the same article gives the same ids
-on any worker, on a replay and whatever order articles arrive in.
+Design: a pure function of an article's mentions (each name plus its context, the other
+names in the same article). No registry and no shared state, so every worker, a replay
+and any arrival order give the same ids; a registry would merge more (fuzzy matches
+across articles) but make the first-seen spelling the id, or ids that change later.
 
-1. **Normal form** (:func:`normal`), applied to every name: any script transliterated to
-   ASCII with ``anyascii`` (Зеленский -> Zelenskiy, Грайворон -> Grayvoron; chosen over
-   Unidecode for its BGN-like, English-readable output for Cyrillic, wider script coverage
-   and ISC licence, where Unidecode is GPL), case-folded, titles ("President", "Gov.") and
-   possessives dropped, and the Slavic adjective endings written one way
-   (Zelenskiy/Zelenskyy/Zelenskii -> ``zelensky``), and й before v, k, z, ts as "i"
-   (Grayvoron -> ``graivoron``, Zaytsev -> ``zaitsev``). No rule rewrites letters an
-   English name has (no w -> v, no ch -> h), so ids stay readable (``moscow``,
-   ``twitter``). The canonical id is the slug of the preferred name's normal form:
-   readable (``bakhmut``, ``volodymyr-zelensky``) and the same whatever label the model
-   gave (a place tagged GPE, LOC, ORG or MISC is one entity; no ``loc:x`` vs ``misc:x``).
-   The label is an attribute (the majority label of the mentions).
-2. **In-article merging** (context): within one article, mentions merge when they are
-   the same entity written differently: a surname after the full name (Gladkov ->
-   Vyacheslav Gladkov), an acronym of a name in the article (AMD -> Advanced Micro
-   Devices), or a spelling within a length-aware edit distance of another of the same
-   kind (Bahmut, Bachmut -> Bakhmut: none under 6 letters, one edit up to 8 letters, two
-   up to 12, three beyond; same first letter; never person with non-person). So Khan and
-   Han, Hart and Chart never merge. The class's preferred name is chosen by a fixed
-   ranking (most words, then most mentions, then alphabetical): order-free.
-3. **Alias supplement**: ``data/entity_aliases.toml`` lists spellings that no rule can
-   relate (Wolodymyr Selenskyj, garbled spellings); a listed or near-listed spelling takes
-   the listed entity's id and name.
-
-Across articles, variants merge when their normal forms agree; a variant that only an edit
-distance relates (Bahmut alone in an article) keeps its own readable id. That is the price
-of having no shared registry: a registry would merge more but make the first-seen spelling
-(an order-dependent choice) the id, or ids that change as spellings arrive.
+1. **Normal form** (:func:`normal`): any script transliterated to ASCII with
+   ``anyascii`` (Зеленский -> Zelenskiy, Грайворон -> Grayvoron; chosen over Unidecode
+   for its BGN-like, English-readable Cyrillic, wider script coverage and ISC licence,
+   where Unidecode is GPL), case-folded, titles ("President", "Gov.") and possessives
+   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd) dropped,
+   and Slavic adjective endings written one way (Zelenskiy/Zelenskyy/Zelenskii -> zelensky).
+2. **Match key** (:func:`match_key`, :mod:`transform.translit`): the sounds that English,
+   German and French romanisations write differently become one placeholder each (kh/h ->
+   X, v/w -> V, zh/French j -> J, ...), so Bakhmut/Bahmut, Gorbachev/Gorbatschow,
+   Prigozhin/Prigojine, Avdiivka/Avdeyevka share a key. Words under 4 letters are kept,
+   and a word-initial h or ch is never read as kh: Khan/Han and Hart/Chart stay apart.
+3. **Readable id**: the key is written back in the spelling English text uses most
+   (wordfreq), so the id is the slug of a real spelling (``moscow``, ``twitter``,
+   ``mikhail-gorbachev``, ``bakhmut``), never an artefact like ``moscov``. It carries no
+   label: a place tagged GPE, LOC, ORG or MISC is one entity (no ``loc:x`` vs
+   ``misc:x``); the label is an attribute (the majority label of the mentions).
+4. **In-article merging** (context): within one article, mentions of one kind (person or
+   not) also merge when they are a surname after the full name (Gladkov -> Vyacheslav
+   Gladkov), an acronym of a name there (AMD -> Advanced Micro Devices), or a spelling
+   within a length-aware edit distance of another (Bachmut -> Bakhmut), word by word: no
+   edit in a word under 6 letters, one up to 7 (and in a word of 4+ letters beside an
+   identical long word: Lidiya/Lidia Marchetti), two up to 11, three beyond, same first
+   letter. So Kim Jong-un and Kim Jong-il never merge. The class's preferred key is the
+   one with most words, then most mentions, then the smallest: order-free.
+5. **Alias supplement**: ``data/entity_aliases.toml`` lists what no rule relates (Kyiv /
+   Kiev, garbled spellings such as Gregoron); a listed or near-listed spelling takes the
+   listed entity's id and name.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from transform.translit import spell, system, word_key
+
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
 ALIAS_FUZZY_RATIO = 85.0
 ALIAS_FUZZY_MIN_LENGTH = 6
@@ -60,7 +62,9 @@ _TITLES = re.compile(
 _POSSESSIVE = re.compile(r"['’]s\b")
 _APOSTROPHE = re.compile(r"(?<=\w)['’ʼ](?=\w)")  # soft sign: Zelens'kyi
 _NON_WORD = re.compile(r"[\W_]+")
-_SLAVIC_ENDING = re.compile(r"(?<=[bcdfgklmnprstvz])(?:iy|yy|yi|ii|ij|yj|iy)$")
+_SLAVIC_ENDING = re.compile(r"(?<=[bcdfgklmnprstvxz])(?:iy|yy|yi|ii|ij|yj|iy)$")
+_LEGAL = re.compile(r"(?<=\w) (?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$")
+_LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")  # u s geological -> us geological
 # Cyrillic й before a consonant is written "y" or "i" (Grayvoron/Graivoron, Zaytsev/Zaitsev,
 # Maykop/Maikop); only before v, k, z, ts, where English names (Taylor, Raymond) never have it
 _AY = re.compile(r"(?<=[a-z])ay(?=[vkz]|ts)")
@@ -79,7 +83,21 @@ def normal(name: str) -> str:
         if stripped == text:
             break
         text = stripped
+    text = _LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
+    text = _LEGAL.sub("", text)
     return " ".join(_word(w) for w in text.split())
+
+
+def match_key(name: str) -> str:
+    """The transliteration key two spellings of one name share (:mod:`transform.translit`)."""
+    form = normal(name)
+    written_in = system(form)
+    return " ".join(word_key(w, written_in) for w in form.split())
+
+
+def display(key: str) -> str:
+    """The readable spelling of a key: what ids are made of (``moscow``, ``bakhmut``)."""
+    return " ".join(spell(w) for w in key.split())
 
 
 def _word(word: str) -> str:
@@ -95,22 +113,30 @@ def slug(form: str) -> str:
 
 
 def max_edits(length: int) -> int:
-    """Edits allowed between two spellings whose shorter normal form has ``length`` chars."""
+    """Edits allowed between two spellings of a word whose shorter form has ``length``."""
     if length < 6:
         return 0
-    if length <= 8:
+    if length < 8:
         return 1
-    return 2 if length <= 12 else 3
+    return 2 if length < 12 else 3
 
 
 def similar(a: str, b: str) -> bool:
-    """Spelling variants by length-aware edit distance (normal forms, same first letter)."""
+    """Spelling variants: word by word, each within its length-aware edit distance (normal
+    forms, same first letter, same number of words, at least one word long enough)."""
     if a == b:
         return True
-    if not a or not b or a[0] != b[0] or a.count(" ") != b.count(" "):
+    wa, wb = a.split(), b.split()
+    if not wa or len(wa) != len(wb) or a[0] != b[0]:
         return False
-    limit = max_edits(min(len(a), len(b)))
-    return limit > 0 and Levenshtein.distance(a, b, score_cutoff=limit) <= limit
+    anchored = any(x == y and len(x) >= 6 for x, y in zip(wa, wb, strict=True))
+    for x, y in zip(wa, wb, strict=True):
+        limit = max_edits(min(len(x), len(y)))
+        if anchored and min(len(x), len(y)) >= 4:
+            limit = max(limit, 1)  # Lidiya/Lidia Marchetti: a long word is the same
+        if x != y and (x[0] != y[0] or Levenshtein.distance(x, y, score_cutoff=limit) > limit):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -128,7 +154,7 @@ class AliasTable:
         self.by_form: dict[str, CanonicalEntity] = {}
         for entity, aliases in entries:
             for alias in [entity.name, *aliases]:
-                self.by_form.setdefault(normal(alias), entity)
+                self.by_form.setdefault(match_key(alias), entity)
         self._forms = sorted(f for f in self.by_form if len(f) >= ALIAS_FUZZY_MIN_LENGTH)
 
     @classmethod
@@ -150,7 +176,7 @@ class AliasTable:
         ]
 
     def lookup(self, surface: str) -> CanonicalEntity | None:
-        form = normal(surface)
+        form = match_key(surface)
         if not form:
             return None
         found = self.by_form.get(form)
@@ -179,7 +205,7 @@ class Named(Protocol):
 
 def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity]:
     """The canonical entity of each mention, decided over the whole article (its context)."""
-    forms = [normal(m.surface) for m in found]
+    forms = [match_key(m.surface) for m in found]
     kinds: dict[str, Counter[str]] = {}
     for m, f in zip(found, forms, strict=True):
         if f:
@@ -246,4 +272,4 @@ def _entity(
     preferred = min(group, key=lambda f: (-f.count(" "), -counts[f], f)) if group else ""
     spellings = Counter(m.surface for m, f in zip(found, forms, strict=True) if f == preferred)
     name = min(spellings, key=lambda s: (-spellings[s], s)) if spellings else preferred
-    return CanonicalEntity(slug(preferred), name, label)
+    return CanonicalEntity(slug(display(preferred)), name, label)

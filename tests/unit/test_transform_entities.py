@@ -49,7 +49,7 @@ def test_transliteration_rules_relate_unlisted_names():
     assert normal("Kästner") == normal("Kastner")
     assert similar(normal("Oleksandr Kravets"), normal("Olexandr Kravets"))
     assert similar(normal("Lidiya Marchetti"), normal("Lidia Marchetti"))
-    assert not similar(normal("Lidiya"), normal("Lidia"))  # too short to tell by spelling
+    assert not similar(normal("Lidiya"), normal("Lidia"))  # too short to tell alone
     assert not similar(normal("Marchetti"), normal("Martinez"))
     assert default_aliases().lookup("Joe Bloggs") is None
 
