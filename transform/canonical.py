@@ -9,26 +9,29 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    ``anyascii`` (Зеленский -> Zelenskiy, Грайворон -> Grayvoron; chosen over Unidecode
    for its BGN-like, English-readable Cyrillic, wider script coverage and ISC licence,
    where Unidecode is GPL), case-folded, titles ("President", "Gov.") and possessives
-   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd) dropped,
-   and Slavic adjective endings written one way (Zelenskiy/Zelenskyy/Zelenskii -> zelensky).
+   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd) and the
+   Arabic article (al-Gaddafi) dropped.
 2. **Match key** (:func:`match_key`, :mod:`transform.translit`): the sounds that English,
    German and French romanisations write differently become one placeholder each (kh/h ->
-   X, v/w -> V, zh/French j -> J, ...), so Bakhmut/Bahmut, Gorbachev/Gorbatschow,
-   Prigozhin/Prigojine, Avdiivka/Avdeyevka share a key. Words under 4 letters are kept,
+   X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised from the spelling:
+   tsch, -ow, -ij are German, ou...ch, chtch French), so Zelensky/Zelenskiy,
+   Bakhmut/Bahmut, Gorbachev/Gorbatschow, Prigozhin/Prigojine, Avdiivka/Avdeyevka share
+   a key. Words under 4 letters are kept,
    and a word-initial h or ch is never read as kh: Khan/Han and Hart/Chart stay apart.
 3. **Readable id**: the key is written back in the spelling English text uses most
    (wordfreq), so the id is the slug of a real spelling (``moscow``, ``twitter``,
    ``mikhail-gorbachev``, ``bakhmut``), never an artefact like ``moscov``. It carries no
    label: a place tagged GPE, LOC, ORG or MISC is one entity (no ``loc:x`` vs
    ``misc:x``); the label is an attribute (the majority label of the mentions).
-4. **In-article merging** (context): within one article, mentions of one kind (person or
-   not) also merge when they are a surname after the full name (Gladkov -> Vyacheslav
-   Gladkov), an acronym of a name there (AMD -> Advanced Micro Devices), or a spelling
-   within a length-aware edit distance of another (Bachmut -> Bakhmut), word by word: no
-   edit in a word under 6 letters, one up to 7 (and in a word of 4+ letters beside an
-   identical long word: Lidiya/Lidia Marchetti), two up to 11, three beyond, same first
-   letter. So Kim Jong-un and Kim Jong-il never merge. The class's preferred key is the
-   one with most words, then most mentions, then the smallest: order-free.
+4. **In-article merging** (context): within one article, mentions of one kind (person
+   or not) also merge when they are a surname or (people) a given name of exactly one full
+   name there (Gladkov -> Vyacheslav Gladkov, Laci -> Laci Peterson), an acronym of a
+   name there (AMD -> Advanced Micro Devices), or a spelling within a length-aware edit
+   distance of another (Bachmut -> Bakhmut), word by word on the keys: no edit in a word
+   under 6 letters, one up to 7 (and in a word of 4+ letters beside an identical long
+   word: Lidiya/Lidia Marchetti), two up to 11, three beyond, same first letter. So Kim
+   Jong-un and Kim Jong-il never merge. The class's preferred key is the one with most
+   words, then most mentions, then the smallest: order-free.
 5. **Alias supplement**: ``data/entity_aliases.toml`` lists what no rule relates (Kyiv /
    Kiev, garbled spellings such as Gregoron); a listed or near-listed spelling takes the
    listed entity's id and name.
@@ -62,19 +65,16 @@ _TITLES = re.compile(
 _POSSESSIVE = re.compile(r"['’]s\b")
 _APOSTROPHE = re.compile(r"(?<=\w)['’ʼ](?=\w)")  # soft sign: Zelens'kyi
 _NON_WORD = re.compile(r"[\W_]+")
-_SLAVIC_ENDING = re.compile(r"(?<=[bcdfgklmnprstvxz])(?:iy|yy|yi|ii|ij|yj|iy)$")
+_ARTICLE = re.compile(r"\b(?:al|el|ad|ash|as|ar)-(?=\w)")  # Arabic article: al-Gaddafi
 _LEGAL = re.compile(r"(?<=\w) (?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$")
 _LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")  # u s geological -> us geological
-# Cyrillic й before a consonant is written "y" or "i" (Grayvoron/Graivoron, Zaytsev/Zaitsev,
-# Maykop/Maikop); only before v, k, z, ts, where English names (Taylor, Raymond) never have it
-_AY = re.compile(r"(?<=[a-z])ay(?=[vkz]|ts)")
 _CONNECTORS = {"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van", "&"}
 _CONTEXT_LABELS = {"PER": "person", "LOC": "thing", "ORG": "thing", "MISC": "thing"}
 
 
 def normal(name: str) -> str:
     """The normal form two spellings of one name share (readable: ids are made from it)."""
-    text = anyascii(name).casefold()
+    text = anyascii(_ARTICLE.sub("", name)).casefold()
     text = _POSSESSIVE.sub("", text)
     text = _APOSTROPHE.sub("", text)
     text = _NON_WORD.sub(" ", text).strip()
@@ -85,7 +85,7 @@ def normal(name: str) -> str:
         text = stripped
     text = _LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
     text = _LEGAL.sub("", text)
-    return " ".join(_word(w) for w in text.split())
+    return " ".join(text.split())
 
 
 def match_key(name: str) -> str:
@@ -98,14 +98,6 @@ def match_key(name: str) -> str:
 def display(key: str) -> str:
     """The readable spelling of a key: what ids are made of (``moscow``, ``bakhmut``)."""
     return " ".join(spell(w) for w in key.split())
-
-
-def _word(word: str) -> str:
-    if len(word) >= 5:
-        word = _SLAVIC_ENDING.sub("y", word)
-    if len(word) >= 6:
-        word = _AY.sub("ai", word)
-    return word
 
 
 def slug(form: str) -> str:
@@ -236,8 +228,9 @@ def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity
         if " " in f:
             continue
         ends = [g for g in multi if g.endswith(" " + f) and kind(g) == kind(f)]
+        starts = [g for g in multi if g.startswith(f + " ") and kind(g) == kind(f) == "person"]
         acronyms = [g for g in multi if len(f) >= 2 and _initials(g) == f]
-        targets = ends if len(ends) == 1 else acronyms if len(acronyms) == 1 else []
+        targets = next((t for t in (ends, starts, acronyms) if len(t) == 1), [])
         for g in targets:
             union(f, g)
     members: dict[str, list[str]] = {}

@@ -11,15 +11,19 @@ Q     shch, schtsch, chtch                        Khrushchev / Khrouchtchev
 C     ch, tch, tsch                               Gorbachev / Gorbatschow
 S     sh, sch                                     Shoigu / Schoigu
 J     zh, zhzh, French j                          Prigozhin / Prigojine
-X     kh, h between a vowel and a consonant       Bakhmut / Bahmut
-V     v, w, final ff                              Lavrov / Lawrow, Rachmaninoff
-I     i, y after a consonant; й before v/k/z/g/s  Lysychansk / Lisichansk,
+X     kh, h between a vowel and m, n, t           Bakhmut / Bahmut
+V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
+I     i, y after a consonant (6+ letters);        Lysychansk / Lisichansk,
+      й before v/k/z/g/s
       or ts, or at the end                        Sergei / Sergey / Sergej
+D     y, j or nothing between o and e             Dostoevsky / Dostoyevsky
 A     ya, ia, ja, iya, ija (я)                    Mariya / Maria, Kupyansk / Kupjansk
 W     yu, iu, ju, iou (ю)                         Yulia / Julia / Ioulia
-U     u, ou                                       Loukachenko / Lukashenko
-O     yo, io, jo (ё)                              Pyotr / Pjotr / Piotr
-E     ye, je (initial), e                         Yevgeny / Evgeny
+U     u, ou (French)                              Loukachenko / Lukashenko
+B     -y, -iy, -yy, -yi, -ii after a consonant    Zelensky / Zelenskyy / Zelenskiy
+      (6+ letters)
+O     io, jo (ё)                                  Pjotr / Piotr
+E     initial ye, e (and je in German)            Yevgeny / Evgeny / Jewgeni
 K     ks, x                                       Oleksandr / Olexandr
 Z     s, ss (not initial)                         Odesa / Odessa
 Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
@@ -50,9 +54,9 @@ from functools import lru_cache
 MIN_WORD = 4
 MAX_CANDIDATES = 512
 _V = "aeiouAEIOUy"
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), r)
-    for p, r in (
+_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
+    (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
+    for rule in (
         (r"shch|schtsch|chtch", "Q"),
         (r"tsch|tch", "C"),
         (r"sch", "S"),
@@ -61,33 +65,29 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?<!^)ch", "C"),
         (r"^ch", "C"),
         (r"kh", "X"),
-        (rf"(?<=[{_V}])h(?=[^{_V}h])", "X"),
+        (r"(?<=[aeiou])h(?=[mnt])", "X"),
         (r"zhzh", "J"),
         (r"zh", "J"),
         (r"j(?=ine$)", "J"),
         (r"(?<=J)ine$", "in"),
-        (r"^(?:ye|je)", "E"),
-        (r"(?<=[^aeiouy])(?:ye|je|ie)", "E"),
+        (r"(?<=o)[yj]?(?=e)", "D"),
+        (r"^ye|^e", "E"),
         (r"(?<=ts)ine$", "in"),
-        (r"gu(?=[ei])", "g"),
         (r"(?<=and)(?:er|re|r)$", "R"),
-        (r"(?<=[CSJQ])o(?=[vw]a?$)", "e"),
-        (r"(?:iyi|ii|eye|eie|ee)(?=vka$)", "Y"),
+        (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
+        (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
+        (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
         (r"iou|yu|iu|ju", "W"),
-        (r"ou", "U"),
         (r"(?<=[^aeiou])(?:iya|ija|ia|ya|ja)|^(?:ya|ja)", "A"),
-        (r"yo|io|jo", "O"),
-        (r"(?<=[aeo])(?:yi|y|i)(?=[vkzgs]|ts)", "I"),
+        (r"io|jo", "O"),
+        (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "I"),
         (r"(?<=[aeo])[iyj]$", "I"),
         (r"(?<=[aeo])yi", "I"),
-        (r"(?<=[^aeiouAOUE])[iy]|^i", "I"),
-        (r"(?<=[^aeiouAOUE])j(?=[^aeiou]|$)", "I"),
-        (r"j", "y"),
-        (r"[vw]|ff$", "V"),
+        (r"(?<=[^aeiouAOUE])[iy]|^i", "I", 6),
+        (r"v|ff$", "V"),
         (r"ks|x", "K"),
         (r"(?<!^)ss?", "Z"),
         (r"u", "U"),
-        (r"e", "E"),
     )
 )
 SPELLINGS: dict[str, tuple[str, ...]] = {
@@ -102,37 +102,46 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "U": ("u", "ou"),
     "W": ("yu", "iu", "ju", "iou"),
     "O": ("yo", "io", "jo"),
-    "E": ("e", "ye", "ie", "je"),
+    "E": ("e", "ye"),
     "K": ("ks", "x"),
     "Y": ("ii", "eye", "ee", "iyi"),
     "Z": ("s", "ss"),
+    "B": ("y", "iy", "yy", "yi", "ii"),
+    "D": ("", "y", "j"),
     "R": ("er", "r", "re"),
 }
 
 
-_GERMAN = re.compile(r"tsch|sch|[^aeiou]j[aeiou]|^j[aeiou]|[oe]wa?$|[iy]j$")
-_FRENCH = re.compile(r"ou|[^J]ine$|tch|ï")
+_GERMAN = re.compile(
+    r"tsch|sch|[^aeiou]j[aeiou]|[oei]wa?$|[iey]j$|w\w*(?:sk|skij|skaja|grad|gorod)$"
+)
+_FRENCH = re.compile(r"chtch|ï|ou\w*ch|ch\w*ou|(?<=[aeiou])j(?=ine$)")
 # Applied before the common rules to a name written in that system.
-_SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+_SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
     "de": tuple(
-        (re.compile(p), r)
+        (re.compile(p), r, MIN_WORD)
         for p, r in (
             (r"schtsch", "Q"),
             (r"tsch", "C"),
             (r"(?<![st])ch", "X"),
-            (r"(?<=[aeiou])s(?=[aeiou])", "z"),
+            (r"w", "V"),
             (r"(?<=[lnr])z", "ts"),
             (r"(?<=[aeiou])z(?=[aeiou])", "ts"),
+            (r"(?<=[aeiou])s(?=[aeiou])", "z"),
+            (r"^je", "E"),
+            (r"(?<=[^aeiou])j(?=[^aeiou])", "I"),
+            (r"j", "y"),
         )
     ),
     "fr": tuple(
-        (re.compile(p), r)
+        (re.compile(p), r, MIN_WORD)
         for p, r in (
             (r"chtch", "Q"),
             (r"tch", "C"),
             (r"ch", "S"),
             (r"j", "J"),
-            (r"(?<=[^aeiou])e$", ""),
+            (r"gu(?=[ei])", "g"),
+            (r"ou", "U"),
         )
     ),
     "en": (),
@@ -151,8 +160,10 @@ def word_key(word: str, written_in: str = "en") -> str:
     """The key of one normal-form word (see the module docstring)."""
     if len(word) < MIN_WORD or not word.isalpha():
         return word
-    for pattern, repl in _SYSTEM_RULES[written_in] + _RULES:
-        word = pattern.sub(repl, word)
+    length = len(word)
+    for pattern, repl, min_length in _SYSTEM_RULES[written_in] + _RULES:
+        if length >= min_length:
+            word = pattern.sub(repl, word)
     return word
 
 
