@@ -5,14 +5,16 @@ set): ``{"a": {"name", "label", "context": [[name, label], ...]}, "b": {...}, "s
 bool, "source": str}``. A name's canonical id is decided as the enricher decides it: over
 the name and its context (the other names of its article). A pair is predicted
 coreferent when both names get the same id. Printed beside the baseline, in the same run:
-the exact-key matcher (label + case- and accent-folded name, the ids before issue 12),
-and the rules alone with the alias file left out.
+the exact-key matcher (label + case- and accent-folded name), the transliteration rules
+of the matcher before issue 12 (kh/ch/h -> h, w -> v, ...; label-prefixed ids), and the
+current rules alone with the alias file left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +75,30 @@ def exact_key(item: dict[str, Any]) -> str:
     return f"{item['label'].lower()}:{' '.join(fold(item['name']).split())}"
 
 
+# The transliteration rules of the matcher before issue 12 (label-prefixed ids, one name at
+# a time), kept here only as the second baseline.
+_PREVIOUS_RULES = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"(kh|ch|h)", "h"),
+        (r"(iy|yy|ii|yi|ij|y|j)\b", "i"),
+        (r"y", "i"),
+        (r"w", "v"),
+        (r"ph", "f"),
+        (r"ck", "k"),
+        (r"x", "ks"),
+        (r"([a-z])\1+", r"\1"),
+    )
+)
+
+
+def previous_key(item: dict[str, Any]) -> str:
+    key = " ".join(re.sub(r"[\W_]+", " ", fold(item["name"])).split())
+    for pattern, repl in _PREVIOUS_RULES:
+        key = pattern.sub(repl, key)
+    return f"{item['label'].lower()}:{key}"
+
+
 def score(pairs: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> dict[str, float]:
     tp = fp = fn = 0
     for row in pairs:
@@ -90,6 +116,7 @@ def evaluate(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     no_aliases = AliasTable([])
     matchers: dict[str, Callable[[dict[str, Any]], str]] = {
         "baseline_exact_key": exact_key,
+        "baseline_previous_rules": previous_key,
         "rules_without_aliases": lambda item: merged_id(item, no_aliases),
         "canonical": lambda item: merged_id(item, default_aliases()),
     }
