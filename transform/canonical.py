@@ -18,10 +18,11 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    Bakhmut/Bahmut, Gorbachev/Gorbatschow, Prigozhin/Prigojine, Avdiivka/Avdeyevka share
    a key. Words under 4 letters are kept,
    and a word-initial h or ch is never read as kh: Khan/Han and Hart/Chart stay apart.
-3. **Readable id**: the key is written back in the spelling English text uses most
-   (wordfreq), so the id is the slug of a real spelling (``moscow``, ``twitter``,
-   ``mikhail-gorbachev``, ``bakhmut``), never an artefact like ``moscov``. It carries no
-   label: a place tagged GPE, LOC, ORG or MISC is one entity (no ``loc:x`` vs
+3. **Readable id** (:func:`readable`): each word as English text writes it if it does
+   (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
+   BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for
+   Gorbatschow, ``zelensky`` for Zelenskyy -- never an artefact like ``moscov``. Ids carry
+   no label: a place tagged GPE, LOC, ORG or MISC is one entity (no ``loc:x`` vs
    ``misc:x``); the label is an attribute (the majority label of the mentions).
 4. **In-article merging** (context): within one article, mentions of one kind (person
    or not) also merge when they are a surname or (people) a given name of exactly one full
@@ -52,7 +53,7 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from transform.translit import spell, system, word_key
+from transform.translit import readable_word, spell, system, word_key
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
 ALIAS_FUZZY_RATIO = 85.0
@@ -96,8 +97,16 @@ def match_key(name: str) -> str:
 
 
 def display(key: str) -> str:
-    """The readable spelling of a key: what ids are made of (``moscow``, ``bakhmut``)."""
+    """The readable spelling of a key (``bakhmut`` for Bahmut's key)."""
     return " ".join(spell(w) for w in key.split())
+
+
+def readable(name: str) -> str:
+    """What a name's id is made of: each word as written where English text uses it
+    (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
+    form = normal(name)
+    written_in = system(form)
+    return " ".join(readable_word(w, word_key(w, written_in)) for w in form.split())
 
 
 def slug(form: str) -> str:
@@ -265,4 +274,4 @@ def _entity(
     preferred = min(group, key=lambda f: (-f.count(" "), -counts[f], f)) if group else ""
     spellings = Counter(m.surface for m, f in zip(found, forms, strict=True) if f == preferred)
     name = min(spellings, key=lambda s: (-spellings[s], s)) if spellings else preferred
-    return CanonicalEntity(slug(display(preferred)), name, label)
+    return CanonicalEntity(slug(readable(name)), name, label)

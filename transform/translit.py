@@ -11,14 +11,13 @@ Q     shch, schtsch, chtch                        Khrushchev / Khrouchtchev
 C     ch, tch, tsch                               Gorbachev / Gorbatschow
 S     sh, sch                                     Shoigu / Schoigu
 J     zh, zhzh, French j                          Prigozhin / Prigojine
-X     kh, h between a vowel and m, n, t           Bakhmut / Bahmut
+X     kh, German ch                               Bakhmut / Bachmut (German)
 V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
-I     i, y after a consonant (6+ letters);        Lysychansk / Lisichansk,
-      й before v/k/z/g/s
-      or ts, or at the end                        Sergei / Sergey / Sergej
+I     i, y after a consonant (6+ letters)         Lysychansk / Lisichansk
+F     й after a, e, o before v/k/z/g/s or ts      Grayvoron / Graivoron
 D     y, j or nothing between o and e             Dostoevsky / Dostoyevsky
 A     ya, ia, ja, iya, ija (я)                    Mariya / Maria, Kupyansk / Kupjansk
-W     yu, iu, ju, iou (ю)                         Yulia / Julia / Ioulia
+W     yu, iu, iou, German ju (ю)                  Yulia / Ioulia / Julija
 U     u, ou (French)                              Loukachenko / Lukashenko
 B     -y, -iy, -yy, -yi, -ii after a consonant    Zelensky / Zelenskyy / Zelenskiy
       (6+ letters)
@@ -27,22 +26,27 @@ E     initial ye, e (and je in German)            Yevgeny / Evgeny / Jewgeni
 K     ks, x                                       Oleksandr / Olexandr
 Z     s, ss (not initial)                         Odesa / Odessa
 Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
-E     ye, je, ie after a consonant                Sievierodonetsk / Syeverodonetsk
 R     -ander, -andr, -andre                       Alexander / Aleksandr / Alexandre
 ====  ==========================================  ================================
 
 plus "-ov" after a hushing sound as "-ev" (Gorbachov / Gorbachev), French "gu" before
-e/i as "g" and "-tsine" as "-tsin" (Sergueï, Eltsine), a doubled "zh" as one
-(Zaporizhzhia / Zaporizhia) and German "-zk" as "-tsk" (Donezk / Donetsk). Words under 4
+e/i as "g" and "-tsine" as "-tsin" (Sergueï, Eltsine) and German "-zk" as "-tsk" (Donezk /
+Donetsk). The system a name is written in is recognised from its spelling (tsch, sch,
+-ow, -ij, consonant + j + vowel: German; ou...ch...-ko/-ev, chtch, ï: French), and the
+German or French reading of ch, s, z, w, j and ou applies only there. Words under 4
 letters are kept as they are, and a word-initial "h" or "ch" is never read as kh, so Khan
 and Han, Hart and Chart keep different keys.
 
 The key is a pure function of the name, so every worker gives every spelling of a name
-the same key in any order. To show a key (and make an id of it) each placeholder is
-written back as each of its spellings, and the candidate English readers meet most often
-wins (``wordfreq``, Zipf frequency in English): Moscow, Twitter and Richard come back as
-they are written, Gorbatschow as Gorbachev; where no candidate is known, the first
-(BGN/PCGN-style) spelling of each placeholder is used.
+the same key in any order. Ids are made of readable words (:func:`readable_word`): a word
+English text uses (``wordfreq`` Zipf frequency >= 1.5: Moscow, Twitter, Croucher,
+Zelensky) stays as written; another is written as its key's spelling that English text
+uses, below the band of ordinary words (Zelenskyy -> zelensky, Lawrow -> lavrov,
+Gorbatschow -> gorbachev), or, if none is attested and the key holds a sound only
+transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spelling
+(Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
+So two spellings English text both uses (Sergei, Sergey) keep their own ids: merging
+them would need an id neither is written as.
 """
 
 from __future__ import annotations
@@ -53,7 +57,6 @@ from functools import lru_cache
 
 MIN_WORD = 4
 MAX_CANDIDATES = 512
-_V = "aeiouAEIOUy"
 _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
     for rule in (
@@ -65,7 +68,6 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<!^)ch", "C"),
         (r"^ch", "C"),
         (r"kh", "X"),
-        (r"(?<=[aeiou])h(?=[mnt])", "X"),
         (r"zhzh", "J"),
         (r"zh", "J"),
         (r"j(?=ine$)", "J"),
@@ -77,12 +79,10 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
         (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
         (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
-        (r"iou|yu|iu|ju", "W"),
+        (r"iou|yu|iu", "W"),
         (r"(?<=[^aeiou])(?:iya|ija|ia|ya|ja)|^(?:ya|ja)", "A"),
         (r"io|jo", "O"),
-        (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "I"),
-        (r"(?<=[aeo])[iyj]$", "I"),
-        (r"(?<=[aeo])yi", "I"),
+        (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "F"),
         (r"(?<=[^aeiouAOUE])[iy]|^i", "I", 6),
         (r"v|ff$", "V"),
         (r"ks|x", "K"),
@@ -98,6 +98,7 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "X": ("kh", "h", "ch"),
     "V": ("v", "w", "ff"),
     "I": ("i", "y"),
+    "F": ("i", "y"),
     "A": ("ia", "ya", "iya", "ja"),
     "U": ("u", "ou"),
     "W": ("yu", "iu", "ju", "iou"),
@@ -115,7 +116,7 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
 _GERMAN = re.compile(
     r"tsch|sch|[^aeiou]j[aeiou]|[oei]wa?$|[iey]j$|w\w*(?:sk|skij|skaja|grad|gorod)$"
 )
-_FRENCH = re.compile(r"chtch|ï|ou\w*ch|ch\w*ou|(?<=[aeiou])j(?=ine$)")
+_FRENCH = re.compile(r"chtch|ï|ou\w*ch\w*(?:ko|ev|ov|ine)$|(?<=[aeiou])j(?=ine$)")
 # Applied before the common rules to a name written in that system.
 _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
     "de": tuple(
@@ -130,6 +131,7 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
             (r"(?<=[aeiou])s(?=[aeiou])", "z"),
             (r"^je", "E"),
             (r"(?<=[^aeiou])j(?=[^aeiou])", "I"),
+            (r"ju", "W"),
             (r"j", "y"),
         )
     ),
@@ -167,9 +169,37 @@ def word_key(word: str, written_in: str = "en") -> str:
     return word
 
 
+KNOWN = 1.5  # Zipf frequency from which a spelling is one English text uses as it is
+NAME_BAND = 4.0  # candidates this common are ordinary words (found, fewer), not names
+
+
+@lru_cache(maxsize=65536)
+def frequency(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en", wordlist="large")
+
+
+SLAVIC = frozenset("FBJQYX")  # placeholders only transliterations produce
+
+
+def readable_word(word: str, key_word: str) -> str:
+    """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
+    Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
+    lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
+    Graivoron -> grayvoron); else as written (Gudjohnsen)."""
+    if frequency(word) >= KNOWN:
+        return word
+    spelled = spell(key_word)
+    if frequency(spelled) >= KNOWN or SLAVIC.intersection(key_word):
+        return spelled
+    return word
+
+
 @lru_cache(maxsize=65536)
 def spell(key_word: str) -> str:
-    """The readable spelling of a key word: its best-known candidate, else the first."""
+    """The readable spelling of a key word: its best-known candidate below the band of
+    ordinary words, else the first (BGN/PCGN-style) spelling of each placeholder."""
     slots = [SPELLINGS.get(ch, (ch,)) for ch in key_word]
     total = 1
     for options in slots:
@@ -179,12 +209,10 @@ def spell(key_word: str) -> str:
     first = "".join(options[0] for options in slots)
     if total > MAX_CANDIDATES:
         return first
-    from wordfreq import zipf_frequency
-
     best, best_score = first, 0.0
     for combo in itertools.product(*slots):  # first spellings first: ties keep them
         candidate = "".join(combo)
-        score = zipf_frequency(candidate, "en", wordlist="large")
-        if score > best_score:
+        score = frequency(candidate)
+        if best_score < score < NAME_BAND:
             best, best_score = candidate, score
     return best

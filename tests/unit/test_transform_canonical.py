@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.transform_support import seed_articles
-from transform.canonical import AliasTable, display, match_key, normal, resolve
+from transform.canonical import AliasTable, normal, readable, resolve
 from transform.entities import EntityTagger, canonicalise, mentions
 from transform.eval_entity_merge import evaluate, read_pairs, run
 
@@ -56,28 +56,41 @@ def test_ids_are_readable_slugs_and_do_not_depend_on_the_label():
 
 
 @pytest.mark.parametrize(
-    ("spellings", "readable"),
+    ("spellings", "expected"),
     [
         (["Зеленский", "Zelenskyy", "Zelenskiy", "Zelensky"], "zelensky"),
         (["Грайворон", "Grayvoron", "Graivoron"], "graivoron"),
         (["Prigozhin", "Prigojine", "Пригожин"], "prigozhin"),
         (["Avdiivka", "Avdeyevka", "Avdeevka"], "avdiivka"),
-        (["Bakhmut", "Bahmut", "Бахмут"], "bakhmut"),
-        (["Mikhail Gorbachev", "Michail Gorbatschow", "Mikhaïl Gorbatchev"], "mikhail gorbachev"),
-        (["Sergei Lavrov", "Sergey Lavrov", "Sergej Lawrow"], "sergei lavrov"),
+        (["Bakhmut", "Бахмут"], "bakhmut"),
+        (["Gorbachev", "Gorbatschow", "Gorbatchev", "Gorbachov"], "gorbachev"),
+        (["Lavrov", "Lawrow"], "lavrov"),
         (["Kästner", "Kastner"], "kastner"),
     ],
 )
-def test_transliterations_share_a_key_shown_as_a_real_spelling(spellings, readable):
-    assert len({match_key(s) for s in spellings}) == 1
-    assert display(match_key(spellings[0])) == readable
+def test_transliterations_get_one_readable_id(spellings, expected):
+    assert {readable(s) for s in spellings} == {expected}
 
 
 @pytest.mark.parametrize(
-    "name", ["Moscow", "Twitter", "Owen", "Lyons", "Guinea", "Mississippi", "Council of Europe"]
+    "name",
+    [
+        "Moscow",
+        "Twitter",
+        "Owen",
+        "Lyons",
+        "Guinea",
+        "Mississippi",
+        "Council of Europe",
+        "Mark Croucher",
+        "Tindall",
+        "Jungle Fever",
+        "John Peel Show",
+        "Eidur Gudjohnsen",
+    ],
 )
-def test_english_names_keep_their_spelling_in_ids(name):
-    assert display(match_key(name)) == normal(name)
+def test_english_and_unknown_names_keep_their_spelling_in_ids(name):
+    assert readable(name) == normal(name)
 
 
 def test_in_article_context_merges_variants_whatever_the_order():
