@@ -16,7 +16,7 @@ V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
 I     i, y after a consonant (6+ letters)         Lysychansk / Lisichansk
 F     й after a, e, o before v/k/z/g/s or ts      Grayvoron / Graivoron
 D     y, j or nothing between o and e             Dostoevsky / Dostoyevsky
-A     ya, ia, ja, iya, ija (я)                    Mariya / Maria, Kupyansk / Kupjansk
+A     ya, ia, iya (я; German ja)                  Mariya / Maria, Kupyansk / Kupjansk
 W     yu, iu, iou, German ju (ю)                  Yulia / Ioulia / Julija
 U     u, ou (French)                              Loukachenko / Lukashenko
 B     -y, -iy, -yy, -yi, -ii after a consonant    Zelensky / Zelenskyy / Zelenskiy
@@ -40,13 +40,16 @@ and Han, Hart and Chart keep different keys.
 The key is a pure function of the name, so every worker gives every spelling of a name
 the same key in any order. Ids are made of readable words (:func:`readable_word`): a word
 English text uses (``wordfreq`` Zipf frequency >= 1.5: Moscow, Twitter, Croucher,
-Zelensky) stays as written; another is written as its key's spelling that English text
+Zelensky) stays as written, unless it is a transliteration (its key holds F, B, J, Q, Y
+or X) and English text uses its key's best spelling more, below the band of ordinary
+words (Yevgeniy -> evgeny, Valerii -> valery); another is written as its key's spelling that English text
 uses, below the band of ordinary words (Zelenskyy -> zelensky, Lawrow -> lavrov,
 Gorbatschow -> gorbachev), or, if none is attested and the key holds a sound only
 transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spelling
 (Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
-So two spellings English text both uses (Sergei, Sergey) keep their own ids: merging
-them would need an id neither is written as.
+Other pairs of spellings English text both uses (Odesa / Odessa, Lisichansk / Lysychansk)
+keep their own ids: y/i, s/ss and the like also tell English names apart (Tindall /
+Tyndall, Vyvyan / Vivian), so they are not re-spelled.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
         (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
         (r"iou|yu|iu", "W"),
-        (r"(?<=[^aeiou])(?:iya|ija|ia|ya|ja)|^(?:ya|ja)", "A"),
+        (r"(?<=[^aeiou])(?:iya|ia|ya)|^ya", "A"),
         (r"io|jo", "O"),
         (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "F"),
         (r"(?<=[^aeiouAOUE])[iy]|^i", "I", 6),
@@ -180,7 +183,7 @@ def frequency(word: str) -> float:
     return zipf_frequency(word, "en", wordlist="large")
 
 
-SLAVIC = frozenset("FBJQYX")  # placeholders only transliterations produce
+SLAVIC = frozenset("FBJQYX")  # placeholders (almost) only transliterations produce
 
 
 def readable_word(word: str, key_word: str) -> str:
@@ -188,10 +191,14 @@ def readable_word(word: str, key_word: str) -> str:
     Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
     lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
     Graivoron -> grayvoron); else as written (Gudjohnsen)."""
-    if frequency(word) >= KNOWN:
-        return word
     spelled = spell(key_word)
-    if frequency(spelled) >= KNOWN or SLAVIC.intersection(key_word):
+    transliterated = bool(SLAVIC.intersection(key_word))
+    if frequency(word) >= KNOWN:
+        # a spelling English text uses gives way only to a more common spelling of the
+        # same transliterated name (Yevgeniy -> evgeny, Valerii -> valery)
+        better = transliterated and frequency(word) < frequency(spelled) < NAME_BAND
+        return spelled if better else word
+    if frequency(spelled) >= KNOWN or transliterated:
         return spelled
     return word
 
