@@ -42,8 +42,8 @@ the same key in any order. Ids are made of readable words (:func:`readable_word`
 English text uses (``wordfreq`` Zipf frequency >= 1.5: Moscow, Twitter, Croucher,
 Zelensky) stays as written, unless it is a transliteration (its key holds F, B, J, Q, Y
 or X) and English text uses its key's best spelling more, below the band of ordinary
-words (Yevgeniy -> evgeny, Valerii -> valery); another is written as its key's spelling that English text
-uses, below the band of ordinary words (Zelenskyy -> zelensky, Lawrow -> lavrov,
+words (Yevgeniy -> evgeny, Valerii -> valery); another is written as its key's spelling
+that English text uses, below that band (Zelenskyy -> zelensky, Lawrow -> lavrov,
 Gorbatschow -> gorbachev), or, if none is attested and the key holds a sound only
 transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spelling
 (Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
