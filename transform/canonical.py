@@ -1,74 +1,143 @@
-"""Entity canonicalisation: spelling variants of one entity get one canonical id.
+"""Entity canonicalisation: the spelling variants of one entity get one canonical id.
 
-Three layers, most trusted first:
+Design: a pure function of an article's mentions (each name plus its context, the other
+names in the same article). No registry and no shared state, so every worker, a replay
+and any arrival order give the same ids; a registry would merge more (fuzzy matches
+across articles) but make the first-seen spelling the id, or ids that change later.
 
-1. the curated alias table (``data/entity_aliases.toml``): a listed spelling maps to its
-   entity's id, name and label, whatever label the model gave it;
-2. transliteration rules: :func:`match_key` folds the usual Latin renderings of Cyrillic
-   and other names onto one key (Zelensky/Zelenskyy/Zelenskiy -> ``zelenski``,
-   Bakhmut/Bahmut/Bachmut -> ``bahmut``, Graivoron/Grayvoron -> ``graivoron``), so an
-   unlisted variant of a listed name still finds it, and unlisted names merge with each
-   other by key;
-3. fuzzy matching (rapidfuzz, ratio on the keys) against the listed names for the
-   remaining one-letter slips (Zelenskij, Gladkow).
-
-Ids are ``<label>:<slug>``: the curated id, or the slug of the match key for entities not
-in the table. Within one article a surname alone joins the full name it abbreviates
-("Gladkov" after "Vyacheslav Gladkov").
+1. **Normal form** (:func:`normal`): any script transliterated to ASCII with
+   ``anyascii`` (Зеленский -> Zelenskiy, Грайворон -> Grayvoron; chosen over Unidecode
+   for its BGN-like, English-readable Cyrillic, wider script coverage and ISC licence,
+   where Unidecode is GPL), case-folded, titles ("President", "Gov.") and possessives
+   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd) and the
+   Arabic article (al-Gaddafi) dropped.
+2. **Match key** (:func:`match_key`, :mod:`transform.translit`): the sounds that English,
+   German and French romanisations write differently become one placeholder each (kh/h ->
+   X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised from the spelling:
+   tsch, -ow, -ij are German, ou...ch, chtch French), so Zelensky/Zelenskiy,
+   Bakhmut/Bahmut, Gorbachev/Gorbatschow, Prigozhin/Prigojine, Avdiivka/Avdeyevka share
+   a key. Words under 4 letters are kept,
+   and a word-initial h or ch is never read as kh: Khan/Han and Hart/Chart stay apart.
+3. **Readable id** (:func:`readable`): each word as English text writes it if it does
+   (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
+   BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for
+   Gorbatschow, ``zelensky`` for Zelenskyy -- never an artefact like ``moscov``. Ids carry
+   no label: a place tagged GPE, LOC, ORG or MISC is one entity (no ``loc:x`` vs
+   ``misc:x``); the label is an attribute (the majority label of the mentions).
+4. **In-article merging** (context): within one article, mentions of one kind (person
+   or not) also merge when they are a surname or (people) a given name of exactly one full
+   name there (Gladkov -> Vyacheslav Gladkov, Laci -> Laci Peterson), an acronym of a
+   name there (AMD -> Advanced Micro Devices), or a spelling within a length-aware edit
+   distance of another (Bachmut -> Bakhmut), word by word on the keys: no edit in a word
+   under 6 letters, one up to 7 (and in a word of 4+ letters beside an identical long
+   word: Lidiya/Lidia Marchetti), two up to 11, three beyond, same first letter. So Kim
+   Jong-un and Kim Jong-il never merge. The class's preferred key is the one with most
+   words, then most mentions, then the smallest: order-free.
+5. **Alias supplement**: ``data/entity_aliases.toml`` lists what no rule relates (Kyiv /
+   Kiev, garbled spellings such as Gregoron); a listed or near-listed spelling takes the
+   listed entity's id and name.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
+from anyascii import anyascii
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
-from transform.text import fold
+from transform.translit import readable_word, spell, system, word_key
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
-FUZZY_MIN_RATIO = 90.0
-FUZZY_MIN_LENGTH = 6
+ALIAS_FUZZY_RATIO = 85.0
+ALIAS_FUZZY_MIN_LENGTH = 6
 MAX_ID_LENGTH = 64
-
 _TITLES = re.compile(
     r"^(the|mr|mrs|ms|dr|president|governor|gov|prime minister|minister|general|gen"
-    r"|sir|lady|lord|king|queen|prince|princess)\.?\s+"
+    r"|sir|lady|lord|king|queen|prince|princess|attorney|sen|senator|rep|startup)\s+"
 )
+_POSSESSIVE = re.compile(r"['’]s\b")
+_APOSTROPHE = re.compile(r"(?<=\w)['’ʼ](?=\w)")  # soft sign: Zelens'kyi
 _NON_WORD = re.compile(r"[\W_]+")
-# Applied in order to the folded, lower-case name.
-_TRANSLITERATION = (
-    (re.compile(r"(kh|ch|h)"), "h"),
-    (re.compile(r"(iy|yy|ii|yi|ij|y|j)\b"), "i"),
-    (re.compile(r"y"), "i"),
-    (re.compile(r"w"), "v"),
-    (re.compile(r"ph"), "f"),
-    (re.compile(r"ck"), "k"),
-    (re.compile(r"x"), "ks"),
-    (re.compile(r"([a-z])\1+"), r"\1"),
-)
+_ARTICLE = re.compile(r"\b(?:al|el|ad|ash|as|ar)-(?=\w)")  # Arabic article: al-Gaddafi
+_LEGAL = re.compile(r"(?<=\w) (?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$")
+_LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")  # u s geological -> us geological
+_CONNECTORS = {"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van", "&"}
+_CONTEXT_LABELS = {"PER": "person", "LOC": "thing", "ORG": "thing", "MISC": "thing"}
+
+
+def normal(name: str) -> str:
+    """The normal form two spellings of one name share (readable: ids are made from it)."""
+    text = anyascii(_ARTICLE.sub("", name)).casefold()
+    text = _POSSESSIVE.sub("", text)
+    text = _APOSTROPHE.sub("", text)
+    text = _NON_WORD.sub(" ", text).strip()
+    while True:
+        stripped = _TITLES.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    text = _LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
+    text = _LEGAL.sub("", text)
+    return " ".join(text.split())
 
 
 def match_key(name: str) -> str:
-    """The transliteration-folded key two spellings of one name share."""
-    key = fold(name).replace("’", "'")
-    key = re.sub(r"'s\b", "", key)
-    key = _NON_WORD.sub(" ", key).strip()
-    while True:
-        stripped = _TITLES.sub("", key)
-        if stripped == key:
-            break
-        key = stripped
-    for pattern, repl in _TRANSLITERATION:
-        key = pattern.sub(repl, key)
-    return key.strip()
+    """The transliteration key two spellings of one name share (:mod:`transform.translit`)."""
+    form = normal(name)
+    written_in = system(form)
+    return " ".join(word_key(w, written_in) for w in form.split())
 
 
-def slug(key: str) -> str:
-    return key.replace(" ", "-")[: MAX_ID_LENGTH - 5] or "x"
+def display(key: str) -> str:
+    """The readable spelling of a key (``bakhmut`` for Bahmut's key)."""
+    return " ".join(spell(w) for w in key.split())
+
+
+def readable(name: str) -> str:
+    """What a name's id is made of: each word as written where English text uses it
+    (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
+    form = normal(name)
+    written_in = system(form)
+    return " ".join(readable_word(w, word_key(w, written_in)) for w in form.split())
+
+
+def slug(form: str) -> str:
+    return form.replace(" ", "-")[:MAX_ID_LENGTH] or "x"
+
+
+def max_edits(length: int) -> int:
+    """Edits allowed between two spellings of a word whose shorter form has ``length``."""
+    if length < 6:
+        return 0
+    if length < 8:
+        return 1
+    return 2 if length < 12 else 3
+
+
+def similar(a: str, b: str) -> bool:
+    """Spelling variants: word by word, each within its length-aware edit distance (normal
+    forms, same first letter, same number of words, at least one word long enough)."""
+    if a == b:
+        return True
+    wa, wb = a.split(), b.split()
+    if not wa or len(wa) != len(wb) or a[0] != b[0]:
+        return False
+    anchored = any(x == y and len(x) >= 6 for x, y in zip(wa, wb, strict=True))
+    for x, y in zip(wa, wb, strict=True):
+        limit = max_edits(min(len(x), len(y)))
+        if anchored and min(len(x), len(y)) >= 4:
+            limit = max(limit, 1)  # Lidiya/Lidia Marchetti: a long word is the same
+        if x != y and (x[0] != y[0] or Levenshtein.distance(x, y, score_cutoff=limit) > limit):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -79,15 +148,15 @@ class CanonicalEntity:
 
 
 class AliasTable:
-    """The curated entities, looked up by match key (exact) or fuzzily."""
+    """The curated supplement, looked up by normal form (exact) or fuzzily."""
 
     def __init__(self, entries: list[tuple[CanonicalEntity, list[str]]]) -> None:
         self.entries = entries
-        self.by_key: dict[str, CanonicalEntity] = {}
+        self.by_form: dict[str, CanonicalEntity] = {}
         for entity, aliases in entries:
             for alias in [entity.name, *aliases]:
-                self.by_key.setdefault(match_key(alias), entity)
-        self._keys = sorted(k for k in self.by_key if len(k) >= FUZZY_MIN_LENGTH)
+                self.by_form.setdefault(match_key(alias), entity)
+        self._forms = sorted(f for f in self.by_form if len(f) >= ALIAS_FUZZY_MIN_LENGTH)
 
     @classmethod
     def load(cls, path: Path = ALIASES_FILE) -> AliasTable:
@@ -108,18 +177,101 @@ class AliasTable:
         ]
 
     def lookup(self, surface: str) -> CanonicalEntity | None:
-        key = match_key(surface)
-        if not key:
+        form = match_key(surface)
+        if not form:
             return None
-        found = self.by_key.get(key)
-        if found is not None or len(key) < FUZZY_MIN_LENGTH:
+        found = self.by_form.get(form)
+        if found is not None or len(form) < ALIAS_FUZZY_MIN_LENGTH:
             return found
-        best = process.extractOne(key, self._keys, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_RATIO)
-        if best is None or best[0][0] != key[0]:
+        best = process.extractOne(
+            form, self._forms, scorer=fuzz.ratio, score_cutoff=ALIAS_FUZZY_RATIO
+        )
+        if best is None or not similar(form, best[0]):
             return None
-        return self.by_key[best[0]]
+        return self.by_form[best[0]]
 
 
 @lru_cache(maxsize=1)
 def default_aliases() -> AliasTable:
     return AliasTable.load()
+
+
+class Named(Protocol):
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def surface(self) -> str: ...
+
+
+def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity]:
+    """The canonical entity of each mention, decided over the whole article (its context)."""
+    forms = [match_key(m.surface) for m in found]
+    kinds: dict[str, Counter[str]] = {}
+    for m, f in zip(found, forms, strict=True):
+        if f:
+            kinds.setdefault(f, Counter())[_CONTEXT_LABELS.get(m.label, "thing")] += 1
+    counts = Counter(f for f in forms if f)
+    parent = {f: f for f in counts}
+
+    def root(f: str) -> str:
+        while parent[f] != f:
+            f = parent[f]
+        return f
+
+    def union(a: str, b: str) -> None:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    def kind(f: str) -> str:
+        return kinds[f].most_common(1)[0][0] if len(kinds[f]) == 1 else min(kinds[f])
+
+    ordered = sorted(counts)
+    multi = [f for f in ordered if " " in f]
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if kind(a) == kind(b) and similar(a, b):
+                union(a, b)
+    for f in ordered:
+        if " " in f:
+            continue
+        ends = [g for g in multi if g.endswith(" " + f) and kind(g) == kind(f)]
+        starts = [g for g in multi if g.startswith(f + " ") and kind(g) == kind(f) == "person"]
+        acronyms = [g for g in multi if len(f) >= 2 and _initials(g) == f]
+        targets = next((t for t in (ends, starts, acronyms) if len(t) == 1), [])
+        for g in targets:
+            union(f, g)
+    members: dict[str, list[str]] = {}
+    for f in ordered:
+        members.setdefault(root(f), []).append(f)
+    entity_of: dict[str, CanonicalEntity] = {}
+    for group in members.values():
+        entity = _entity(group, found, forms, counts, aliases)
+        for f in group:
+            entity_of[f] = entity
+    return [entity_of.get(f) or _entity([f], found, forms, counts, aliases) for f in forms]
+
+
+def _initials(form: str) -> str:
+    return "".join(w[0] for w in form.split() if w not in _CONNECTORS)
+
+
+def _entity(
+    group: list[str],
+    found: Sequence[Named],
+    forms: list[str],
+    counts: Counter[str],
+    aliases: AliasTable,
+) -> CanonicalEntity:
+    surfaces = [m for m, f in zip(found, forms, strict=True) if f in group]
+    labels = Counter(m.label for m in surfaces)
+    label = min(labels, key=lambda lab: (-labels[lab], lab)) if labels else "MISC"
+    for m in sorted(surfaces, key=lambda m: (-len(normal(m.surface)), m.surface)):
+        curated = aliases.lookup(m.surface)
+        if curated is not None:
+            return curated
+    preferred = min(group, key=lambda f: (-f.count(" "), -counts[f], f)) if group else ""
+    spellings = Counter(m.surface for m, f in zip(found, forms, strict=True) if f == preferred)
+    name = min(spellings, key=lambda s: (-spellings[s], s)) if spellings else preferred
+    return CanonicalEntity(slug(readable(name)), name, label)

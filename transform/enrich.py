@@ -4,10 +4,14 @@ Per article:
 
 1. fingerprint the normalised body (:mod:`transform.text`, :mod:`transform.minhash`);
 2. decide exact / near copy against the shared state (:mod:`transform.dedup`);
-3. entities: a canonical article runs NER (:mod:`transform.entities`); a copy reuses its
+3. language: detected from the title and text (:mod:`transform.language`), stored beside
+   the declared one; only articles in a language of the NER model (English) are tagged,
+   others get no entities (``wiredesk_entities_skipped_total{reason="language"}``);
+   dedup and stories don't depend on it;
+4. entities: a canonical article runs NER (:mod:`transform.entities`); a copy reuses its
    canonical's entities, located in its own text (NER only if none are stored yet);
-4. place the dedup group in a story (:mod:`transform.stories`);
-5. now and then, prune state older than the retention window (:mod:`transform.state`).
+5. place the dedup group in a story (:mod:`transform.stories`);
+6. now and then, prune state older than the retention window (:mod:`transform.state`).
 
 Every decision is stored before the output is published, and a stored decision is
 returned as is, so redelivery, a restarted worker and a replay of news.articles give the
@@ -29,6 +33,7 @@ from sqlalchemy import Engine, select
 from transform import metrics
 from transform.dedup import DedupIndex, Verdict, fingerprint
 from transform.entities import EntityTagger, locate
+from transform.language import detect_language
 from transform.state import prune
 from transform.stories import StoryIndex, features
 from wiredesk.db.dedup_tables import DedupEntryRow
@@ -43,6 +48,7 @@ log = structlog.get_logger(__name__)
 class EnrichOptions:
     ner_enabled: bool = True
     ner_model: str = "en_core_web_sm"
+    ner_languages: tuple[str, ...] = ("en",)  # what the model was trained on
     dedup_threshold: float = 0.75
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6
@@ -108,7 +114,10 @@ class EnrichArticles:
         metrics.VERDICTS.labels(verdict.kind if not verdict.replayed else "stored").inc()
         if verdict.replayed:
             REDELIVERED.labels("enrich_articles").inc()
-        entities = self._entities(record, verdict)
+        with _timed("language"):
+            detected = detect_language(record.title, record.text)
+        metrics.LANGUAGES.labels(detected or "und").inc()
+        entities = self._entities(record, verdict, detected)
         root = verdict.duplicate_of or record.article_id
         when = record.published_at or record.discovered_at or record.fetched_at
         stored = compact(entities) if verdict.duplicate_of is None else None
@@ -123,11 +132,16 @@ class EnrichArticles:
             similarity=verdict.similarity,
             story_id=story.story_id,
             entities=entities,
+            detected_language=detected,
         )
 
-    def _entities(self, record: Article, verdict: Verdict) -> list[Entity]:
+    def _entities(self, record: Article, verdict: Verdict, detected: str | None) -> list[Entity]:
         if not self.options.ner_enabled:
             metrics.ENTITY_SOURCE.labels("off").inc()
+            return []
+        language = detected or _primary(record.language)  # the declaration if text is unsure
+        if language is not None and language not in self.options.ner_languages:
+            metrics.ENTITIES_SKIPPED.labels("language").inc()
             return []
         if verdict.duplicate_of is not None:
             with self.engine.connect() as conn:
@@ -157,6 +171,11 @@ class EnrichArticles:
             metrics.PRUNED.labels(table).inc(n)
         if any(counts.values()):
             log.info("transform_state_pruned", **counts)
+
+
+def _primary(tag: str | None) -> str | None:
+    """``en`` of ``en-GB`` / ``EN_us``; None for no declaration."""
+    return tag.replace("_", "-").split("-")[0].strip().lower() or None if tag else None
 
 
 class _timed:

@@ -17,13 +17,12 @@ duplicate's own text (:meth:`EntityTagger.reuse`), which yields the duplicate's 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from transform.canonical import AliasTable, CanonicalEntity, default_aliases, match_key, slug
+from transform.canonical import AliasTable, default_aliases, resolve
 from wiredesk.records import Entity
 
 OFFICIAL_MODEL = "en_core_web_sm"
@@ -115,41 +114,16 @@ def mentions(doc: Any) -> list[Mention]:
 
 def canonicalise(found: Sequence[Mention], aliases: AliasTable) -> list[Entity]:
     """Give each mention its canonical entity (see :mod:`transform.canonical`)."""
-    resolved: dict[int, CanonicalEntity] = {}
-    by_key: dict[str, list[int]] = {}
-    for i, m in enumerate(found):
-        curated = aliases.lookup(m.surface)
-        if curated is not None:
-            resolved[i] = curated
-        else:
-            by_key.setdefault(match_key(m.surface), []).append(i)
-    full_names = {
-        key: idx
-        for key, idx in by_key.items()
-        if " " in key and all(found[i].label == "PER" for i in idx[:1])
-    }
-    for key, idx in by_key.items():
-        target_key = key
-        if " " not in key and found[idx[0]].label == "PER":
-            longer = [k for k in full_names if k.endswith(" " + key)]
-            if len(longer) == 1:
-                target_key = longer[0]
-        members = by_key[target_key]
-        label = Counter(found[i].label for i in members).most_common(1)[0][0]
-        name = max((found[i].surface for i in members), key=lambda s: (len(s), s))
-        entity = CanonicalEntity(f"{label.lower()}:{slug(target_key)}", name, label)
-        for i in idx:
-            resolved[i] = entity
     return [
         Entity(
-            canonical_id=resolved[i].canonical_id,
-            name=resolved[i].name,
-            label=resolved[i].label,
+            canonical_id=c.canonical_id,
+            name=c.name,
+            label=c.label,
             surface=m.surface,
             start=m.start,
             end=m.end,
         )
-        for i, m in enumerate(found)
+        for m, c in zip(found, resolve(found, aliases), strict=True)
     ]
 
 

@@ -22,10 +22,21 @@ ENTITY_SOURCE = Counter(
 )
 STEP_SECONDS = Histogram(
     "wiredesk_transform_step_seconds",
-    "Time per article in each enrich step: fingerprint, dedup, ner, reuse, story",
+    "Time per article in each enrich step: fingerprint, dedup, language, ner, reuse, story",
     ["step"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 PRUNED = Counter(
     "wiredesk_transform_pruned_total", "State rows deleted by the retention window", ["table"]
+)
+ENTITIES_SKIPPED = Counter(
+    "wiredesk_entities_skipped_total",
+    "Articles that got no entity tagging, by reason: language (the detected language is "
+    "not one the NER model was trained for)",
+    ["reason"],
+)
+LANGUAGES = Counter(
+    "wiredesk_transform_languages_total",
+    "Articles by detected language (ISO 639-1; und when the text does not tell)",
+    ["language"],
 )

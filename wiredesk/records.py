@@ -212,6 +212,9 @@ class EnrichedArticle(Article):
     similarity: float | None = None
     story_id: str | None = None
     entities: list[Entity] = Field(default_factory=list)
+    detected_language: str | None = Field(
+        None, description="ISO 639-1 code detected from the text (language is the declared one)"
+    )
 
 
 class DeadLetter(Record):

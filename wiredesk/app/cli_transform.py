@@ -74,6 +74,18 @@ def add_commands(sub: Any, evals: Any) -> None:
     )
     entities.set_defaults(handler=lambda a, s: _run(a, s, "entities"))
 
+    from transform import eval_entity_merge
+
+    merge = evals.add_parser(
+        "entity-merge",
+        help="entity merging: pairwise P/R/F1 on JSONL name pairs, beside the exact-key baseline",
+        description=eval_entity_merge.__doc__,
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    eval_entity_merge.add_arguments(merge)
+    merge.set_defaults(handler=lambda a, s: eval_entity_merge.run(a))
+
     state = sub.add_parser(
         "transform-state",
         help="inspect or prune the dedup/story state (rows, bytes per article)",

@@ -1,0 +1,155 @@
+"""Entity canonicalisation: readable label-free ids, variant merging, hard negatives."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from tests.transform_support import seed_articles
+from transform.canonical import AliasTable, normal, readable, resolve
+from transform.entities import EntityTagger, canonicalise, mentions
+from transform.eval_entity_merge import evaluate, read_pairs, run
+
+NO_ALIASES = AliasTable([])
+
+
+@dataclass(frozen=True)
+class M:
+    label: str
+    surface: str
+
+
+def ids(*found: M, aliases: AliasTable = NO_ALIASES) -> list[str]:
+    return [e.canonical_id for e in resolve(found, aliases)]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Khan", "Han"),
+        ("Hart", "Chart"),
+        ("Austria", "Australia"),
+        ("Iran", "Iraq"),
+        ("Hillary Clinton", "Bill Clinton"),
+        ("Kim Jong-un", "Kim Jong-il"),
+        ("Serena Williams", "Venus Williams"),
+        ("Kharkiv", "Kherson"),
+        ("Hansen", "Jensen"),
+        ("Stephens", "Stevens"),
+    ],
+)
+def test_different_entities_with_similar_names_never_merge(a, b):
+    # neither across articles nor within one article, with or without the alias file
+    assert ids(M("PER", a))[0] != ids(M("PER", b))[0]
+    together = ids(M("PER", a), M("PER", b))
+    assert together[0] != together[1]
+
+
+def test_ids_are_readable_slugs_and_do_not_depend_on_the_label():
+    assert ids(M("LOC", "Ukrainian"))[0] == ids(M("MISC", "Ukrainian"))[0] == "ukrainian"
+    assert ids(M("LOC", "Moscow"), M("ORG", "Twitter")) == ["moscow", "twitter"]
+    assert ids(M("PER", "President Zelenskiy")) == ["zelensky"]
+    assert ids(M("PER", "Зеленский")) == ids(M("PER", "Zelenskyy")) == ["zelensky"]
+
+
+@pytest.mark.parametrize(
+    ("spellings", "expected"),
+    [
+        (["Зеленский", "Zelenskyy", "Zelenskiy", "Zelensky"], "zelensky"),
+        (["Грайворон", "Grayvoron", "Graivoron"], "graivoron"),
+        (["Prigozhin", "Prigojine", "Пригожин"], "prigozhin"),
+        (["Avdiivka", "Avdeyevka", "Avdeevka"], "avdiivka"),
+        (["Bakhmut", "Бахмут"], "bakhmut"),
+        (["Gorbachev", "Gorbatschow", "Gorbatchev", "Gorbachov"], "gorbachev"),
+        (["Lavrov", "Lawrow"], "lavrov"),
+        (["Kästner", "Kastner"], "kastner"),
+    ],
+)
+def test_transliterations_get_one_readable_id(spellings, expected):
+    assert {readable(s) for s in spellings} == {expected}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Moscow",
+        "Twitter",
+        "Owen",
+        "Lyons",
+        "Guinea",
+        "Mississippi",
+        "Council of Europe",
+        "Mark Croucher",
+        "Tindall",
+        "Jungle Fever",
+        "John Peel Show",
+        "Eidur Gudjohnsen",
+    ],
+)
+def test_english_and_unknown_names_keep_their_spelling_in_ids(name):
+    assert readable(name) == normal(name)
+
+
+def test_in_article_context_merges_variants_whatever_the_order():
+    found = [
+        M("LOC", "Bakhmut"),
+        M("ORG", "Bahmut"),
+        M("LOC", "Bachmut"),
+        M("LOC", "Bakhmut"),
+        M("PER", "Volodymyr Zelensky"),
+        M("PER", "Zelensky"),
+        M("ORG", "Advanced Micro Devices"),
+        M("ORG", "AMD"),
+    ]
+    expected = None
+    for order in itertools.permutations(range(len(found)), len(found)):
+        if expected is not None and order[0] > 2:
+            break  # a few hundred orders are enough
+        got = dict(zip((found[i] for i in order), ids(*(found[i] for i in order)), strict=True))
+        expected = expected or got
+        assert got == expected
+    assert {expected[m] for m in found[:4]} == {"bakhmut"}
+    assert {expected[m] for m in found[4:6]} == {"volodymyr-zelensky"}
+    assert {expected[m] for m in found[6:]} == {"advanced-micro-devices"}
+
+
+def test_seed_spellings_map_to_one_entity_each_without_the_alias_file():
+    seeds, _ = seed_articles()
+    tagger = EntityTagger()
+    by_surface: dict[str, set[str]] = {}
+    for seed in seeds:
+        for e in canonicalise(mentions(tagger.nlp(seed.text)), NO_ALIASES):
+            by_surface.setdefault(e.surface, set()).add(e.canonical_id)
+    groups = {
+        "Zelensky": ["Zelensky", "Zelenskyy", "Zelenskiy", "Volodymyr Zelensky"],
+        "Bakhmut": ["Bakhmut", "Bahmut", "Bachmut"],
+        "Graivoron": ["Graivoron", "Grayvoron"],
+    }
+    for spellings in groups.values():
+        found = [s for s in spellings if s in by_surface]
+        assert len(found) >= 2, (spellings, sorted(by_surface))
+        assert len(set().union(*(by_surface[s] for s in found))) == 1, {
+            s: by_surface[s] for s in found
+        }
+
+
+def test_entity_merge_eval_scores_against_the_baseline(tmp_path, capsys):
+    pairs = [
+        {"a": {"name": "Zelenskiy", "label": "PER"}, "b": {"name": "Zelenskyy", "label": "PER"}},
+        {"a": {"name": "Khan", "label": "PER"}, "b": {"name": "Han", "label": "PER"}},
+    ]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(
+        "\n".join(json.dumps({**p, "same": i == 0}) for i, p in enumerate(pairs)) + "\n"
+    )
+    result = evaluate(read_pairs(path))
+    assert result["canonical"]["recall"] == 1.0 and result["canonical"]["precision"] == 1.0
+    assert result["baseline_exact_key"]["recall"] == 0.0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"a": 1}\n')
+    args = type("Args", (), {"file": bad, "json": False})()
+    assert run(args) == 2
+    assert "not a name pair" in capsys.readouterr().err

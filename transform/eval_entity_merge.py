@@ -1,0 +1,157 @@
+"""``wiredesk eval entity-merge FILE``: pairwise precision/recall of entity merging.
+
+FILE is JSONL, one name pair a line (``bench/build_entity_merge_devset.py`` builds the dev
+set): ``{"a": {"name", "label", "context": [[name, label], ...]}, "b": {...}, "same":
+bool, "source": str}``. A name's canonical id is decided as the enricher decides it: over
+the name and its context (the other names of its article). A pair is predicted
+coreferent when both names get the same id. Printed beside the baseline, in the same run:
+the exact-key matcher (label + case- and accent-folded name), the transliteration rules
+of the matcher before issue 12 (kh/ch/h -> h, w -> v, ...; label-prefixed ids), and the
+current rules alone with the alias file left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transform.canonical import AliasTable, default_aliases, resolve
+from transform.text import fold
+
+
+class EvalInputError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class _Mention:
+    label: str
+    surface: str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="JSONL of name pairs (see --help)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def read_pairs(path: Path) -> list[dict[str, Any]]:
+    pairs = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                for side in ("a", "b"):
+                    item = row[side]
+                    if not isinstance(item["name"], str) or not isinstance(item["label"], str):
+                        raise TypeError("name and label must be strings")
+                    for ctx in item.get("context", []):
+                        if not (isinstance(ctx, list) and len(ctx) == 2):
+                            raise TypeError("context items are [name, label]")
+                if not isinstance(row["same"], bool):
+                    raise TypeError("same must be true or false")
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise EvalInputError(f"{path}:{n}: not a name pair ({exc})") from exc
+            pairs.append(row)
+    if not pairs:
+        raise EvalInputError(f"{path}: no pairs")
+    return pairs
+
+
+def merged_id(item: dict[str, Any], aliases: AliasTable) -> str:
+    found = [_Mention(item["label"], item["name"])]
+    found += [_Mention(str(label), str(name)) for name, label in item.get("context", [])]
+    return resolve(found, aliases)[0].canonical_id
+
+
+def exact_key(item: dict[str, Any]) -> str:
+    return f"{item['label'].lower()}:{' '.join(fold(item['name']).split())}"
+
+
+# The transliteration rules of the matcher before issue 12 (label-prefixed ids, one name at
+# a time), kept here only as the second baseline.
+_PREVIOUS_RULES = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"(kh|ch|h)", "h"),
+        (r"(iy|yy|ii|yi|ij|y|j)\b", "i"),
+        (r"y", "i"),
+        (r"w", "v"),
+        (r"ph", "f"),
+        (r"ck", "k"),
+        (r"x", "ks"),
+        (r"([a-z])\1+", r"\1"),
+    )
+)
+
+
+def previous_key(item: dict[str, Any]) -> str:
+    key = " ".join(re.sub(r"[\W_]+", " ", fold(item["name"])).split())
+    for pattern, repl in _PREVIOUS_RULES:
+        key = pattern.sub(repl, key)
+    return f"{item['label'].lower()}:{key}"
+
+
+def score(pairs: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> dict[str, float]:
+    tp = fp = fn = 0
+    for row in pairs:
+        predicted = key(row["a"]) == key(row["b"])
+        tp += predicted and row["same"]
+        fp += predicted and not row["same"]
+        fn += not predicted and row["same"]
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def evaluate(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    no_aliases = AliasTable([])
+    matchers: dict[str, Callable[[dict[str, Any]], str]] = {
+        "baseline_exact_key": exact_key,
+        "baseline_previous_rules": previous_key,
+        "rules_without_aliases": lambda item: merged_id(item, no_aliases),
+        "canonical": lambda item: merged_id(item, default_aliases()),
+    }
+    result: dict[str, Any] = {
+        "pairs": len(pairs),
+        "coreferent": sum(r["same"] for r in pairs),
+        "negatives": sum(not r["same"] for r in pairs),
+    }
+    sources = sorted({str(r.get("source", "all")) for r in pairs})
+    for name, key in matchers.items():
+        result[name] = score(pairs, key)
+        if len(sources) > 1:
+            for source in sources:
+                subset = [r for r in pairs if str(r.get("source", "all")) == source]
+                result[f"{name}[{source}]"] = score(subset, key)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = evaluate(read_pairs(args.file))
+    except (OSError, UnicodeDecodeError, EvalInputError) as exc:
+        print(f"wiredesk eval entity-merge: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    print(
+        f"pairs {result['pairs']}: {result['coreferent']} coreferent, "
+        f"{result['negatives']} negatives"
+    )
+    for key, value in result.items():
+        if isinstance(value, dict):
+            print(
+                f"{key:<36} precision {value['precision']:.4f}  recall {value['recall']:.4f}"
+                f"  f1 {value['f1']:.4f}  (tp {value['tp']}, fp {value['fp']}, fn {value['fn']})"
+            )
+    return 0

@@ -1,0 +1,225 @@
+"""Match keys for transliterated names, and the readable spelling a key is shown as.
+
+A name's letters are read as sounds where romanisation systems disagree, so English,
+German, French and Ukrainian renderings of one Cyrillic name share a key: each sound
+becomes one placeholder (upper case; the normal form is lower case):
+
+====  ==========================================  ================================
+key   written as                                  e.g.
+====  ==========================================  ================================
+Q     shch, schtsch, chtch                        Khrushchev / Khrouchtchev
+C     ch, tch, tsch                               Gorbachev / Gorbatschow
+S     sh, sch                                     Shoigu / Schoigu
+J     zh, zhzh, French j                          Prigozhin / Prigojine
+X     kh, German ch                               Bakhmut / Bachmut (German)
+V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
+I     i, y after a consonant (6+ letters)         Lysychansk / Lisichansk
+F     й after a, e, o before v/k/z/g/s or ts      Grayvoron / Graivoron
+D     y, j or nothing between o and e             Dostoevsky / Dostoyevsky
+A     ya, ia, iya (я; German ja)                  Mariya / Maria, Kupyansk / Kupjansk
+W     yu, iu, iou, German ju (ю)                  Yulia / Ioulia / Julija
+U     u, ou (French)                              Loukachenko / Lukashenko
+B     -y, -iy, -yy, -yi, -ii after a consonant    Zelensky / Zelenskyy / Zelenskiy
+      (6+ letters)
+O     io, jo (ё)                                  Pjotr / Piotr
+E     initial ye, e (and je in German)            Yevgeny / Evgeny / Jewgeni
+K     ks, x                                       Oleksandr / Olexandr
+Z     s, ss (not initial)                         Odesa / Odessa
+Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
+R     -ander, -andr, -andre                       Alexander / Aleksandr / Alexandre
+====  ==========================================  ================================
+
+plus "-ov" after a hushing sound as "-ev" (Gorbachov / Gorbachev), French "gu" before
+e/i as "g" and "-tsine" as "-tsin" (Sergueï, Eltsine) and German "-zk" as "-tsk" (Donezk /
+Donetsk). The system a name is written in is recognised from its spelling (tsch, sch,
+-ow, -ij, consonant + j + vowel: German; ou...ch...-ko/-ev, chtch, ï: French), and the
+German or French reading of ch, s, z, w, j and ou applies only there. Words under 4
+letters are kept as they are, and a word-initial "h" or "ch" is never read as kh, so Khan
+and Han, Hart and Chart keep different keys.
+
+The key is a pure function of the name, so every worker gives every spelling of a name
+the same key in any order. Ids are made of readable words (:func:`readable_word`): a word
+English text uses (``wordfreq`` Zipf frequency >= 1.5: Moscow, Twitter, Croucher,
+Zelensky) stays as written, unless it is a transliteration (its key holds F, B, J, Q, Y
+or X) and English text uses its key's best spelling more, below the band of ordinary
+words (Yevgeniy -> evgeny, Valerii -> valery); another is written as its key's spelling
+that English text uses, below that band (Zelenskyy -> zelensky, Lawrow -> lavrov,
+Gorbatschow -> gorbachev), or, if none is attested and the key holds a sound only
+transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spelling
+(Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
+Other pairs of spellings English text both uses (Odesa / Odessa, Lisichansk / Lysychansk)
+keep their own ids: y/i, s/ss and the like also tell English names apart (Tindall /
+Tyndall, Vyvyan / Vivian), so they are not re-spelled.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from functools import lru_cache
+
+MIN_WORD = 4
+MAX_CANDIDATES = 512
+_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
+    (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
+    for rule in (
+        (r"shch|schtsch|chtch", "Q"),
+        (r"tsch|tch", "C"),
+        (r"sch", "S"),
+        (r"zk$", "tsk"),
+        (r"sh", "S"),
+        (r"(?<!^)ch", "C"),
+        (r"^ch", "C"),
+        (r"kh", "X"),
+        (r"zhzh", "J"),
+        (r"zh", "J"),
+        (r"j(?=ine$)", "J"),
+        (r"(?<=J)ine$", "in"),
+        (r"(?<=o)[yj]?(?=e)", "D"),
+        (r"^ye|^e", "E"),
+        (r"(?<=ts)ine$", "in"),
+        (r"(?<=and)(?:er|re|r)$", "R"),
+        (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
+        (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
+        (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
+        (r"iou|yu|iu", "W"),
+        (r"(?<=[^aeiou])(?:iya|ia|ya)|^ya", "A"),
+        (r"io|jo", "O"),
+        (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "F"),
+        (r"(?<=[^aeiouAOUE])[iy]|^i", "I", 6),
+        (r"v|ff$", "V"),
+        (r"ks|x", "K"),
+        (r"(?<!^)ss?", "Z"),
+        (r"u", "U"),
+    )
+)
+SPELLINGS: dict[str, tuple[str, ...]] = {
+    "Q": ("shch", "schtsch", "chtch"),
+    "C": ("ch", "tch", "tsch"),
+    "S": ("sh", "sch"),
+    "J": ("zh", "j", "zhzh"),
+    "X": ("kh", "h", "ch"),
+    "V": ("v", "w", "ff"),
+    "I": ("i", "y"),
+    "F": ("i", "y"),
+    "A": ("ia", "ya", "iya", "ja"),
+    "U": ("u", "ou"),
+    "W": ("yu", "iu", "ju", "iou"),
+    "O": ("yo", "io", "jo"),
+    "E": ("e", "ye"),
+    "K": ("ks", "x"),
+    "Y": ("ii", "eye", "ee", "iyi"),
+    "Z": ("s", "ss"),
+    "B": ("y", "iy", "yy", "yi", "ii"),
+    "D": ("", "y", "j"),
+    "R": ("er", "r", "re"),
+}
+
+
+_GERMAN = re.compile(
+    r"tsch|sch|[^aeiou]j[aeiou]|[oei]wa?$|[iey]j$|w\w*(?:sk|skij|skaja|grad|gorod)$"
+)
+_FRENCH = re.compile(r"chtch|ï|ou\w*ch\w*(?:ko|ev|ov|ine)$|(?<=[aeiou])j(?=ine$)")
+# Applied before the common rules to a name written in that system.
+_SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
+    "de": tuple(
+        (re.compile(p), r, MIN_WORD)
+        for p, r in (
+            (r"schtsch", "Q"),
+            (r"tsch", "C"),
+            (r"(?<![st])ch", "X"),
+            (r"w", "V"),
+            (r"(?<=[lnr])z", "ts"),
+            (r"(?<=[aeiou])z(?=[aeiou])", "ts"),
+            (r"(?<=[aeiou])s(?=[aeiou])", "z"),
+            (r"^je", "E"),
+            (r"(?<=[^aeiou])j(?=[^aeiou])", "I"),
+            (r"ju", "W"),
+            (r"j", "y"),
+        )
+    ),
+    "fr": tuple(
+        (re.compile(p), r, MIN_WORD)
+        for p, r in (
+            (r"chtch", "Q"),
+            (r"tch", "C"),
+            (r"ch", "S"),
+            (r"j", "J"),
+            (r"gu(?=[ei])", "g"),
+            (r"ou", "U"),
+        )
+    ),
+    "en": (),
+}
+
+
+def system(form: str) -> str:
+    """The romanisation a normal-form name is written in: German, French or English."""
+    words = [w for w in form.split() if len(w) >= MIN_WORD]
+    if any(_GERMAN.search(w) for w in words):
+        return "de"
+    return "fr" if any(_FRENCH.search(w) for w in words) else "en"
+
+
+def word_key(word: str, written_in: str = "en") -> str:
+    """The key of one normal-form word (see the module docstring)."""
+    if len(word) < MIN_WORD or not word.isalpha():
+        return word
+    length = len(word)
+    for pattern, repl, min_length in _SYSTEM_RULES[written_in] + _RULES:
+        if length >= min_length:
+            word = pattern.sub(repl, word)
+    return word
+
+
+KNOWN = 1.5  # Zipf frequency from which a spelling is one English text uses as it is
+NAME_BAND = 4.0  # candidates this common are ordinary words (found, fewer), not names
+
+
+@lru_cache(maxsize=65536)
+def frequency(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en", wordlist="large")
+
+
+SLAVIC = frozenset("FBJQYX")  # placeholders (almost) only transliterations produce
+
+
+def readable_word(word: str, key_word: str) -> str:
+    """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
+    Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
+    lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
+    Graivoron -> grayvoron); else as written (Gudjohnsen)."""
+    spelled = spell(key_word)
+    transliterated = bool(SLAVIC.intersection(key_word))
+    if frequency(word) >= KNOWN:
+        # a spelling English text uses gives way only to a more common spelling of the
+        # same transliterated name (Yevgeniy -> evgeny, Valerii -> valery)
+        better = transliterated and frequency(word) < frequency(spelled) < NAME_BAND
+        return spelled if better else word
+    if frequency(spelled) >= KNOWN or transliterated:
+        return spelled
+    return word
+
+
+@lru_cache(maxsize=65536)
+def spell(key_word: str) -> str:
+    """The readable spelling of a key word: its best-known candidate below the band of
+    ordinary words, else the first (BGN/PCGN-style) spelling of each placeholder."""
+    slots = [SPELLINGS.get(ch, (ch,)) for ch in key_word]
+    total = 1
+    for options in slots:
+        total *= len(options)
+    if total == 1:
+        return key_word
+    first = "".join(options[0] for options in slots)
+    if total > MAX_CANDIDATES:
+        return first
+    best, best_score = first, 0.0
+    for combo in itertools.product(*slots):  # first spellings first: ties keep them
+        candidate = "".join(combo)
+        score = frequency(candidate)
+        if best_score < score < NAME_BAND:
+            best, best_score = candidate, score
+    return best
