@@ -42,7 +42,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class EnrichOptions:
     ner_enabled: bool = True
-    ner_model: str = "en_core_web_sm"
+    ner_model: str = "wiredesk_news_ner"
     dedup_threshold: float = 0.75
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6

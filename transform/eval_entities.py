@@ -1,0 +1,130 @@
+"""``wiredesk eval entities FILE``: entity tagging on a CoNLL-2003 file, new model vs old.
+
+Every document goes through :class:`transform.entities.EntityTagger` as deployed (curated
+EntityRuler, span trimming, coarse labels) with the configured ``ner_model`` and, in the
+same run, with the baseline (the old default ``en_core_web_sm``) when it is installed.
+Scores are exact span+label matches: per label and micro over PER/LOC/ORG, MISC
+separately. Speed is NER words (CoNLL tokens) per second of tagging, model load excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from transform.conll import ConllDoc, ConllError, read_conll
+from transform.scoring import Span, entity_scores
+
+SCORED = ("PER", "LOC", "ORG")
+BASELINE = "en_core_web_sm"
+Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
+
+
+def _no_progress(items: Iterable[Any], total: int, what: str) -> Iterator[Any]:
+    yield from items
+
+
+def score_model(docs: list[ConllDoc], model: str, progress: Progress = _no_progress) -> dict:
+    """Tag every document with ``model``; scores and words/s (raises ModelMissing)."""
+    from transform.entities import EntityTagger
+
+    tagger = EntityTagger(model)
+    gold: set[Span] = set()
+    predicted: set[Span] = set()
+    started = time.perf_counter()
+    for n, doc in enumerate(progress(docs, len(docs), model)):
+        gold |= {(n, s, e, label) for s, e, label in doc.spans}
+        predicted |= {(n, x.start, x.end, x.label) for x in tagger.tag(doc.text)}
+    seconds = time.perf_counter() - started
+    plo = {s for s in gold if s[3] in SCORED}, {s for s in predicted if s[3] in SCORED}
+    misc = {s for s in gold if s[3] == "MISC"}, {s for s in predicted if s[3] == "MISC"}
+    scores = entity_scores(*plo, SCORED)
+    scores["micro"] = scores.pop("ALL")
+    scores["MISC"] = entity_scores(*misc, ("MISC",))["MISC"]
+    words = sum(d.tokens for d in docs)
+    return {
+        "model": "{lang}_{name}-{version}".format(**tagger.nlp.meta),
+        "scores": scores,
+        "seconds": round(seconds, 2),
+        "words_per_second": round(words / seconds) if seconds else None,
+    }
+
+
+def evaluate(
+    path: Path, model: str, baseline: str | None = BASELINE, progress: Progress = _no_progress
+) -> dict:
+    """The configured model's scores and, when installed, the baseline's, on one file."""
+    from transform.entities import ModelMissing
+
+    docs = read_conll(path)
+    if not docs:
+        raise ConllError(f"{path}: no CoNLL tokens (expected 'token POS chunk NER' lines)")
+    result: dict[str, Any] = {
+        "file": str(path),
+        "documents": len(docs),
+        "tokens": sum(d.tokens for d in docs),
+        "new": score_model(docs, model, progress),
+        "baseline": None,
+    }
+    if baseline and baseline != model:
+        try:
+            result["baseline"] = score_model(docs, baseline, progress)
+        except ModelMissing as exc:
+            result["baseline"] = {"model": baseline, "missing": str(exc)}
+    return result
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        help=f"model scored beside ner_model in the same run (default {BASELINE}; 'none' to skip)",
+    )
+
+
+def run(args: Any, settings: Any, progress: Progress | None = None) -> int:
+    """The command: 0 done, 2 unreadable or malformed file (one line on stderr)."""
+    from transform.entities import ModelMissing
+
+    if progress is None or args.json:
+        progress = _no_progress
+
+    baseline = None if args.baseline.lower() == "none" else args.baseline
+    try:
+        result = evaluate(args.file, settings.ner_model, baseline, progress)
+    except (OSError, ConllError, ModelMissing, ValueError) as exc:
+        print(f"wiredesk eval entities: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print("\n".join(report(result)))
+    return 0
+
+
+def report(result: dict) -> list[str]:
+    """The result as a table: P/R/F1 per label, one column group per model."""
+    runs = [("new", result["new"])]
+    base = result["baseline"]
+    if base and "scores" in base:
+        runs.append(("baseline", base))
+    lines = [f"file {result['file']}: {result['documents']} documents, {result['tokens']} tokens"]
+    lines += [f"{role:<9} {r['model']}" for role, r in runs]
+    if base and "missing" in base:
+        lines.append(f"baseline  {base['model']}: not installed ({base['missing']})")
+    head = "".join(f"  {role:>8} P      R      F1" for role, _ in runs)
+    lines.append(f"{'label':<24}{'gold':>6}{head}")
+    for label in (*SCORED, "micro", "MISC"):
+        name = "micro PER/LOC/ORG" if label == "micro" else label
+        row = f"{name:<24}{runs[0][1]['scores'][label]['gold']:>6}"
+        for _, r in runs:
+            s = r["scores"][label]
+            row += f"  {s['precision']:>8.4f} {s['recall']:.4f} {s['f1']:.4f}"
+        lines.append(row)
+    lines.append(f"{'NER words/s':<30}" + "".join(f"{r['words_per_second']:>23}" for _, r in runs))
+    return lines
