@@ -117,12 +117,16 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def mentions(doc: Any) -> list[Mention]:
+    """The tagged spans with coarse labels, trimmed; a token's own final period stays."""
     found = []
     for ent in doc.ents:
         label = COARSE.get(ent.label_)
         if label is None:
             continue
         start, end = trim(doc.text, ent.start_char, ent.end_char)
+        last = ent[-1]
+        if last.idx < end < last.idx + len(last.text):  # an abbreviation: "U.S.", "Corp."
+            end = last.idx + len(last.text)
         surface = doc.text[start:end]
         if any(ch.isupper() for ch in surface) and surface.lower() != "the":
             found.append(Mention(label, surface, start, end))

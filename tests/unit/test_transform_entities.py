@@ -121,14 +121,16 @@ def test_the_shipped_weights_load_from_the_repository_and_tag_news():
     } == found
 
 
-def test_seeds_name_no_outlet_or_platform_as_a_person(tagger):
+def test_seeds_name_no_platform_or_outlet_as_a_person(tagger):
+    # the old model (en_core_web_sm) tagged Twitter and Hromadske as persons, and the base
+    # en_core_web_md still tags Twitter as one; the CoNLL fine-tuning is what fixes it
     seeds, _ = seed_articles()
+    text = "\n".join(a.text for a in seeds)
+    assert "Twitter" in text and "Hromadske" in text
     tagged = tagger.tag_many(a.text for a in seeds)
-    persons = {e.name for entities in tagged for e in entities if e.label == "PER"}
-    platforms = {"Twitter", "Hromadske", "Mediazona", "Telegram", "Reuters"}
-    assert not {p for p in persons if set(p.split()) & platforms}
-    orgs = {e.surface for entities in tagged for e in entities if e.label == "ORG"}
-    assert "Hromadske" in orgs
+    persons = {e.surface for entities in tagged for e in entities if e.label == "PER"}
+    assert persons  # the seeds do name people (Gladkov, Zelensky, ...)
+    assert not {p for p in persons if {"Twitter", "Hromadske"} & set(p.split())}
 
 
 def test_the_old_model_stays_loadable_and_its_reupload_is_the_fallback(monkeypatch):
