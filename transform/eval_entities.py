@@ -5,7 +5,8 @@ EntityRuler, span trimming, coarse labels) with the configured ``ner_model`` and
 same run, with the baseline (the old default ``en_core_web_sm``) when it is installed.
 Scores are exact span+label matches: per label and micro over PER/LOC/ORG, MISC
 separately; also the micro-F1 of the labels as stored (one per canonical entity and article).
-Speed is NER words (CoNLL tokens) per second of tagging, model load excluded.
+Speed is NER words (CoNLL tokens) per second of tagging, model load excluded; the models
+take turns per document, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from transform.conll import ConllDoc, ConllError, read_conll
+from transform.conll import ConllError, read_conll
 from transform.scoring import Span, entity_scores
 
 SCORED = ("PER", "LOC", "ORG")
@@ -30,66 +31,82 @@ def _no_progress(items: Iterable[Any], total: int, what: str) -> Iterator[Any]:
     yield from items
 
 
-def score_model(docs: list[ConllDoc], model: str, progress: Progress = _no_progress) -> dict:
-    """Tag every document with ``model``; scores and words/s (raises ModelMissing).
+class _Run:
+    """One model's predictions and tagging time over the documents."""
 
-    ``scores`` judge each mention's own label (what the NER found); ``stored_micro`` the
-    label its canonical entity gets in the article's entity list (one label per entity
-    and article, :func:`transform.entities.canonicalise`).
-    """
-    from transform.entities import MAX_CHARS, EntityTagger, canonicalise, mentions
+    def __init__(self, model: str) -> None:
+        from transform.entities import EntityTagger
 
-    tagger = EntityTagger(model)
-    gold: set[Span] = set()
-    predicted: set[Span] = set()
-    stored: set[Span] = set()
-    started = time.perf_counter()
-    for n, doc in enumerate(progress(docs, len(docs), model)):
-        gold |= {(n, s, e, label) for s, e, label in doc.spans}
-        found = mentions(tagger.nlp(doc.text[:MAX_CHARS]))
-        predicted |= {(n, m.start, m.end, m.label) for m in found}
-        stored |= {(n, e.start, e.end, e.label) for e in canonicalise(found, tagger.aliases)}
-    seconds = time.perf_counter() - started
+        self.tagger = EntityTagger(model)  # raises ModelMissing
+        self.predicted: set[Span] = set()
+        self.stored: set[Span] = set()
+        self.seconds = 0.0
 
-    def plo(spans: set[Span]) -> set[Span]:
-        return {s for s in spans if s[3] in SCORED}
+    def tag(self, n: int, text: str) -> None:
+        from transform.entities import MAX_CHARS, canonicalise, mentions
 
-    scores = entity_scores(plo(gold), plo(predicted), SCORED)
-    scores["micro"] = scores.pop("ALL")
-    misc = ({s for s in spans if s[3] == "MISC"} for spans in (gold, predicted))
-    scores["MISC"] = entity_scores(*misc, ("MISC",))["MISC"]
-    words = sum(d.tokens for d in docs)
-    return {
-        "model": "{lang}_{name}-{version}".format(**tagger.nlp.meta),
-        "scores": scores,
-        "stored_micro": entity_scores(plo(gold), plo(stored), SCORED)["ALL"],
-        "seconds": round(seconds, 2),
-        "words_per_second": round(words / seconds) if seconds else None,
-    }
+        started = time.perf_counter()
+        found = mentions(self.tagger.nlp(text[:MAX_CHARS]))
+        entities = canonicalise(found, self.tagger.aliases)
+        self.seconds += time.perf_counter() - started
+        self.predicted |= {(n, m.start, m.end, m.label) for m in found}
+        self.stored |= {(n, e.start, e.end, e.label) for e in entities}
+
+    def result(self, gold: set[Span], words: int) -> dict:
+        """``scores`` judge each mention's own label (what the NER found); ``stored_micro``
+        the label its canonical entity gets in the article's entity list (one per entity
+        and article, :func:`transform.entities.canonicalise`)."""
+
+        def plo(spans: set[Span]) -> set[Span]:
+            return {s for s in spans if s[3] in SCORED}
+
+        scores = entity_scores(plo(gold), plo(self.predicted), SCORED)
+        scores["micro"] = scores.pop("ALL")
+        misc = ({s for s in spans if s[3] == "MISC"} for spans in (gold, self.predicted))
+        scores["MISC"] = entity_scores(*misc, ("MISC",))["MISC"]
+        return {
+            "model": "{lang}_{name}-{version}".format(**self.tagger.nlp.meta),
+            "scores": scores,
+            "stored_micro": entity_scores(plo(gold), plo(self.stored), SCORED)["ALL"],
+            "seconds": round(self.seconds, 2),
+            "words_per_second": round(words / self.seconds) if self.seconds else None,
+        }
 
 
 def evaluate(
     path: Path, model: str, baseline: str | None = BASELINE, progress: Progress = _no_progress
 ) -> dict:
-    """The configured model's scores and, when installed, the baseline's, on one file."""
+    """The configured model's scores and, when installed, the baseline's, on one file.
+
+    The models take turns document by document, so a shared machine's changing load
+    weighs on both speeds alike.
+    """
     from transform.entities import ModelMissing
 
     docs = read_conll(path)
     if not docs:
         raise ConllError(f"{path}: no CoNLL tokens (expected 'token POS chunk NER' lines)")
-    result: dict[str, Any] = {
-        "file": str(path),
-        "documents": len(docs),
-        "tokens": sum(d.tokens for d in docs),
-        "new": score_model(docs, model, progress),
-        "baseline": None,
-    }
+    runs = {"new": _Run(model)}
+    missing = None
     if baseline and baseline != model:
         try:
-            result["baseline"] = score_model(docs, baseline, progress)
+            runs["baseline"] = _Run(baseline)
         except ModelMissing as exc:
-            result["baseline"] = {"model": baseline, "missing": str(exc)}
-    return result
+            missing = {"model": baseline, "missing": str(exc)}
+    gold: set[Span] = set()
+    for n, doc in enumerate(progress(docs, len(docs), "tag")):
+        gold |= {(n, s, e, label) for s, e, label in doc.spans}
+        for run in runs.values():
+            run.tag(n, doc.text)
+    words = sum(d.tokens for d in docs)
+    results = {role: run.result(gold, words) for role, run in runs.items()}
+    return {
+        "file": str(path),
+        "documents": len(docs),
+        "tokens": words,
+        "new": results["new"],
+        "baseline": results.get("baseline", missing),
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
