@@ -152,3 +152,15 @@ def test_eval_rejects_a_malformed_file_with_exit_code_2(tmp_path, capsys, what):
     path.write_text('{"id": 1}\n' if what != "entities" else "justonetoken\n")
     assert main(["eval", what, str(path)]) == 2
     assert f"wiredesk eval {what}:" in capsys.readouterr().err
+
+
+def test_training_examples_keep_every_span_and_its_label():
+    from transform.ner_train import chunks
+
+    (doc, _) = read_conll(CONLL)[:2]
+    whole = sorted((doc.text[s:e], k) for s, e, k in doc.spans)
+    for size in (1, 2, 4):
+        pieces = chunks(doc, size)
+        assert "\n".join(text for text, _ in pieces) == doc.text
+        assert sorted((t[s:e], k) for t, spans in pieces for s, e, k in spans) == whole
+    assert ("United Dock Workers Union", "ORG") in whole
