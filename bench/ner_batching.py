@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """NER: one document at a time (what the enrich stage does) vs spaCy batching and processes.
 
-The enrich stage's pipeline (``transform.entities.load_pipeline``: tok2vec + ner + the
+The enrich stage's pipeline (``transform.entities.load_pipeline``: the ner model + the
 curated EntityRuler) on N BBC article texts, in the same run:
 
   baseline      nlp(text) per article, one at a time (EntityTagger.tag's call)

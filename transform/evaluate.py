@@ -1,9 +1,9 @@
-"""``wiredesk eval dedup|stories|entities``: quality on labelled files, through the real code.
+"""``wiredesk eval dedup|stories``: quality on labelled files, through the real code.
 
 dedup and stories feed every record, in ``published`` order, through the enrich stage
 itself (:class:`transform.enrich.EnrichArticles`) on a fresh SQLite state database, then
-compare the resulting groups with the labels. entities runs the tagger on a CoNLL-2003
-file. Each returns one JSON-able dict.
+compare the resulting groups with the labels (entities: :mod:`transform.eval_entities`).
+Each returns one JSON-able dict.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from transform.conll import read_conll
 from transform.enrich import EnrichArticles, EnrichOptions
-from transform.scoring import bcubed, entity_scores, pairwise
+from transform.scoring import bcubed, pairwise
 from wiredesk import db
 from wiredesk.records import Article, EnrichedArticle
 
@@ -133,28 +132,4 @@ def eval_stories(path: Path, options: EnrichOptions, progress: Progress = _no_pr
         "seconds": round(seconds, 2),
         "ner": options.ner_enabled,
         "threshold": options.story_threshold,
-    }
-
-
-def eval_entities(path: Path, model: str, progress: Progress = _no_progress) -> dict:
-    from transform.entities import EntityTagger
-
-    docs = read_conll(path)
-    tagger = EntityTagger(model)
-    labels = ("PER", "LOC", "ORG")
-    gold, predicted = set(), set()
-    started = time.perf_counter()
-    for n, doc in enumerate(progress(docs, len(docs), "tag")):
-        gold |= {(n, s, e, label) for s, e, label in doc.spans if label in labels}
-        for ent in tagger.tag(doc.text):
-            if ent.label in labels:
-                predicted.add((n, ent.start, ent.end, ent.label))
-    seconds = time.perf_counter() - started
-    return {
-        "file": str(path),
-        "documents": len(docs),
-        "tokens": sum(d.tokens for d in docs),
-        "model": "{lang}_{name}-{version}".format(**tagger.nlp.meta),
-        "scores": entity_scores(gold, predicted, labels),
-        "seconds": round(seconds, 2),
     }

