@@ -229,6 +229,10 @@ class DeadLetter(Record):
     original: str = Field(description="the original value, base64")
     original_size: int | None = Field(None, description="bytes of the original value")
     original_truncated: bool = Field(False, description="original holds only its first bytes")
+    original_sha256: str | None = Field(None, description="SHA-256 of the whole original value")
+    source_key_truncated: bool = Field(
+        False, description="source_key holds only a prefix, with the key's hash and size"
+    )
     failed_at: datetime = Field(default_factory=utcnow)
 
     def key(self) -> str:

@@ -125,6 +125,66 @@ class Settings(BaseSettings):
     db_metrics_refresh_s: float = Field(
         15.0, gt=0, le=3600, description="how often the sink re-reads feed health/row gauges"
     )
+    db_lock_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="PostgreSQL lock_timeout of the services' sessions"
+    )
+    db_statement_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="PostgreSQL statement_timeout of the services' sessions"
+    )
+    db_idle_in_transaction_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL idle_in_transaction_session_timeout: a frozen writer's "
+        "transaction (and its row locks) ends after this long",
+    )
+
+    # -- per-record budgets (wiredesk.budget) ----------------------------------------
+    fetch_budget_cpu_s: float = Field(5.0, gt=0, le=600, description="CPU per link (main thread)")
+    fetch_budget_wall_s: float = Field(
+        90.0, gt=0, le=280, description="wall time per link: fetch deadline + host waits"
+    )
+    extract_budget_cpu_s: float = Field(
+        5.0, gt=0, le=600, description="CPU per page outside the sandbox"
+    )
+    extract_budget_wall_s: float = Field(
+        30.0, gt=0, le=280, description="wall time per page; keep above extract_timeout_s"
+    )
+    enrich_budget_cpu_s: float = Field(10.0, gt=0, le=600, description="CPU per article")
+    enrich_budget_wall_s: float = Field(20.0, gt=0, le=280, description="wall time per article")
+    sink_budget_cpu_s: float = Field(
+        2.0, gt=0, le=600, description="CPU per record before the write"
+    )
+    sink_budget_wall_s: float = Field(
+        5.0, gt=0, le=280, description="wall per record before the write"
+    )
+    budget_hard_grace_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="services: a record still running at wall budget + this kills the worker "
+        "(C code that cannot be interrupted); the restarted worker counts it",
+    )
+    max_record_crashes: int = Field(
+        3, ge=1, le=100, description="worker deaths on one record before it is dead-lettered"
+    )
+
+    def budget(self, stage: str) -> tuple[float, float]:
+        """(cpu_s, wall_s) of one stage (fetch_pages, extract_articles, ...)."""
+        short = {
+            "fetch_pages": "fetch",
+            "extract_articles": "extract",
+            "enrich_articles": "enrich",
+            "write_articles": "sink",
+        }.get(stage, "enrich")
+        return getattr(self, f"{short}_budget_cpu_s"), getattr(self, f"{short}_budget_wall_s")
+
+    def db_session_options(self) -> dict[str, float]:
+        return {
+            "lock_timeout_s": self.db_lock_timeout_s,
+            "statement_timeout_s": self.db_statement_timeout_s,
+            "idle_in_transaction_timeout_s": self.db_idle_in_transaction_timeout_s,
+        }
 
     @field_validator("kafka_bootstrap")
     @classmethod
