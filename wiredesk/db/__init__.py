@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -62,8 +62,10 @@ def make_engine(
         )
         if seconds is not None
     ]
-    if options:
-        connect_args["options"] = " ".join(options)
+    if options:  # kept with any options of the URL itself (e.g. a search_path)
+        given = make_url(url).query.get("options")
+        given = " ".join(given) if isinstance(given, tuple) else given
+        connect_args["options"] = " ".join(([given] if given else []) + options)
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
