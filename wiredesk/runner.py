@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -71,7 +72,7 @@ class RunnerOptions:
     max_record_attempts: int = 3
     retry_initial_backoff_s: float = 0.5
     retry_max_backoff_s: float = 30.0
-    crash_at: str | None = None  # test hook: os._exit(137) at this point
+    crash_at: str | None = None  # test hook: os._exit(137) (or "freeze:" SIGSTOP) at this point
     budget: Budget | None = None  # per-record CPU/wall budget of ``process``; None: none
     hard_grace_s: float | None = None  # kill the worker at wall + this (services only)
     max_record_crashes: int = 3  # unfinished starts before a record is a crash_loop letter
@@ -113,6 +114,7 @@ class StageRunner:
         self.ledger: Ledger = ledger or MemoryLedger()
         self.guard = Guard(self.stop, hard_grace_s=self.options.hard_grace_s)
         self._last_poll = time.monotonic()
+        self._frozen = False
         self.health.set_ready(True)
         metrics.PAUSED.labels(stage.name).set(0)
         metrics.initialise(stage.name)
@@ -207,11 +209,15 @@ class StageRunner:
             except BudgetExceeded as exc:
                 self.log.error("budget_exceeded", step=exc.step, detail=exc.detail)
                 dead.append(self._dead_letter(message, "budget_exceeded", exc.detail, 1))
+            except (Interrupted, Stopping):
+                if tp in suspect:  # a stop request is no crash
+                    self._end_record(tp, message.offset)
+                raise
             else:
                 handled.append(_Handled(message, outputs, encoded))
-            finally:
-                if tp in suspect:
-                    self._end_record(tp, message.offset)
+            # not in a ``finally``: a record that takes the worker down stays unfinished
+            if tp in suspect:
+                self._end_record(tp, message.offset)
         return handled, dead
 
     def _careful(self, message: Message, record: Record | DecodeError) -> DeadLetter | None:
@@ -441,6 +447,11 @@ class StageRunner:
         if self.options.crash_at == point:
             self.log.warning("crash_hook", point=point)
             os._exit(137)
+        if self.options.crash_at == f"freeze:{point}" and not self._frozen:
+            # test hook: a zombie writer; the test resumes it with SIGCONT
+            self._frozen = True
+            self.log.warning("freeze_hook", point=point)
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 class _GaveUp(Exception):
