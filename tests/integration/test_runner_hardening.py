@@ -1,0 +1,154 @@
+"""Issue 13 on real Kafka + PostgreSQL: dead letters that always fit (B5), a zombie sink
+that cannot move a row back (B4), a frozen transaction that cannot stall the sinks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from tests.ingest_support import fetch_stage, kafka_bus, read_topic  # noqa: F401 (fixture)
+from tests.integration.conftest import free_port, group_progress, wait_for
+from tests.integration.test_sink_delivery import produce
+from wiredesk import db
+from wiredesk.bus import MAX_MESSAGE_BYTES
+from wiredesk.db.tables import ArticleRow
+from wiredesk.records import DeadLetter, EnrichedArticle, Link
+from wiredesk.runner import RunnerOptions, StageRunner
+from wiredesk.topics import DLQ, ENRICHED, LINKS
+
+pytestmark = pytest.mark.integration
+FETCHED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_huge_key_and_a_huge_host_name_end_as_dead_letters_that_fit(kafka_bus):  # noqa: F811
+    huge_host = f"http://{'a' * 700_000}.example/news/1"
+    link = Link(url=huge_host, article_id="0" * 32)
+    kafka_bus.publish(LINKS.name, "k" * 600_000, b'{"schema": "news.links/1"}')  # 600 KB key
+    kafka_bus.publish(LINKS.name, None, link.encode())  # a 700 KB host name (no key: too big)
+    kafka_bus.flush()
+    stage, fetcher = fetch_stage([])
+    runner = StageRunner(stage, kafka_bus, options=RunnerOptions(poll_timeout_s=0.5))
+    try:
+        consumed, deadline = 0, time.monotonic() + 60
+        while consumed < 2 and time.monotonic() < deadline:
+            consumed += runner.run_batch()  # before issue 13: RecordRejected escaped here
+    finally:
+        runner.consumer.close()
+        fetcher.close()
+    assert consumed == 2
+    letters = [d for d in read_topic(kafka_bus, DLQ) if isinstance(d, DeadLetter)]
+    assert len(letters) == 2
+    assert all(len(d.encode()) < MAX_MESSAGE_BYTES for d in letters)
+    keyed = next(d for d in letters if d.source_key_truncated)
+    assert keyed.reason == "decode_invalid" and "600000 bytes, sha256" in keyed.source_key
+    host = next(d for d in letters if not d.source_key_truncated)
+    assert host.original_truncated and host.original_size > 700_000
+    assert len(host.detail) < 2_100
+
+
+def enriched(title: str) -> EnrichedArticle:
+    return EnrichedArticle(
+        article_id="f" * 32,
+        url="http://wire.example/zombie",
+        title=title,
+        text=f"{title}. " * 30,
+        extractor_version="trafilatura-2.3.1",
+        content_hash=title.ljust(64, "0"),
+        fetched_at=FETCHED,  # both versions: the same fetch (an enrich replay)
+    )
+
+
+def row(url: str) -> tuple[str, int | None] | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            got = conn.execute(select(ArticleRow.title, ArticleRow.source_offset)).first()
+            return (got.title, got.source_offset) if got else None
+    finally:
+        engine.dispose()
+
+
+def stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("T")
+
+
+def test_a_zombie_sink_resumed_after_eviction_does_not_overwrite_the_newer_row(
+    workers, kafka_bootstrap, pg_url, unique
+):
+    ns = f"t{unique}."
+    produce(kafka_bootstrap, ns, [(enriched("v1").key(), enriched("v1").encode())])
+    zombie = workers.start("sink", WIREDESK_CRASH_AT="freeze:after_process")
+    wait_for(lambda: stopped(zombie.pid), 60, "the first sink to freeze mid-batch")
+    assert row(pg_url) is None  # it holds v1, unwritten
+
+    workers.start("sink")  # takes the partitions once the frozen member is evicted
+    produce(kafka_bootstrap, ns, [(enriched("v2").key(), enriched("v2").encode())])
+    group, topic = f"{ns}write_articles", f"{ns}{ENRICHED.name}"
+    wait_for(lambda: group_progress(kafka_bootstrap, group, topic) == (2, 2), 90, "v2 committed")
+    assert row(pg_url) == ("v2", 1)
+
+    os.kill(zombie.pid, signal.SIGCONT)  # the zombie writes its batch (v1) and commits
+    wait_for(lambda: b"commit_failed" in _log(workers, 0), 60, "the zombie's refused commit")
+    assert row(pg_url) == ("v2", 1)  # before issue 13: ("v1", ...) -- fetched_at tied
+    codes = workers.stop_all()
+    assert set(codes.values()) == {0}, workers.logs()
+
+
+def _log(workers, index: int) -> bytes:
+    return (workers.log_dir / f"sink-{index}.log").read_bytes()
+
+
+def test_a_frozen_transaction_holding_locks_does_not_stall_the_sink(
+    workers, kafka_bootstrap, pg_url, unique
+):
+    ns = f"t{unique}."
+    group, topic = f"{ns}write_articles", f"{ns}{ENRICHED.name}"
+    port = free_port()
+    sink = workers.start(
+        "sink",
+        WIREDESK_METRICS_PORT=str(port),
+        WIREDESK_DB_LOCK_TIMEOUT_S="1",
+        WIREDESK_RETRY_MAX_BACKOFF_S="1",
+    )
+    produce(kafka_bootstrap, ns, [(enriched("v1").key(), enriched("v1").encode())])
+    wait_for(lambda: group_progress(kafka_bootstrap, group, topic) == (1, 1), 90, "v1 written")
+
+    # A writer frozen inside its transaction, with the services' session settings: it
+    # holds the article's row lock and the sink's fence rows and sends nothing more.
+    idle_s = 4.0
+    frozen = db.make_engine(pg_url, idle_in_transaction_timeout_s=idle_s, pool_size=1)
+    conn = frozen.connect()
+    conn.begin()
+    conn.execute(text("SELECT * FROM articles FOR UPDATE"))
+    conn.execute(text("SELECT * FROM sink_offsets FOR UPDATE"))
+    frozen_at = time.monotonic()
+
+    produce(kafka_bootstrap, ns, [(enriched("v2").key(), enriched("v2").encode())])
+    saw_unready = wait_for(lambda: _readyz(port) == 503, 30, "/readyz to fail while blocked")
+    wait_for(lambda: row(pg_url) == ("v2", 1), 60, "the sink to write once the lock is gone")
+    took = time.monotonic() - frozen_at
+    assert saw_unready and took < idle_s + 10  # the idle timeout ended the frozen session
+    assert _readyz(port) == 200 or wait_for(lambda: _readyz(port) == 200, 10, "ready again")
+    with pytest.raises(Exception, match="terminat|closed|idle"):
+        conn.execute(text("SELECT 1"))
+    conn.invalidate()
+    frozen.dispose()
+    assert sink.poll() is None  # the sink never exited
+
+
+def _readyz(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
