@@ -108,35 +108,45 @@ def test_no_pattern_outside_ingest_nests_unbounded_quantifiers():
     assert bad == []
 
 
-N = 50_000
+N = 40_000
 
 
 def trim_all(text: str) -> tuple[int, int]:
     return entities.trim(text, 0, len(text))
 
 
+# Each case builds its adversarial input from a size n.
 ADVERSARIAL = {
-    "trim: a punctuation run after an organisation, then a letter": lambda: trim_all(
-        "Acme Corp" + ".,;:)'" * (N // 6) + "x"
+    "trim: a punctuation run after an organisation, then a letter": lambda n: trim_all(
+        "Acme Corp" + ".,;:)'" * (n // 6) + "x"
     ),
-    "trim: possessives and quotes": lambda: trim_all("the " * N + "'s" * N + "Acme" + "’s'" * N),
-    "mentions' leading run without an end": lambda: entities._LEADING.match('the "(' * N),
-    "body lines: datelines, bylines, boilerplate": lambda: ttext.body_lines(
-        "t", "date " + " " * N + "\n" + "A" + " -" * N + "\nBY " + " " * N + "\nLONDON (" + "x" * N
+    "trim: possessives and quotes": lambda n: trim_all("the " * n + "'s" * n + "Acme" + "’s'" * n),
+    "mentions' leading run without an end": lambda n: entities._LEADING.match('the "(' * n),
+    "body lines: datelines, bylines, boilerplate": lambda n: ttext.body_lines(
+        "t", "date " + " " * n + "\n" + "A" + " -" * n + "\nBY " + " " * n + "\nLONDON (" + "x" * n
     ),
-    "dateline without its dash": lambda: ttext.body_lines("t", "LONDON" + " " * N + "(x)" * N),
-    "tokens: thousands and words": lambda: ttext.tokens("t", "1,000" * N + "_" * N + "a" * N),
-    "story words": lambda: stories._WORD.findall("a" + "'-" * N + " " + "é" * N),
-    "canonical keys": lambda: canonical.match_key("Mr. " + "kh" * N + "'s" * N + "iy" * N),
+    "dateline without its dash": lambda n: ttext.body_lines("t", "LONDON" + " " * n + "(x)" * n),
+    "tokens: thousands and words": lambda n: ttext.tokens("t", "1,000" * n + "_" * n + "a" * n),
+    "story words": lambda n: stories._WORD.findall("a" + "'-" * n + " " + "é" * n),
+    "canonical keys": lambda n: canonical.match_key("Mr. " + "kh" * n + "'s" * n + "iy" * n),
 }
 
 
-@pytest.mark.timeout(20)
+def fastest(fn, n: int) -> float:
+    best = float("inf")
+    for _ in range(3):  # the least disturbed of three runs (a shared, loaded machine)
+        started = time.perf_counter()
+        fn(n)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_each_pattern_on_adversarial_input_is_fast(name):
-    started = time.perf_counter()
-    ADVERSARIAL[name]()
-    assert time.perf_counter() - started < 0.5, name
+def test_each_pattern_on_adversarial_input_is_fast_and_linear(name):
+    small, large = fastest(ADVERSARIAL[name], N // 4), fastest(ADVERSARIAL[name], N)
+    assert large < 2.0, name  # unguarded, the dateline case took minutes
+    assert large < 10 * small + 0.05, (name, small, large)  # 4x the input: not 16x the time
 
 
 def test_trimming_a_hundred_thousand_punctuation_marks_is_linear():
