@@ -152,3 +152,28 @@ def _readyz(port: int) -> int:
         return exc.code
     except OSError:
         return 0
+
+
+def test_the_attempt_ledger_on_postgresql_ends_a_crash_loop(pg_url, memory_bus):
+    """The poison-record ledger shared by every worker, on the real database: a record
+    that keeps taking its worker down is a ``crash_loop`` letter after 3 deaths."""
+    from tests.unit.test_runner import IN, OUT, fill, link
+    from tests.unit.test_runner_budget import _Crash, crashes_on
+    from wiredesk.attempts import SqlLedger
+    from wiredesk.runner import drain
+    from wiredesk.stage import Stage
+
+    engine = db.make_engine(pg_url)
+    fill(memory_bus, link(1), link(2, "poison"), link(3))
+    stage = Stage("crashy_pg", IN, crashes_on("poison"), output=OUT)
+    crashes = 0
+    for _restart in range(10):  # each restart: a new worker, maybe on another host
+        runner = StageRunner(stage, memory_bus, ledger=SqlLedger(engine))
+        try:
+            drain([runner])
+            break
+        except _Crash:
+            crashes += 1
+    engine.dispose()
+    letters = [DeadLetter.decode(m.value) for m in memory_bus.messages(DLQ.name)]
+    assert crashes == 3 and [(d.reason, d.attempts) for d in letters] == [("crash_loop", 3)]

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -251,3 +252,29 @@ def test_bounded_key_keeps_short_keys_and_hashes_long_ones():
     assert deadletters.bounded_key(None) == (None, False)
     key, cut = deadletters.bounded_key("é" * 10_000)
     assert cut and len(key.encode()) < 400 and "20000 bytes" in key
+
+
+def test_c_code_that_never_checks_signals_is_killed_at_the_hard_deadline(tmp_path):
+    """``sum(range(...))`` runs in C with the GIL held and never runs a signal handler:
+    the soft budget cannot interrupt it, the faulthandler deadline ends the process."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        "from wiredesk.budget import Budget, Guard\n"
+        "with Guard(hard_grace_s=0.5).limit(Budget(cpu_s=0.2, wall_s=0.3)):\n"
+        "    sum(range(10**12))\n"
+        "print('finished')\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 1 and b"finished" not in done.stdout
+    assert b"Timeout" in done.stderr  # faulthandler's dump of the stuck stack
+    assert took < 10
