@@ -25,6 +25,7 @@ _SPACE = re.compile(r"\s+")
 # " date 2023-05-23 " prefix some extractors leave in front of the text
 _DATE_PREFIX = re.compile(r"^\s*date\s+\d{4}-\d{2}-\d{2}\s+", re.IGNORECASE)
 # "LONDON, Nov 18 (Associated Wire) — ", "KYIV (Reuters) - ", "BERLIN — "
+# regex-audit: linear because body_lines applies it to DATELINE_WINDOW (300) chars only
 _DATELINE = re.compile(
     r"^[A-Z][A-Z .'\-]{1,40}(?:,\s*[A-Za-z]{3,9}\.?\s+\d{1,2})?"
     r"\s*(?:\([^)]{1,40}\))?\s*[-\u2013\u2014:]+\s+"
