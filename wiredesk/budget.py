@@ -32,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -93,9 +93,11 @@ class Guard:
         *,
         tick_s: float = 0.1,
         hard_grace_s: float | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.stop = stop or threading.Event()
         self.tick_s = tick_s
+        self.on_tick = on_tick  # e.g. the liveness beat: a record under its budget is progress
         self.hard_grace_s = hard_grace_s  # None: no hard kill (tests, embedded mode)
         self._active: Budget | None = None
         self._started_wall = 0.0
@@ -141,6 +143,8 @@ class Guard:
         if self.stop.is_set():
             self._active = None
             raise Interrupted()
+        if self.on_tick is not None:
+            self.on_tick()
         cpu = time.thread_time() - self._started_cpu
         wall = time.monotonic() - self._started_wall
         kind = "cpu" if cpu > budget.cpu_s else "wall" if wall > budget.wall_s else None

@@ -112,7 +112,9 @@ class StageRunner:
         self.consumer: Consumer = consumer or bus.consumer([stage.input.name], self.group)
         self._reported: set[tuple[str, int]] = set()
         self.ledger: Ledger = ledger or MemoryLedger()
-        self.guard = Guard(self.stop, hard_grace_s=self.options.hard_grace_s)
+        self.guard = Guard(
+            self.stop, hard_grace_s=self.options.hard_grace_s, on_tick=self._beat_in_record
+        )
         self._last_poll = time.monotonic()
         self._frozen = False
         self.health.set_ready(True)
@@ -368,6 +370,12 @@ class StageRunner:
             metrics.LEDGER_FAILED.labels(self.stage.name).inc()
             self.log.warning("ledger_failed", step=step, error=repr(exc)[:300])
             return None
+
+    def _beat_in_record(self) -> None:
+        """A record running under its budget is progress: /healthz stays 200 for up to
+        the wall budget (a record stuck in C code stops the ticks, and so the beats)."""
+        if time.monotonic() - self.health.last_beat >= 1.0:
+            self.health.beat()
 
     def _keepalive_if_due(self) -> None:
         """Between records of a long batch: stay in the group (max.poll.interval)."""

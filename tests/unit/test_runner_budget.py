@@ -98,6 +98,22 @@ def test_the_step_is_our_own_innermost_frame_not_a_library_one():
     assert step_of(None) == "?"
 
 
+def test_a_long_record_under_its_budget_keeps_the_worker_live(memory_bus):
+    alive_at_end = []
+
+    def slow(record):
+        spin(1.5)
+        alive_at_end.append(runner.health.alive)
+        yield record
+
+    fill(memory_bus, link(1))
+    options = RunnerOptions(poll_timeout_s=0, budget=Budget(cpu_s=10, wall_s=10))
+    runner = StageRunner(Stage("budget_live", IN, slow, output=OUT), memory_bus, options=options)
+    runner.health.stale_after_s = 1.2  # shorter than the record
+    drain([runner])
+    assert alive_at_end == [True] and len(memory_bus.messages(OUT.name)) == 1
+
+
 def test_healthz_answers_while_a_record_runs_in_a_catastrophic_regex(memory_bus):
     health = Health("budget_health")
     server = serve_metrics("127.0.0.1", 0, health)
