@@ -14,12 +14,13 @@ What CPython lets us enforce, and how (issue 13, catalogue B1/B3):
 * **Hard limit (kill, then count).** C code that holds the GIL without ever returning
   to Python (an lxml or Cython loop) cannot run a signal handler, and it starves every
   Python thread, /healthz and the heartbeat included. For that, the runner arms
-  ``faulthandler.dump_traceback_later(wall + hard_grace_s, exit=True)``: a C thread that
-  needs no GIL, dumps every thread's stack to stderr and ``_exit(1)``\\ s the process. The
+  ``faulthandler.dump_traceback_later(..., exit=True)`` at wall + ``hard_grace_s`` (up to
+  ``REARM_SLACK_S`` later, so it is re-armed rarely): a C thread that needs no GIL, dumps
+  every thread's stack to stderr and ``_exit(1)``\\ s the process. The
   supervisor restarts it; the record comes back, and :mod:`wiredesk.attempts` dead-letters
   it once it has taken a worker down ``max_record_crashes`` times.
 
-Limits: off the main thread the soft limit is not enforced (only measured); an
+Limits: off the main thread (tests, replays in threads) no budget is enforced; an
 exception raised asynchronously may land in a library's cleanup code (context managers
 still run; a transaction is rolled back). The budgets are per record and the runner
 keeps the consumer alive between records, so a batch never outlives max.poll.interval.
@@ -39,6 +40,7 @@ from types import FrameType
 
 OWN_PACKAGES = ("ingest.", "transform.", "sink.", "wiredesk.")
 SKIPPED_MODULES = ("wiredesk.budget", "wiredesk.runner")
+REARM_SLACK_S = 5.0  # the hard deadline may fire up to this much later than wall + grace
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Guard:
         self._started_wall = 0.0
         self._started_cpu = 0.0
         self._installed = False
+        self._hard_deadline = 0.0  # monotonic time the armed hard deadline fires at
 
     @property
     def enforcing(self) -> bool:
@@ -119,17 +122,33 @@ class Guard:
         self._started_cpu = time.thread_time()
         self._active = budget
         signal.setitimer(signal.ITIMER_REAL, self.tick_s, self.tick_s)
-        if self.hard_grace_s is not None:
-            faulthandler.dump_traceback_later(
-                budget.wall_s + self.hard_grace_s, exit=True, file=sys.stderr
-            )
+        self._arm_hard(budget)
         try:
             yield
         finally:
             self._active = None
             signal.setitimer(signal.ITIMER_REAL, 0)
-            if self.hard_grace_s is not None:
-                faulthandler.cancel_dump_traceback_later()
+
+    def _arm_hard(self, budget: Budget) -> None:
+        """Arm the hard deadline so that it fires no sooner than wall + grace after now.
+
+        Arming starts a watchdog thread (about 30-100 us), so it is re-armed only when
+        the armed deadline would be too early, with ``REARM_SLACK_S`` to spare: at most
+        once per that many seconds. The runner disarms it after each batch."""
+        if self.hard_grace_s is None:
+            return
+        needed = time.monotonic() + budget.wall_s + self.hard_grace_s
+        if needed > self._hard_deadline:
+            faulthandler.dump_traceback_later(
+                budget.wall_s + self.hard_grace_s + REARM_SLACK_S, exit=True, file=sys.stderr
+            )
+            self._hard_deadline = needed + REARM_SLACK_S
+
+    def disarm(self) -> None:
+        """Cancel the hard deadline (between batches: polling is not a record)."""
+        if self._hard_deadline:
+            faulthandler.cancel_dump_traceback_later()
+            self._hard_deadline = 0.0
 
     def _install(self) -> None:
         if not self._installed:

@@ -187,6 +187,20 @@ class StageRunner:
                     self.stage.prepare([r for r in decoded if isinstance(r, Record)])
             except (Exception, BudgetExceeded) as exc:  # process() still handles each record
                 self.log.warning("prepare_failed", error=repr(exc)[:300])
+        try:
+            self._process_each(messages, decoded, suspect, handled, dead)
+        finally:
+            self.guard.disarm()
+        return handled, dead
+
+    def _process_each(
+        self,
+        messages: Sequence[Message],
+        decoded: list[Record | DecodeError],
+        suspect: set[tuple[str, int]],
+        handled: list[_Handled],
+        dead: list[DeadLetter],
+    ) -> None:
         for message, record in zip(messages, decoded, strict=True):
             self.health.beat()  # a long batch is progress too; a frozen loop is not
             self._keepalive_if_due()
@@ -220,7 +234,6 @@ class StageRunner:
             # not in a ``finally``: a record that takes the worker down stays unfinished
             if tp in suspect:
                 self._end_record(tp, message.offset)
-        return handled, dead
 
     def _careful(self, message: Message, record: Record | DecodeError) -> DeadLetter | None:
         """A record of a batch that never finished: count its start; a letter if poison."""
