@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wiredesk import db  # noqa: E402
 from wiredesk.attempts import SqlLedger  # noqa: E402
-from wiredesk.budget import Budget  # noqa: E402
+from wiredesk.budget import Budget, Guard  # noqa: E402
 from wiredesk.bus.memory import MemoryBus  # noqa: E402
 from wiredesk.records import Link, url_id  # noqa: E402
 from wiredesk.runner import RunnerOptions, StageRunner, drain  # noqa: E402
@@ -57,6 +57,21 @@ def per_record_us(records: int, options: RunnerOptions) -> float:
         started = time.perf_counter()
         drain([runner])
         rounds.append((time.perf_counter() - started) / records * 1e6)
+    return statistics.median(rounds)
+
+
+def guard_us(hard: bool, n: int = 20_000) -> float:
+    """The guard alone: ``with guard.limit(budget): pass``, median of 5 rounds."""
+    guard = Guard(hard_grace_s=5.0 if hard else None)
+    budget = Budget(cpu_s=10, wall_s=20)
+    rounds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(n):
+            with guard.limit(budget):
+                pass
+        rounds.append((time.perf_counter() - started) / n * 1e6)
+        guard.disarm()
     return statistics.median(rounds)
 
 
@@ -99,6 +114,11 @@ def main() -> int:
     for name, us in figures.items():
         extra = us - figures["none"]
         print(f"  {name:<10} {us:8.1f} us   overhead vs none: {extra:+6.1f} us per record")
+
+    print(
+        f"guard alone (enter + exit, no work): soft {guard_us(False):.1f} us, "
+        f"soft+hard {guard_us(True):.1f} us per record"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/ledger.db"
