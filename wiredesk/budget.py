@@ -7,7 +7,7 @@ What CPython lets us enforce, and how (issue 13, catalogue B1/B3):
   main thread's CPU time (``time.thread_time``: the sandbox children, the fetch pool and
   Kafka's heartbeat thread are not charged to the record) and the elapsed wall time with
   the budget and raises :class:`BudgetExceeded` in the record's code. Python code is
-  interrupted at the next bytecode; the ``re`` module checks for signals every 4096 steps,
+  interrupted at the next bytecode; the ``re`` module checks for signals while it backtracks,
   so a catastrophic backtrack is interrupted too (measured: 0.5 s budget, 0.50 s). The
   runner dead-letters the record as ``budget_exceeded`` (stage, step) and goes on.
   The same tick honours a stop request (SIGTERM) within ``tick_s``: :class:`Interrupted`.
