@@ -18,6 +18,7 @@ from tests.ingest_support import fetch_stage, kafka_bus, read_topic  # noqa: F40
 from tests.integration.conftest import free_port, group_progress, wait_for
 from tests.integration.test_sink_delivery import produce
 from wiredesk import db
+from wiredesk.budget import Budget
 from wiredesk.bus import MAX_MESSAGE_BYTES
 from wiredesk.db.tables import ArticleRow
 from wiredesk.records import DeadLetter, EnrichedArticle, Link
@@ -177,3 +178,41 @@ def test_the_attempt_ledger_on_postgresql_ends_a_crash_loop(pg_url, memory_bus):
     engine.dispose()
     letters = [DeadLetter.decode(m.value) for m in memory_bus.messages(DLQ.name)]
     assert crashes == 3 and [(d.reason, d.attempts) for d in letters] == [("crash_loop", 3)]
+
+
+def test_a_batch_longer_than_max_poll_interval_keeps_its_membership(kafka_bootstrap, unique):
+    """B3: six records of 2.5 s each (15 s) under a 10 s max.poll.interval: the runner
+    polls (paused) between records, so the member is not evicted and the commit holds."""
+    from wiredesk.bus.kafka import KafkaBus
+    from wiredesk.metrics import COMMIT_FAILED
+    from wiredesk.stage import Stage
+    from wiredesk.topics import Topic
+
+    src, out = Topic(f"b3in{unique}", Link), Topic(f"b3out{unique}", Link)
+    bus = KafkaBus(kafka_bootstrap, partitions=1, max_poll_interval_ms=10_000)
+    bus.ensure_topics([src.name, out.name, DLQ.name])
+    for i in range(6):
+        link = Link(url=f"http://example.com/{i}", article_id=f"{i:032d}")
+        bus.publish(src.name, link.key(), link.encode())
+    bus.flush()
+
+    def slow(record):
+        time.sleep(2.5)
+        yield record
+
+    options = RunnerOptions(
+        poll_timeout_s=1.0, keepalive_every_s=3.0, budget=Budget(cpu_s=5, wall_s=10)
+    )
+    stage = Stage(f"b3{unique}", src, slow, output=out, batch_size=6)
+    runner = StageRunner(stage, bus, options=options)
+    failed = COMMIT_FAILED.labels(stage.name)._value.get()
+    try:
+        consumed, deadline = 0, time.monotonic() + 90
+        while consumed < 6 and time.monotonic() < deadline:
+            consumed += runner.run_batch()
+    finally:
+        runner.consumer.close()
+        bus.close()
+    assert consumed == 6
+    assert COMMIT_FAILED.labels(stage.name)._value.get() == failed  # no eviction
+    assert group_progress(kafka_bootstrap, stage.name, src.name) == (6, 6)
