@@ -3,16 +3,21 @@
 Every field that comes from the input is bounded: the source key (a prefix, then its
 SHA-256 and size), the detail (a prefix) and the original bytes (a prefix, with the
 whole value's SHA-256 and size). With these caps a letter's JSON stays under 0.75 MB
-whatever the input; :func:`minimal` drops the original altogether for the rare retry.
+whatever the input; :func:`minimal` drops the original altogether for the rare retry,
+and :func:`publish` never raises for a letter: no input can make a stage exit.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
-from wiredesk.bus import Message
+from wiredesk import metrics
+from wiredesk.bus import Bus, Message
+from wiredesk.errors import RecordRejected
 from wiredesk.records import DeadLetter
+from wiredesk.topics import DLQ
 
 # base64 makes the original 4/3 larger: 512 KB -> 683 KB, leaving room for the rest.
 ORIGINAL_MAX_BYTES = 512_000
@@ -70,3 +75,29 @@ def minimal(dead: DeadLetter, why: str) -> DeadLetter:
             "original_truncated": True,
         }
     )
+
+
+def publish(bus: Bus, dead: DeadLetter, log: Any) -> None:
+    """Publish a dead letter; one the bus refuses goes again without its original and
+    key; one that still fails is logged and counted (``wiredesk_dlq_lost_total``)."""
+    headers = {"stage": dead.stage, "reason": dead.reason}
+    try:
+        bus.publish(DLQ.name, dead.key(), dead.encode(), headers)
+        return
+    except RecordRejected as exc:
+        why = f"{exc.reason}: {exc.detail}"
+    except ValueError as exc:  # not serialisable (should not happen: fields are bounded)
+        why = repr(exc)
+    log.warning("dead_letter_refused", reason=dead.reason, error=why[:300])
+    smaller = minimal(dead, why)
+    try:
+        bus.publish(DLQ.name, smaller.key(), smaller.encode(), headers)
+    except (RecordRejected, ValueError) as exc:
+        metrics.DLQ_LOST.labels(dead.stage, dead.reason).inc()
+        log.error(
+            "dead_letter_lost",
+            reason=dead.reason,
+            partition=dead.partition,
+            offset=dead.offset,
+            error=repr(exc)[:300],
+        )

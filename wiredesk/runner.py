@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import structlog
 
@@ -52,8 +52,11 @@ from wiredesk.budget import Budget, BudgetExceeded, Guard, Interrupted
 from wiredesk.bus import Bus, Consumer, Message
 from wiredesk.errors import CommitFailed, RecordRejected, is_transient
 from wiredesk.records import DeadLetter, DecodeError, Record
+from wiredesk.source import Source, publish_from, run_source
 from wiredesk.stage import BadInput, Position, Stage
-from wiredesk.topics import DLQ
+
+__all__ = ["RunnerOptions", "StageRunner", "Stopping", "drain"]
+__all__ += ["Source", "publish_from", "run_source"]  # re-exported from wiredesk.source
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -303,7 +306,7 @@ class StageRunner:
         elif stage.sink is not None:
             written = self._write_sink(handled, dead)
         for letter in dead:
-            self._publish_letter(letter)
+            deadletters.publish(self.bus, letter, self.log)
         self.bus.flush()
         for letter in dead:
             metrics.DLQ.labels(stage.name, letter.reason).inc()
@@ -315,30 +318,6 @@ class StageRunner:
                 offset=letter.offset,
             )
         return written
-
-    def _publish_letter(self, letter: DeadLetter) -> None:
-        """Publish a dead letter; never raises for the letter itself (B5)."""
-        headers = {"stage": letter.stage, "reason": letter.reason}
-        try:
-            self.bus.publish(DLQ.name, letter.key(), letter.encode(), headers)
-            return
-        except RecordRejected as exc:
-            why = f"{exc.reason}: {exc.detail}"
-        except ValueError as exc:  # not serialisable (should not happen: fields are bounded)
-            why = repr(exc)
-        self.log.warning("dead_letter_refused", reason=letter.reason, error=why[:300])
-        smaller = deadletters.minimal(letter, why)
-        try:
-            self.bus.publish(DLQ.name, smaller.key(), smaller.encode(), headers)
-        except (RecordRejected, ValueError) as exc:
-            metrics.DLQ_LOST.labels(self.stage.name, letter.reason).inc()
-            self.log.error(
-                "dead_letter_lost",
-                reason=letter.reason,
-                partition=letter.partition,
-                offset=letter.offset,
-                error=repr(exc)[:300],
-            )
 
     def _write_sink(self, handled: list[_Handled], dead: list[DeadLetter]) -> int:
         assert self.stage.sink is not None
@@ -480,69 +459,6 @@ class _GaveUp(Exception):
         super().__init__(detail)
         self.detail = detail
         self.attempts = attempts
-
-
-class Source(Protocol):
-    """A stage with no input topic (the feed poller): it discovers records by itself."""
-
-    name: str
-
-    def poll(self) -> Sequence[Record]:
-        """Records discovered since the last call."""
-
-    def confirm(self, records: Sequence[Record]) -> None:
-        """Called after ``records`` were durably published; remember them as done."""
-
-
-def publish_from(source: Source, bus: Bus, topic: str) -> int:
-    """One round of a source: poll, publish, flush, then confirm. Returns records published."""
-    records = source.poll()
-    for rec in records:
-        bus.publish(topic, rec.key(), rec.encode())
-    bus.flush()
-    source.confirm(records)
-    metrics.RECORDS_OUT.labels(source.name).inc(len(records))
-    return len(records)
-
-
-def run_source(
-    source: Source,
-    bus: Bus,
-    topic: str,
-    stop: threading.Event,
-    health: metrics.Health,
-    *,
-    wait_s: Callable[[], float],
-    max_backoff_s: float = 30.0,
-    once: bool = False,
-) -> None:
-    """A source service: publish rounds, ``wait_s()`` seconds apart, until ``stop``.
-
-    A transient failure (broker or database down) backs off and retries, as the stage
-    runner does, instead of ending the service; nothing was confirmed, so the next
-    round publishes the same records again (downstream is idempotent).
-    """
-    backoff = 0.5
-    while not stop.is_set():
-        try:
-            published = publish_from(source, bus, topic)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            health.set_ready(False)
-            health.beat()
-            metrics.RETRIES.labels(source.name, "poll").inc()
-            log.warning("transient_failure", step="poll", error=repr(exc)[:300], retry_in_s=backoff)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, max_backoff_s)
-            continue
-        backoff = 0.5
-        health.set_ready(True)
-        health.beat()
-        log.info("poll_round", published=published)
-        if once:
-            return
-        stop.wait(wait_s())
 
 
 def drain(runners: Sequence[StageRunner], max_rounds: int = 10_000) -> int:
