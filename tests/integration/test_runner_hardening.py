@@ -103,8 +103,8 @@ def test_a_zombie_sink_resumed_after_eviction_does_not_overwrite_the_newer_row(
     assert set(codes.values()) == {0}, workers.logs()
 
 
-def _log(workers, index: int) -> bytes:
-    return (workers.log_dir / f"sink-{index}.log").read_bytes()
+def _log(workers, index: int, command: str = "sink") -> bytes:
+    return (workers.log_dir / f"{command}-{index}.log").read_bytes()
 
 
 def test_a_frozen_transaction_holding_locks_does_not_stall_the_sink(
@@ -216,3 +216,67 @@ def test_a_batch_longer_than_max_poll_interval_keeps_its_membership(kafka_bootst
     assert consumed == 6
     assert COMMIT_FAILED.labels(stage.name)._value.get() == failed  # no eviction
     assert group_progress(kafka_bootstrap, stage.name, src.name) == (6, 6)
+
+
+def test_sigterm_is_honoured_while_a_record_waits_on_a_page(workers, kafka_bootstrap, unique):
+    """B1: the fetch service is waiting on a page that answers after 60 s: on SIGTERM
+    the runner leaves the record and its batch (uncommitted) within seconds and the
+    service exits 0. The exit itself waits for the fetch thread's own deadline
+    (``fetch_timeout_s``, 8 s here): Python joins the fetch pool's threads at exit."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from wiredesk.bus.kafka import KafkaBus
+
+    release = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            release.wait(60)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    ns = f"t{unique}."
+    bus = KafkaBus(kafka_bootstrap, partitions=3, namespace=ns)
+    bus.ensure_topics([LINKS.name, DLQ.name])
+    url = f"http://127.0.0.1:{port}/slow"
+    bus.publish(LINKS.name, url, Link(url=url, article_id="1" * 32).encode())
+    bus.flush()
+    bus.close()
+    try:
+        fetch = workers.start(
+            "fetch",
+            WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS=json.dumps([port]),
+            WIREDESK_ROBOTS_ENABLED="false",
+            WIREDESK_FETCH_TIMEOUT_S="8",
+        )
+        wait_for(lambda: _waiting(port), 60, "the fetch to connect to the slow page")
+        time.sleep(2)  # the record is now waiting on the page
+        started = time.monotonic()
+        fetch.send_signal(signal.SIGTERM)
+        wait_for(lambda: b"stage_stopped" in _log(workers, 0, "fetch"), 10, "the runner to stop")
+        stopped_after = time.monotonic() - started
+        code = fetch.wait(30)
+        exited_after = time.monotonic() - started
+    finally:
+        release.set()
+        server.shutdown()
+    assert stopped_after < 3, workers.logs()  # before issue 13: after the whole fetch
+    assert code == 0 and exited_after < 8 + 5, workers.logs()
+    group, topic = f"{ns}fetch_pages", f"{ns}{LINKS.name}"
+    assert group_progress(kafka_bootstrap, group, topic) == (0, 1)  # redelivered later
+
+
+def _waiting(port: int) -> bool:
+    """Whether a client is connected to the slow server (the fetch is in flight)."""
+    import subprocess
+
+    out = subprocess.run(["ss", "-tn", "state", "established"], capture_output=True, text=True)
+    return f"127.0.0.1:{port}" in out.stdout
