@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "WIREDESK_"
@@ -186,6 +186,16 @@ class Settings(BaseSettings):
             "idle_in_transaction_timeout_s": self.db_idle_in_transaction_timeout_s,
         }
 
+    @model_validator(mode="after")
+    def _budget_outlasts_the_sandbox(self) -> Settings:
+        # the extract record waits for its sandbox: its wall budget must not fire first
+        if self.extract_budget_wall_s <= self.extract_timeout_s:
+            raise ValueError(
+                f"extract_budget_wall_s ({self.extract_budget_wall_s:g}) must be above "
+                f"extract_timeout_s ({self.extract_timeout_s:g})"
+            )
+        return self
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _has_port(cls, value: str) -> str:
@@ -253,5 +263,8 @@ def load_settings(**overrides: Any) -> Settings:
             name = ".".join(str(p) for p in err["loc"])
             got = err.get("input")
             hint = f" (got {got!r})" if not isinstance(got, dict) else ""
+            if not name:  # a rule across settings: its message names them
+                lines.append(f"  {err['msg']}")
+                continue
             lines.append(f"  {name} / {ENV_PREFIX}{name.upper()}: {err['msg']}{hint}")
         raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
