@@ -9,6 +9,10 @@ transaction commits.
 
 A database that cannot be reached raises; the runner then pauses the stage (it stays in
 its consumer group, readiness goes false) and retries the same batch until it can.
+
+Writes are fenced (:mod:`sink.fence`): the runner hands in each record's source position,
+records at or below the group's fence for their partition are skipped, and a row only
+moves forward in the total order ``(fetched_at, source_partition, source_offset)``.
 """
 
 from __future__ import annotations
@@ -20,35 +24,58 @@ from typing import Any
 
 import psycopg.errors
 import sqlalchemy.exc
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
-from sink import metrics, stories
+from sink import fence, metrics, stories
 from sink.rows import ArticleRows, rows_for
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
 from wiredesk.errors import is_transient
 from wiredesk.metrics import REDELIVERED
 from wiredesk.records import EnrichedArticle, Record
-from wiredesk.stage import Transient
+from wiredesk.stage import Position, Transient
 
 
 class ArticleWriter:
+    fenced = True  # the runner passes each record's source position (sink.fence)
+
     def __init__(self, engine: Engine, stage_name: str = "write_articles") -> None:
         self.engine = engine
         self.stage_name = stage_name
         metrics.initialise()
 
-    def write(self, records: Sequence[Record]) -> None:
-        batch: dict[str, ArticleRows] = {}
-        for record in records:
-            if isinstance(record, EnrichedArticle):
-                batch[record.article_id] = rows_for(record)  # the last version wins
-        if not batch:
+    def write(
+        self, records: Sequence[Record], positions: Sequence[Position | None] | None = None
+    ) -> None:
+        where = list(positions) if positions is not None else [None] * len(records)
+        items = [(r, p) for r, p in zip(records, where, strict=True)]
+        items = [(r, p) for r, p in items if isinstance(r, EnrichedArticle)]
+        if not items:
             return
         started = time.perf_counter()
         try:
             with self.engine.begin() as conn:
-                counts = _write(conn, batch)
+                fences = fence.lock(conn, {fence.key(p) for _, p in items if p is not None})
+                keep, advanced = fence.fresh([p for _, p in items], fences)
+                fenced = len(items) - len(keep)
+                batch: dict[str, ArticleRows] = {}
+                for i in keep:
+                    record, p = items[i]
+                    assert isinstance(record, EnrichedArticle)
+                    batch[record.article_id] = _positioned(rows_for(record), p)  # last wins
+                counts = _write(conn, batch) if batch else _Counts(new_ids=set())
+                fence.advance(conn, advanced)
         except sqlalchemy.exc.IntegrityError as exc:
             if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
                 metrics.DB_ERRORS.labels("rejected").inc()
@@ -65,13 +92,24 @@ class ArticleWriter:
         metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - started)
         for (table, outcome), n in counts.items():
             metrics.ROWS.labels(table, outcome).inc(n)
+        if fenced:
+            metrics.ROWS.labels("articles", "fenced").inc(fenced)
         skipped = counts.get(("articles", "unchanged"), 0) + counts.get(("articles", "stale"), 0)
-        REDELIVERED.labels(self.stage_name).inc(skipped)
+        REDELIVERED.labels(self.stage_name).inc(skipped + fenced)
         _observe_new(batch, counts.new_ids)
 
 
+def _positioned(rows: ArticleRows, p: Position | None) -> ArticleRows:
+    """The row remembers where its version came from (not part of ``record_hash``)."""
+    rows.article["source_partition"] = p.partition if p is not None else None
+    rows.article["source_offset"] = p.offset if p is not None else None
+    return rows
+
+
 class _Counts(dict[tuple[str, str], int]):
-    new_ids: set[str]
+    def __init__(self, new_ids: set[str] | None = None) -> None:
+        super().__init__()
+        self.new_ids = new_ids or set()
 
     def add(self, table: str, outcome: str, n: int = 1) -> None:
         self[(table, outcome)] = self.get((table, outcome), 0) + n
@@ -88,16 +126,19 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
                 ArticleRow.record_hash,
                 ArticleRow.story_id,
                 ArticleRow.fetched_at,
+                ArticleRow.source_partition,
+                ArticleRow.source_offset,
             ).where(ArticleRow.article_id.in_(ids))
         )
     }
-    stale = {i for i in ids if i in old and _older(batch[i].article, old[i].fetched_at)}
+    stale = {i for i in ids if i in old and _older(batch[i].article, old[i])}
     changed = [
         i
         for i in ids
         if i not in stale
         and (i not in old or old[i].record_hash != batch[i].article["record_hash"])
     ]
+    _move_position(conn, [batch[i].article for i in ids if i in old and i not in stale], old)
     counts.new_ids = {i for i in changed if i not in old}
     counts.add("articles", "inserted", len(counts.new_ids))
     counts.add("articles", "updated", len(changed) - len(counts.new_ids))
@@ -116,20 +157,40 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
     return counts
 
 
-def _older(article: dict[str, Any], stored_fetched_at: datetime | None) -> bool:
-    """Whether ``article`` is an older version than the stored row: fetched before it.
+def _older(article: dict[str, Any], stored: Any) -> bool:
+    """Whether ``article`` is an older version than the stored row (:func:`fence.older`).
 
     A crash or an upstream duplicate can fetch a page twice, so news.enriched may hold two
-    versions of one article that differ only in fetch time. Keeping the later one, and
-    skipping the earlier whichever order they come in, makes a replay a no-op."""
-    incoming = article.get("fetched_at")
-    if incoming is None or stored_fetched_at is None:
-        return False
-    return _utc(incoming) < _utc(stored_fetched_at)
+    versions of one article that differ only in fetch time; a replay of extract or enrich
+    gives two with the same fetch time, ordered by their offsets. Keeping the later one,
+    and skipping the earlier whichever order they come in, makes a replay a no-op."""
+    return fence.older(
+        article.get("fetched_at"),
+        (article.get("source_partition"), article.get("source_offset")),
+        stored.fetched_at,
+        (stored.source_partition, stored.source_offset),
+    )
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite: naive
+def _move_position(conn: Connection, articles: list[dict[str, Any]], old: dict[str, Any]) -> None:
+    """A newer record with unchanged content: record its position, leave ``updated_at``
+    alone, so an older version that arrives later is still recognised as older."""
+    moved = [
+        {"b_id": a["article_id"], "b_p": a["source_partition"], "b_o": a["source_offset"]}
+        for a in articles
+        if a.get("source_offset") is not None
+        and a["record_hash"] == old[a["article_id"]].record_hash
+        and (old[a["article_id"]].source_partition, old[a["article_id"]].source_offset)
+        != (a["source_partition"], a["source_offset"])
+    ]
+    if moved:
+        t = ArticleRow.__table__
+        conn.execute(
+            update(t)
+            .where(t.c.article_id == bindparam("b_id"))
+            .values(source_partition=bindparam("b_p"), source_offset=bindparam("b_o")),
+            moved,
+        )
 
 
 def _upsert(
@@ -177,10 +238,15 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
     stmt = insert_for(conn.engine, table)
     columns = [c for c in rows[0].article if c != "article_id"]
     update = {c: stmt.excluded[c] for c in columns} | {"updated_at": func.now()}
+    new = stmt.excluded
+    at = tuple_(func.coalesce(new.source_partition, -1), func.coalesce(new.source_offset, -1))
+    was = tuple_(
+        func.coalesce(table.c.source_partition, -1), func.coalesce(table.c.source_offset, -1)
+    )
     not_older = or_(  # the same rule as _older, for a row another writer just wrote
-        table.c.fetched_at.is_(None),
-        stmt.excluded.fetched_at.is_(None),
-        stmt.excluded.fetched_at >= table.c.fetched_at,
+        and_(or_(table.c.fetched_at.is_(None), new.fetched_at.is_(None)), at >= was),
+        new.fetched_at > table.c.fetched_at,
+        and_(new.fetched_at == table.c.fetched_at, at >= was),
     )
     changed = and_(table.c.record_hash.is_distinct_from(stmt.excluded.record_hash), not_older)
     upsert_many(

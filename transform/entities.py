@@ -46,8 +46,14 @@ COARSE = {
 SPACY_LABEL = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE", "MISC": "NORP"}
 MAX_CHARS = 100_000  # spaCy's own limit is 1e6; news bodies are far shorter
 MAX_MENTIONS = 2_000  # keeps news.enriched under the broker limit (ingest.normalise)
-_LEADING = re.compile(r"^(?:the\s+|[\s\"“”‘’'(\[]+)+", re.IGNORECASE)
-_TRAILING = re.compile(r"(?:['’]s|[\s\"“”‘’')\].,;:]+)+$")
+# Linear by construction (issue 13, B2): one token per repetition, and tokens that start
+# with different characters, so the engine never has two ways to match one prefix.
+_LEADING = re.compile(r"(?:the\s|[\s\"“”‘’'(\[])+", re.IGNORECASE)
+# The trailing run (possessive 's, quotes, closing brackets, punctuation, spaces) is found
+# by a right-to-left scan: an ``(?:'s|[...]+)+$`` regex searched from the left is
+# exponential on a punctuation run that is not at the end, and even unnested quadratic.
+_TRAILING_PUNCT = frozenset("\"“”‘’')].,;:")
+_APOSTROPHES = frozenset("'’")
 
 
 class ModelMissing(OSError):
@@ -108,11 +114,24 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
     lead = _LEADING.match(span)
     if lead and lead.end() < len(span):
         start += lead.end()
-    span = text[start:end]
-    tail = _TRAILING.search(span)
-    if tail and tail.start() > 0:
-        end = start + tail.start()
+    tail = _trailing_start(text, start, min(end, len(text)))
+    if start < tail < min(end, len(text)):
+        end = tail
     return start, end
+
+
+def _trailing_start(text: str, start: int, end: int) -> int:
+    """Where the trailing run of ``text[start:end]`` begins (``end`` if there is none)."""
+    i = end
+    while i > start:
+        c = text[i - 1]
+        if c.isspace() or c in _TRAILING_PUNCT:
+            i -= 1
+        elif c == "s" and i - 2 >= start and text[i - 2] in _APOSTROPHES:
+            i -= 2
+        else:
+            break
+    return i
 
 
 def mentions(doc: Any) -> list[Mention]:
@@ -177,6 +196,7 @@ def locate(text: str, known: Sequence[Entity]) -> list[Entity]:
     found = []
     for surface in sorted(surfaces, key=lambda s: (-len(s), s)):
         e = surfaces[surface]
+        # regex-audit: linear because the surface is escaped: a literal between lookarounds
         pattern = re.compile(rf"(?<!\w){re.escape(surface)}(?!\w)")
         for m in pattern.finditer(text):
             if any(m.start() < end and start < m.end() for start, end in taken):

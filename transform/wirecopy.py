@@ -95,6 +95,7 @@ def wire_copy(article: DevArticle, seed: int, copy_no: int) -> DevArticle:
         paragraphs.insert(at, rng.choice(INSERTED).format(agency=agency))
     if "spell" in edits:
         old, new = rng.choice(SPELLING)
+        # regex-audit: linear because ``old`` is a fixed word (dev-set generator, no input)
         paragraphs = [re.sub(rf"\b{old}\b", new, p) for p in paragraphs]
     if paragraphs and "byline" in edits:
         paragraphs[0] = f"{city} ({agency}) - {paragraphs[0]}"

@@ -50,6 +50,16 @@ PAUSED = Gauge(
     "1 while the stage backs off from a transient failure (broker or database down)",
     ["stage"],
 )
+DLQ_LOST = Counter(
+    "wiredesk_dlq_lost_total",
+    "Dead letters the bus refused even without their original bytes (logged, not raised)",
+    ["stage", "reason"],
+)
+LEDGER_FAILED = Counter(
+    "wiredesk_attempt_ledger_failed_total",
+    "Writes of the poison-record ledger that failed (the stage went on without it)",
+    ["stage"],
+)
 READY = Gauge("wiredesk_ready", "1 when the stage can make progress", ["stage"])
 LAST_PROGRESS = Gauge(
     "wiredesk_last_progress_timestamp_seconds", "When the stage last completed a loop", ["stage"]

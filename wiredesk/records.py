@@ -12,6 +12,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -77,6 +78,8 @@ class Record(BaseModel):
             raise DecodeError("not_json", str(exc)[:200]) from exc
         if not isinstance(data, dict):
             raise DecodeError("not_object", f"expected a JSON object, got {type(data).__name__}")
+        if _SURROGATE_HINT.search(value):  # rare: only then walk the strings
+            data = _without_lone_surrogates(data)
         schema = data.get("schema")
         if schema != cls.SCHEMA and schema not in cls.OLDER_SCHEMAS:
             raise DecodeError("wrong_schema", f"expected {cls.SCHEMA!r}, got {schema!r}")
@@ -84,6 +87,23 @@ class Record(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise DecodeError("invalid", _summarise(exc)) from exc
+
+
+# A lone surrogate ("\ud800" escaped, or its raw bytes, which json accepts) cannot be
+# encoded as UTF-8, so it would crash whatever comes next (spaCy, lxml, psycopg) on one
+# record: every decoded string has them replaced by U+FFFD (issue 13, found by fuzzing).
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89abAB]|\xed[\xa0-\xbf]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _summarise(exc: ValidationError) -> str:
@@ -232,6 +252,10 @@ class DeadLetter(Record):
     original: str = Field(description="the original value, base64")
     original_size: int | None = Field(None, description="bytes of the original value")
     original_truncated: bool = Field(False, description="original holds only its first bytes")
+    original_sha256: str | None = Field(None, description="SHA-256 of the whole original value")
+    source_key_truncated: bool = Field(
+        False, description="source_key holds only a prefix, with the key's hash and size"
+    )
     failed_at: datetime = Field(default_factory=utcnow)
 
     def key(self) -> str:

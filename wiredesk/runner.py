@@ -11,35 +11,56 @@ Failure handling, in one place for every stage:
   -> the record goes to ``news.dlq`` with its reason, the batch goes on;
 * transient failure (broker or database down) -> back off and retry the same step,
   without committing, while keeping the consumer in its group; readiness goes false;
-* SIGTERM -> finish the batch in hand, commit, close.
+* SIGTERM -> finish the batch in hand, commit, close; a record still being processed is
+  interrupted within ``Guard.tick_s`` and its batch is left uncommitted (redelivered).
+
+Budgets (issue 13, B1/B3). ``process`` runs under the stage's per-record CPU and wall
+budget (:mod:`wiredesk.budget`): a SIGALRM tick in the main thread raises
+``BudgetExceeded`` in Python code and in ``re`` (which checks signals), the record goes
+to the DLQ as ``budget_exceeded`` with the step (``module:function``) it was in, and
+the batch goes on. C code that never returns to Python cannot be interrupted in
+process: for it the services arm a hard deadline (``faulthandler``, a C thread: wall
+budget + ``hard_grace_s``) that kills the worker, and :mod:`wiredesk.attempts` makes the
+record that keeps killing workers a ``crash_loop`` dead letter. Between records the
+runner keeps its consumer alive (a paused poll every ``keepalive_every_s``), so a long
+batch never outlives max.poll.interval; /healthz is served by a thread that gets the
+GIL whenever Python code runs, i.e. at least every ``tick_s`` of a stuck record.
+Measured overhead: notes/runnerhard.md (bench/budget_overhead.py).
+
+Dead letters always fit (B5): keys, details and originals are bounded
+(:mod:`wiredesk.deadletters`); a letter the bus still refuses is re-sent without its
+original, and a letter that cannot be published at all is logged and counted, never
+raised: no input can make a stage exit.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import structlog
 
-from wiredesk import metrics
+from wiredesk import deadletters, metrics
+from wiredesk.attempts import Ledger, MemoryLedger
+from wiredesk.budget import Budget, BudgetExceeded, Guard, Interrupted
 from wiredesk.bus import Bus, Consumer, Message
 from wiredesk.errors import CommitFailed, RecordRejected, is_transient
 from wiredesk.records import DeadLetter, DecodeError, Record
-from wiredesk.stage import BadInput, Stage
-from wiredesk.topics import DLQ
+from wiredesk.source import Source, publish_from, run_source
+from wiredesk.stage import BadInput, Position, Stage
+
+__all__ = ["RunnerOptions", "StageRunner", "Stopping", "drain"]
+__all__ += ["Source", "publish_from", "run_source"]  # re-exported from wiredesk.source
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-# A dead letter carries the original bytes in base64 (4/3 larger) and must itself fit
-# under the broker's message limit; a longer original keeps only its first bytes.
-DLQ_ORIGINAL_MAX_BYTES = 512_000
 
 CRASH_POINTS = ("after_poll", "after_process", "after_output", "after_commit")
 
@@ -54,13 +75,18 @@ class RunnerOptions:
     max_record_attempts: int = 3
     retry_initial_backoff_s: float = 0.5
     retry_max_backoff_s: float = 30.0
-    crash_at: str | None = None  # test hook: os._exit(137) at this point
+    crash_at: str | None = None  # test hook: os._exit(137) (or "freeze:" SIGSTOP) at this point
+    budget: Budget | None = None  # per-record CPU/wall budget of ``process``; None: none
+    hard_grace_s: float | None = None  # kill the worker at wall + this (services only)
+    max_record_crashes: int = 3  # unfinished starts before a record is a crash_loop letter
+    keepalive_every_s: float = 20.0  # paused poll between records of a long batch
 
 
 @dataclass
 class _Handled:
     message: Message
     outputs: list[Record]
+    encoded: list[tuple[str, bytes]]
 
 
 class StageRunner:
@@ -76,6 +102,7 @@ class StageRunner:
         health: metrics.Health | None = None,
         stop: threading.Event | None = None,
         consumer: Consumer | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.stage = stage
         self.bus = bus
@@ -87,6 +114,12 @@ class StageRunner:
         # a replay hands in its own bounded consumer (wiredesk.app.ops.replay)
         self.consumer: Consumer = consumer or bus.consumer([stage.input.name], self.group)
         self._reported: set[tuple[str, int]] = set()
+        self.ledger: Ledger = ledger or MemoryLedger()
+        self.guard = Guard(
+            self.stop, hard_grace_s=self.options.hard_grace_s, on_tick=self._beat_in_record
+        )
+        self._last_poll = time.monotonic()
+        self._frozen = False
         self.health.set_ready(True)
         metrics.PAUSED.labels(stage.name).set(0)
         metrics.initialise(stage.name)
@@ -98,8 +131,8 @@ class StageRunner:
         try:
             while not self.stop.is_set():
                 self.run_batch()
-        except Stopping:
-            self.log.info("stopped_mid_retry", note="uncommitted batch will be redelivered")
+        except (Stopping, Interrupted):
+            self.log.info("stopped_mid_batch", note="uncommitted batch will be redelivered")
         finally:
             self.consumer.close()
             self.log.info("stage_stopped")
@@ -110,6 +143,7 @@ class StageRunner:
         messages = self._retrying(
             "poll", lambda: self.consumer.poll(self.stage.batch_size, self.options.poll_timeout_s)
         )
+        self._last_poll = time.monotonic()
         self.health.beat()
         if not messages:
             self._report_lag()
@@ -118,8 +152,12 @@ class StageRunner:
         started = time.perf_counter()
         name = self.stage.name
         metrics.RECORDS_IN.labels(name).inc(len(messages))
+        starts: dict[tuple[str, int], int] = {}
+        for m in messages:
+            starts.setdefault((m.topic, m.partition), m.offset)
+        suspect = self._ledger("begin_batch", lambda: self.ledger.begin_batch(self.group, starts))
 
-        handled, dead = self._process_all(messages)
+        handled, dead = self._process_all(messages, suspect or set())
         self._crash_point("after_process")
         written = self._retrying("deliver", lambda: self._deliver(handled, dead))
         self._crash_point("after_output")
@@ -129,6 +167,7 @@ class StageRunner:
         except CommitFailed as exc:
             metrics.COMMIT_FAILED.labels(name).inc()
             self.log.warning("commit_failed", error=str(exc), records=len(messages))
+        self._ledger("end_batch", lambda: self.ledger.end_batch(self.group, starts))
         self._crash_point("after_commit")
 
         metrics.RECORDS_OUT.labels(name).inc(written)
@@ -139,21 +178,45 @@ class StageRunner:
         return len(messages)
 
     # -- steps -------------------------------------------------------------------------
-    def _process_all(self, messages: Sequence[Message]) -> tuple[list[_Handled], list[DeadLetter]]:
+    def _process_all(
+        self, messages: Sequence[Message], suspect: set[tuple[str, int]]
+    ) -> tuple[list[_Handled], list[DeadLetter]]:
         handled: list[_Handled] = []
         dead: list[DeadLetter] = []
         decoded = [self._decode(m) for m in messages]
         if self.stage.prepare is not None:
             try:
-                self.stage.prepare([r for r in decoded if isinstance(r, Record)])
-            except Exception as exc:  # best effort: process() still handles each record
+                with self._budget():
+                    self.stage.prepare([r for r in decoded if isinstance(r, Record)])
+            except (Exception, BudgetExceeded) as exc:  # process() still handles each record
                 self.log.warning("prepare_failed", error=repr(exc)[:300])
+        try:
+            self._process_each(messages, decoded, suspect, handled, dead)
+        finally:
+            self.guard.disarm()
+        return handled, dead
+
+    def _process_each(
+        self,
+        messages: Sequence[Message],
+        decoded: list[Record | DecodeError],
+        suspect: set[tuple[str, int]],
+        handled: list[_Handled],
+        dead: list[DeadLetter],
+    ) -> None:
         for message, record in zip(messages, decoded, strict=True):
             self.health.beat()  # a long batch is progress too; a frozen loop is not
+            self._keepalive_if_due()
+            tp = (message.topic, message.partition)
+            if tp in suspect:
+                letter = self._careful(message, record)
+                if letter is not None:
+                    dead.append(letter)
+                    continue
             try:
                 if isinstance(record, DecodeError):
                     raise record
-                outputs = self._process_one(record)
+                outputs, encoded = self._process_one(record)
             except DecodeError as exc:
                 dead.append(self._dead_letter(message, f"decode_{exc.reason}", exc.detail, 1))
             except BadInput as exc:
@@ -162,29 +225,70 @@ class StageRunner:
                 dead.append(
                     self._dead_letter(message, "processing_error", exc.detail, exc.attempts)
                 )
+            except BudgetExceeded as exc:
+                self.log.error("budget_exceeded", step=exc.step, detail=exc.detail)
+                dead.append(self._dead_letter(message, "budget_exceeded", exc.detail, 1))
+            except (Interrupted, Stopping):
+                if tp in suspect:  # a stop request is no crash
+                    self._end_record(tp, message.offset)
+                raise
             else:
-                handled.append(_Handled(message, outputs))
-        return handled, dead
+                handled.append(_Handled(message, outputs, encoded))
+            # not in a ``finally``: a record that takes the worker down stays unfinished
+            if tp in suspect:
+                self._end_record(tp, message.offset)
+
+    def _careful(self, message: Message, record: Record | DecodeError) -> DeadLetter | None:
+        """A record of a batch that never finished: count its start; a letter if poison."""
+        tp = (message.topic, message.partition)
+        starts = self._ledger(
+            "begin_record", lambda: self.ledger.begin_record(self.group, tp, message.offset)
+        )
+        if starts is None or starts < self.options.max_record_crashes:
+            return None
+        detail = (
+            f"the worker stopped without finishing this record {starts} times "
+            "(hard budget, out of memory or a crash in C code)"
+        )
+        self.log.error("crash_loop", partition=message.partition, offset=message.offset)
+        return self._dead_letter(message, "crash_loop", detail, starts)
+
+    def _end_record(self, tp: tuple[str, int], offset: int) -> None:
+        self._ledger("end_record", lambda: self.ledger.end_record(self.group, tp, offset))
 
     def _decode(self, message: Message) -> Record | DecodeError:
         try:
             return self.stage.input.record_type.decode(message.value)
         except DecodeError as exc:
             return exc
+        except Exception as exc:  # e.g. RecursionError on deeply nested JSON
+            return DecodeError("undecodable", repr(exc)[:300])
 
-    def _process_one(self, record: Record) -> list[Record]:
+    def _budget(self) -> contextlib.AbstractContextManager[None]:
+        budget = self.options.budget
+        return self.guard.limit(budget) if budget is not None else contextlib.nullcontext()
+
+    def _guarded(self, record: Record) -> tuple[list[Record], list[tuple[str, bytes]]]:
+        """``process`` under the budget; outputs are encoded here, so a record whose
+        output cannot be serialised fails as this record, not as the batch."""
+        with self._budget():
+            outputs = list(self.stage.process(record))
+            encoded = [(r.key(), r.encode()) for r in outputs] if self.stage.output else []
+        return outputs, encoded
+
+    def _process_one(self, record: Record) -> tuple[list[Record], list[tuple[str, bytes]]]:
         attempts = 0
         while True:
             attempts += 1
             try:
-                return self._retrying("process", lambda: list(self.stage.process(record)))
+                return self._retrying("process", lambda: self._guarded(record))
             except (BadInput, Stopping):
                 raise
             except Exception as exc:  # a bug this record triggers; try again, then DLQ
                 if attempts >= self.options.max_record_attempts:
-                    self.log.error("record_failed", error=repr(exc), attempts=attempts)
+                    self.log.error("record_failed", error=repr(exc)[:500], attempts=attempts)
                     raise _GaveUp(repr(exc)[:500], attempts) from exc
-                self.log.warning("record_retry", error=repr(exc), attempt=attempts)
+                self.log.warning("record_retry", error=repr(exc)[:500], attempt=attempts)
 
     def _deliver(self, handled: list[_Handled], dead: list[DeadLetter]) -> int:
         """Make outputs and dead letters durable. Returns how many outputs were written."""
@@ -193,17 +297,16 @@ class StageRunner:
         written = 0
         if stage.output is not None:
             for h in handled:
-                for rec in h.outputs:
+                for key, value in h.encoded:
                     try:
-                        self.bus.publish(stage.output.name, rec.key(), rec.encode())
+                        self.bus.publish(stage.output.name, key, value)
                         written += 1
                     except RecordRejected as exc:
                         dead.append(self._dead_letter(h.message, exc.reason, exc.detail, 1))
         elif stage.sink is not None:
             written = self._write_sink(handled, dead)
         for letter in dead:
-            headers = {"stage": letter.stage, "reason": letter.reason}
-            self.bus.publish(DLQ.name, letter.key(), letter.encode(), headers)
+            deadletters.publish(self.bus, letter, self.log)
         self.bus.flush()
         for letter in dead:
             metrics.DLQ.labels(stage.name, letter.reason).inc()
@@ -220,7 +323,7 @@ class StageRunner:
         assert self.stage.sink is not None
         records = [r for h in handled for r in h.outputs]
         try:
-            self.stage.sink.write(records)
+            self._sink_write(records, [h for h in handled for _ in h.outputs])
             return len(records)
         except Exception as exc:
             if is_transient(exc):
@@ -230,7 +333,7 @@ class StageRunner:
         written = 0
         for h in handled:
             try:
-                self.stage.sink.write(h.outputs)
+                self._sink_write(h.outputs, [h] * len(h.outputs))
                 written += len(h.outputs)
             except Exception as exc:
                 if is_transient(exc):
@@ -238,7 +341,44 @@ class StageRunner:
                 dead.append(self._dead_letter(h.message, "write_rejected", repr(exc)[:500], 1))
         return written
 
+    def _sink_write(self, records: list[Record], sources: list[_Handled]) -> None:
+        sink = self.stage.sink
+        assert sink is not None
+        if not getattr(sink, "fenced", False):
+            sink.write(records)
+            return
+        positions = [
+            Position(self.group, h.message.topic, h.message.partition, h.message.offset)
+            for h in sources
+        ]
+        sink.write(records, positions)  # type: ignore[call-arg]
+
     # -- helpers -----------------------------------------------------------------------
+    def _ledger(self, step: str, fn: Callable[[], T]) -> T | None:
+        """Best effort: the ledger must not stop a stage whose database is away."""
+        try:
+            return fn()
+        except Exception as exc:
+            metrics.LEDGER_FAILED.labels(self.stage.name).inc()
+            self.log.warning("ledger_failed", step=step, error=repr(exc)[:300])
+            return None
+
+    def _beat_in_record(self) -> None:
+        """A record running under its budget is progress: /healthz stays 200 for up to
+        the wall budget (a record stuck in C code stops the ticks, and so the beats)."""
+        if time.monotonic() - self.health.last_beat >= 1.0:
+            self.health.beat()
+
+    def _keepalive_if_due(self) -> None:
+        """Between records of a long batch: stay in the group (max.poll.interval)."""
+        if time.monotonic() - self._last_poll < self.options.keepalive_every_s:
+            return
+        try:
+            self.consumer.keepalive()
+        except Exception as exc:
+            self.log.debug("keepalive_failed", error=repr(exc))
+        self._last_poll = time.monotonic()
+
     def _retrying(self, step: str, fn: Callable[[], T]) -> T:
         """Call ``fn``; on a transient error back off and retry while staying in the group."""
         backoff = self.options.retry_initial_backoff_s
@@ -279,20 +419,7 @@ class StageRunner:
             self.stop.wait(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def _dead_letter(self, message: Message, reason: str, detail: str, attempts: int) -> DeadLetter:
-        value = message.value or b""
-        return DeadLetter(
-            stage=self.stage.name,
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            source_key=message.key,
-            reason=reason,
-            detail=detail,
-            attempts=attempts,
-            original=base64.b64encode(value[:DLQ_ORIGINAL_MAX_BYTES]).decode("ascii"),
-            original_size=len(value),
-            original_truncated=len(value) > DLQ_ORIGINAL_MAX_BYTES,
-        )
+        return deadletters.letter(self.stage.name, message, reason, detail, attempts)
 
     def _report_lag(self) -> None:
         """Lag and committed offset per assigned partition; partitions that moved to
@@ -320,6 +447,11 @@ class StageRunner:
         if self.options.crash_at == point:
             self.log.warning("crash_hook", point=point)
             os._exit(137)
+        if self.options.crash_at == f"freeze:{point}" and not self._frozen:
+            # test hook: a zombie writer; the test resumes it with SIGCONT
+            self._frozen = True
+            self.log.warning("freeze_hook", point=point)
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 class _GaveUp(Exception):
@@ -327,69 +459,6 @@ class _GaveUp(Exception):
         super().__init__(detail)
         self.detail = detail
         self.attempts = attempts
-
-
-class Source(Protocol):
-    """A stage with no input topic (the feed poller): it discovers records by itself."""
-
-    name: str
-
-    def poll(self) -> Sequence[Record]:
-        """Records discovered since the last call."""
-
-    def confirm(self, records: Sequence[Record]) -> None:
-        """Called after ``records`` were durably published; remember them as done."""
-
-
-def publish_from(source: Source, bus: Bus, topic: str) -> int:
-    """One round of a source: poll, publish, flush, then confirm. Returns records published."""
-    records = source.poll()
-    for rec in records:
-        bus.publish(topic, rec.key(), rec.encode())
-    bus.flush()
-    source.confirm(records)
-    metrics.RECORDS_OUT.labels(source.name).inc(len(records))
-    return len(records)
-
-
-def run_source(
-    source: Source,
-    bus: Bus,
-    topic: str,
-    stop: threading.Event,
-    health: metrics.Health,
-    *,
-    wait_s: Callable[[], float],
-    max_backoff_s: float = 30.0,
-    once: bool = False,
-) -> None:
-    """A source service: publish rounds, ``wait_s()`` seconds apart, until ``stop``.
-
-    A transient failure (broker or database down) backs off and retries, as the stage
-    runner does, instead of ending the service; nothing was confirmed, so the next
-    round publishes the same records again (downstream is idempotent).
-    """
-    backoff = 0.5
-    while not stop.is_set():
-        try:
-            published = publish_from(source, bus, topic)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            health.set_ready(False)
-            health.beat()
-            metrics.RETRIES.labels(source.name, "poll").inc()
-            log.warning("transient_failure", step="poll", error=repr(exc)[:300], retry_in_s=backoff)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, max_backoff_s)
-            continue
-        backoff = 0.5
-        health.set_ready(True)
-        health.beat()
-        log.info("poll_round", published=published)
-        if once:
-            return
-        stop.wait(wait_s())
 
 
 def drain(runners: Sequence[StageRunner], max_rounds: int = 10_000) -> int:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -133,6 +133,76 @@ class Settings(BaseSettings):
     db_metrics_refresh_s: float = Field(
         15.0, gt=0, le=3600, description="how often the sink re-reads feed health/row gauges"
     )
+    db_lock_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="PostgreSQL lock_timeout of the services' sessions"
+    )
+    db_statement_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="PostgreSQL statement_timeout of the services' sessions"
+    )
+    db_idle_in_transaction_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL idle_in_transaction_session_timeout: a frozen writer's "
+        "transaction (and its row locks) ends after this long",
+    )
+
+    # -- per-record budgets (wiredesk.budget) ----------------------------------------
+    fetch_budget_cpu_s: float = Field(5.0, gt=0, le=600, description="CPU per link (main thread)")
+    fetch_budget_wall_s: float = Field(
+        90.0, gt=0, le=280, description="wall time per link: fetch deadline + host waits"
+    )
+    extract_budget_cpu_s: float = Field(
+        5.0, gt=0, le=600, description="CPU per page outside the sandbox"
+    )
+    extract_budget_wall_s: float = Field(
+        30.0, gt=0, le=280, description="wall time per page; keep above extract_timeout_s"
+    )
+    enrich_budget_cpu_s: float = Field(10.0, gt=0, le=600, description="CPU per article")
+    enrich_budget_wall_s: float = Field(20.0, gt=0, le=280, description="wall time per article")
+    sink_budget_cpu_s: float = Field(
+        2.0, gt=0, le=600, description="CPU per record before the write"
+    )
+    sink_budget_wall_s: float = Field(
+        5.0, gt=0, le=280, description="wall per record before the write"
+    )
+    budget_hard_grace_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="services: a record still running at wall budget + this kills the worker "
+        "(C code that cannot be interrupted); the restarted worker counts it",
+    )
+    max_record_crashes: int = Field(
+        3, ge=1, le=100, description="worker deaths on one record before it is dead-lettered"
+    )
+
+    def budget(self, stage: str) -> tuple[float, float]:
+        """(cpu_s, wall_s) of one stage (fetch_pages, extract_articles, ...)."""
+        short = {
+            "fetch_pages": "fetch",
+            "extract_articles": "extract",
+            "enrich_articles": "enrich",
+            "write_articles": "sink",
+        }.get(stage, "enrich")
+        return getattr(self, f"{short}_budget_cpu_s"), getattr(self, f"{short}_budget_wall_s")
+
+    def db_session_options(self) -> dict[str, float]:
+        return {
+            "lock_timeout_s": self.db_lock_timeout_s,
+            "statement_timeout_s": self.db_statement_timeout_s,
+            "idle_in_transaction_timeout_s": self.db_idle_in_transaction_timeout_s,
+        }
+
+    @model_validator(mode="after")
+    def _budget_outlasts_the_sandbox(self) -> Settings:
+        # the extract record waits for its sandbox: its wall budget must not fire first
+        if self.extract_budget_wall_s <= self.extract_timeout_s:
+            raise ValueError(
+                f"extract_budget_wall_s ({self.extract_budget_wall_s:g}) must be above "
+                f"extract_timeout_s ({self.extract_timeout_s:g})"
+            )
+        return self
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -224,5 +294,8 @@ def load_settings(**overrides: Any) -> Settings:
             got = err.get("input")
             hint = f" (got {got!r:.80})" if not isinstance(got, dict) else ""
             message = err["msg"].removeprefix("Value error, ")
+            if not name:  # a rule across settings: its message names them
+                problems.append(message)
+                continue
             problems.append(f"{name} ({ENV_PREFIX}{name.upper()}): {message}{hint}")
         raise SettingsError("invalid setting " + "; ".join(problems)) from None

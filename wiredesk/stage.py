@@ -45,6 +45,19 @@ class Sink(Protocol):
     def write(self, records: Sequence[Record]) -> None: ...
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where a record came from: the consumer group and the input message's position.
+
+    A sink that sets ``fenced = True`` is called as ``write(records, positions)`` (one
+    position per record) so it can order versions totally and fence stale writers."""
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+
+
 def passthrough(record: Record) -> Iterable[Record]:
     yield record
 

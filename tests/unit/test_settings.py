@@ -78,3 +78,12 @@ def test_feeds_come_from_env_list_and_file(tmp_path, monkeypatch):
         "http://a.example/rss",
         "http://b.example/atom",
     ]
+
+
+def test_budgets_have_defaults_per_stage_and_extract_outlasts_its_sandbox(monkeypatch):
+    settings = load_settings()
+    assert settings.budget("enrich_articles") == (10.0, 20.0)
+    assert settings.budget("fetch_pages")[1] > settings.fetch_timeout_s
+    monkeypatch.setenv("WIREDESK_EXTRACT_BUDGET_WALL_S", "10")
+    with pytest.raises(SettingsError, match="extract_budget_wall_s"):
+        load_settings()

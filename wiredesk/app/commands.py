@@ -14,6 +14,8 @@ from rich.table import Table
 from sqlalchemy import Engine, func, make_url, select
 
 from wiredesk import db as database
+from wiredesk.attempts import Ledger, SqlLedger
+from wiredesk.budget import Budget
 from wiredesk.bus import Bus, make_bus
 from wiredesk.db.tables import ArticleRow
 from wiredesk.errors import is_transient
@@ -27,12 +29,17 @@ log = structlog.get_logger("wiredesk")
 T = TypeVar("T")
 
 
-def runner_options(settings: Settings) -> RunnerOptions:
+def runner_options(settings: Settings, stage: str = "") -> RunnerOptions:
+    cpu_s, wall_s = settings.budget(stage)
     return RunnerOptions(
         poll_timeout_s=settings.poll_timeout_s,
         max_record_attempts=settings.max_record_attempts,
         retry_max_backoff_s=settings.retry_max_backoff_s,
         crash_at=settings.crash_at,
+        budget=Budget(cpu_s, wall_s) if stage else None,
+        # the hard kill is for services (one stage per process, restarted by a supervisor)
+        hard_grace_s=settings.budget_hard_grace_s if settings.bus == "kafka" else None,
+        max_record_crashes=settings.max_record_crashes,
     )
 
 
@@ -53,7 +60,9 @@ def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
     bus.ensure_topics(t.name for t in ALL_TOPICS)
     pipeline = build_pipeline(settings, engine, force_poll=True)  # one-shot: poll every feed
     try:
-        runners = [StageRunner(s, bus, options=runner_options(settings)) for s in pipeline.stages]
+        runners = [
+            StageRunner(s, bus, options=runner_options(settings, s.name)) for s in pipeline.stages
+        ]
         links = publish_from(pipeline.source, bus, LINKS.name)
         moved = drain(runners)
     finally:
@@ -178,7 +187,7 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
 
     _require_shared_bus(settings, f"the {stage_name} service")
 
-    engine = database.make_engine(settings.database_url)
+    engine = database.make_engine(settings.database_url, **settings.db_session_options())
     health = Health(stage_name, stale_after_s=settings.liveness_timeout_s)
     _serve_metrics(settings, health)  # alive but not ready while the broker is awaited
     bus = _bus(settings)
@@ -194,7 +203,9 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
         )
     try:
         runner = _once_broker_is_up(
-            lambda: _stage_runner(settings, bus, pipeline.stage(stage_name), health, stop),
+            lambda: _stage_runner(
+                settings, bus, pipeline.stage(stage_name), health, stop, SqlLedger(engine)
+            ),
             settings,
             health,
             stop,
@@ -209,10 +220,16 @@ def stage_service(settings: Settings, stage_name: str, stop: threading.Event) ->
 
 
 def _stage_runner(
-    settings: Settings, bus: Bus, stage: Stage, health: Health, stop: threading.Event
+    settings: Settings,
+    bus: Bus,
+    stage: Stage,
+    health: Health,
+    stop: threading.Event,
+    ledger: Ledger | None = None,
 ) -> StageRunner:
     _topics_ready(bus)
-    return StageRunner(stage, bus, options=runner_options(settings), health=health, stop=stop)
+    options = runner_options(settings, stage.name)
+    return StageRunner(stage, bus, options=options, health=health, stop=stop, ledger=ledger)
 
 
 def _topics_ready(bus: Bus) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,8 +25,21 @@ def include_in_autogenerate(name: str | None, type_: str, parent_names: Any) -> 
     return not (type_ == "index" and name in MIGRATION_ONLY_OBJECTS)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine that survives dropped connections (pre-ping) and, on SQLite, concurrency."""
+def make_engine(
+    url: str,
+    *,
+    lock_timeout_s: float | None = None,
+    statement_timeout_s: float | None = None,
+    idle_in_transaction_timeout_s: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine that survives dropped connections (pre-ping) and, on SQLite, concurrency.
+
+    On PostgreSQL the optional timeouts become session settings of every connection: a
+    writer that waits for a lock, runs a statement, or sits idle inside a transaction
+    (e.g. a frozen process holding row locks) longer than that gets an error (the
+    runner retries, readiness goes false) or has its session ended, never stalls the
+    other writers for ever."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -39,12 +52,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_size", 5)
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": 10, "application_name": "wiredesk"},
-        **kwargs,
-    )
+    connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "wiredesk"}
+    options = [
+        f"-c {name}={int(seconds * 1000)}"
+        for name, seconds in (
+            ("lock_timeout", lock_timeout_s),
+            ("statement_timeout", statement_timeout_s),
+            ("idle_in_transaction_session_timeout", idle_in_transaction_timeout_s),
+        )
+        if seconds is not None
+    ]
+    if options:  # kept with any options of the URL itself (e.g. a search_path)
+        given = make_url(url).query.get("options")
+        given = " ".join(given) if isinstance(given, tuple) else given
+        connect_args["options"] = " ".join(([given] if given else []) + options)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def insert_for(engine: Engine, table: Table) -> Any:

@@ -82,6 +82,10 @@ class ArticleRow(Base):
     entities: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     record_hash: Mapped[str | None] = mapped_column(String(64))
     truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Where the row's version came from on news.enriched: with ``fetched_at`` a total
+    # version order (sink.fence), so a replayed or zombie write cannot move a row back.
+    source_partition: Mapped[int | None] = mapped_column(Integer)
+    source_offset: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -156,4 +160,4 @@ class DlqResendRow(Base):
 # Every table module, so importing this one gives the complete metadata (for Alembic's
 # comparisons and for tests). Each domain owns its module: feed_tables (ingest),
 # dedup_tables (transform); the tables above belong to the sink.
-from wiredesk.db import dedup_tables, feed_tables  # noqa: E402,F401
+from wiredesk.db import dedup_tables, feed_tables, runner_tables  # noqa: E402,F401

@@ -86,7 +86,7 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
                 bus,
                 consumer,
                 group,
-                options=runner_options(settings),
+                options=runner_options(settings, stage.name),
                 stop=stop,
                 on_progress=advance,
             )

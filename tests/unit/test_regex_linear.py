@@ -1,0 +1,185 @@
+"""No super-linear regex on untrusted text outside ingest/ (issue 13, B2).
+
+* a structural check: no unbounded repeat contains another repeat (the shape of every
+  catastrophic backtrack) in any literal pattern of transform/, sink/ and wiredesk/
+  (ingest/ has its own check; add it to PACKAGES once that lands);
+* each pattern that sees fetched or extracted text gets adversarial input, timed;
+* the NER span trimming is unchanged in what it does (a property test against the old
+  regexes on short strings) and linear on long ones.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transform import canonical, entities, stories
+from transform import text as ttext
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("transform", "sink", "wiredesk")
+RE_FUNCTIONS = {
+    "compile",
+    "search",
+    "match",
+    "fullmatch",
+    "sub",
+    "subn",
+    "split",
+    "findall",
+    "finditer",
+}
+_parser = re._parser  # type: ignore[attr-defined]
+_c = re._constants  # type: ignore[attr-defined]
+REPEATS = {_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)} - {None}
+
+
+def literal_patterns() -> list[tuple[str, int, str]]:
+    """(file, line, pattern) of every ``re.<fn>("literal", ...)`` in PACKAGES."""
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in RE_FUNCTIONS
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "re"
+                    and node.args
+                ):
+                    pattern = _literal(node.args[0])
+                    if pattern is not None:
+                        found.append((str(path.relative_to(ROOT)), node.lineno, pattern))
+    return found
+
+
+def _literal(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # implicit concatenation
+        left, right = _literal(node.left), _literal(node.right)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
+def nested_unbounded(pattern: str) -> bool:
+    """Whether an unbounded repeat contains another repeat of more than one."""
+
+    def walk(items, inside_unbounded: bool) -> bool:
+        for op, av in items:
+            if op in REPEATS:
+                _low, high, sub = av
+                found = (inside_unbounded and high > 1) or walk(
+                    sub, inside_unbounded or high == _c.MAXREPEAT
+                )
+            elif op == _c.SUBPATTERN:
+                found = walk(av[-1], inside_unbounded)
+            elif op == _c.BRANCH:
+                found = any(walk(b, inside_unbounded) for b in av[1])
+            elif op in (_c.ASSERT, _c.ASSERT_NOT):
+                found = walk(av[1], inside_unbounded)
+            else:
+                found = False
+            if found:
+                return True
+        return False
+
+    return walk(_parser.parse(pattern), False)
+
+
+def test_the_checker_flags_the_shapes_of_catastrophic_backtracking():
+    assert nested_unbounded(r"(?:['’]s|[\s\"“”‘’')\].,;:]+)+$")  # issue 13's NER regex
+    assert nested_unbounded(r"(a+)+b") and nested_unbounded(r"(a|aa)*(?:x\d+)*")
+    assert not nested_unbounded(r"(?:the\s|[\s\"(\[])+") and not nested_unbounded(r"(ab){1,3}c+")
+
+
+def test_no_pattern_outside_ingest_nests_unbounded_quantifiers():
+    patterns = literal_patterns()
+    assert len(patterns) > 15  # the scan finds the patterns (it is not silently empty)
+    bad = [f"{f}:{line}: {p!r}" for f, line, p in patterns if nested_unbounded(p)]
+    assert bad == []
+
+
+N = 40_000
+
+
+def trim_all(text: str) -> tuple[int, int]:
+    return entities.trim(text, 0, len(text))
+
+
+# Each case builds its adversarial input from a size n.
+ADVERSARIAL = {
+    "trim: a punctuation run after an organisation, then a letter": lambda n: trim_all(
+        "Acme Corp" + ".,;:)'" * (n // 6) + "x"
+    ),
+    "trim: possessives and quotes": lambda n: trim_all("the " * n + "'s" * n + "Acme" + "’s'" * n),
+    "mentions' leading run without an end": lambda n: entities._LEADING.match('the "(' * n),
+    "body lines: datelines, bylines, boilerplate": lambda n: ttext.body_lines(
+        "t", "date " + " " * n + "\n" + "A" + " -" * n + "\nBY " + " " * n + "\nLONDON (" + "x" * n
+    ),
+    "dateline without its dash": lambda n: ttext.body_lines("t", "LONDON" + " " * n + "(x)" * n),
+    "tokens: thousands and words": lambda n: ttext.tokens("t", "1,000" * n + "_" * n + "a" * n),
+    "story words": lambda n: stories._WORD.findall("a" + "'-" * n + " " + "é" * n),
+    "canonical keys": lambda n: canonical.match_key("Mr. " + "kh" * n + "'s" * n + "iy" * n),
+}
+
+
+def fastest(fn, n: int) -> float:
+    best = float("inf")
+    for _ in range(3):  # the least disturbed of three runs (a shared, loaded machine)
+        started = time.perf_counter()
+        fn(n)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_each_pattern_on_adversarial_input_is_fast_and_linear(name):
+    small, large = fastest(ADVERSARIAL[name], N // 4), fastest(ADVERSARIAL[name], N)
+    assert large < 2.0, name  # unguarded, the dateline case took minutes
+    assert large < 10 * small + 0.05, (name, small, large)  # 4x the input: not 16x the time
+
+
+def test_trimming_a_hundred_thousand_punctuation_marks_is_linear():
+    timings = []
+    for n in (25_000, 100_000):
+        text = "Acme Corp" + "." * n + "x" + "." * n
+        started = time.perf_counter()
+        entities.trim(text, 0, len(text))
+        timings.append(time.perf_counter() - started)
+    assert timings[1] < 0.2
+    assert timings[1] < 8 * timings[0] + 0.01  # 4x the input, about 4x the time
+
+
+# The regexes of trim before issue 13, as the reference for what it should do.
+OLD_LEADING = re.compile(r"^(?:the\s+|[\s\"“”‘’'(\[]+)+", re.IGNORECASE)
+OLD_TRAILING = re.compile(r"(?:['’]s|[\s\"“”‘’')\].,;:]+)+$")
+
+
+def old_trim(text: str, start: int, end: int) -> tuple[int, int]:
+    span = text[start:end]
+    lead = OLD_LEADING.match(span)
+    if lead and lead.end() < len(span):
+        start += lead.end()
+    span = text[start:end]
+    tail = OLD_TRAILING.search(span)
+    if tail and tail.start() > 0:
+        end = start + tail.start()
+    return start, end
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.text(alphabet="theTHE sSaA'’\"“”‘(.[]),;:\n\t\u00a0x", max_size=14), st.data())
+def test_trim_does_what_the_old_regexes_did(text, data):
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert entities.trim(text, start, end) == old_trim(text, start, end)
