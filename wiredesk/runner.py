@@ -1,36 +1,26 @@
 """The stage runner: consume a batch -> process -> publish/write -> commit.
 
-The order is what makes delivery at-least-once and replays safe: offsets are committed
-only after the outputs are acknowledged by the broker (or the sink's transaction has
-committed). A crash anywhere before the commit re-delivers the batch; idempotent
-outputs (keyed records, upserts) make that harmless.
+Offsets are committed only after the outputs are acknowledged by the broker (or the
+sink's transaction has committed), so a crash anywhere before the commit re-delivers the
+batch; keyed records and upserts make that harmless. Failure handling, the same for every
+stage and both buses:
 
-Failure handling, in one place for every stage:
-
-* undecodable/invalid message, ``BadInput``, or a record that keeps crashing ``process``
-  -> the record goes to ``news.dlq`` with its reason, the batch goes on;
-* transient failure (broker or database down) -> back off and retry the same step,
-  without committing, while keeping the consumer in its group; readiness goes false;
+* undecodable/invalid message, ``BadInput``, a record that keeps crashing ``process`` or
+  exceeds its CPU/wall budget (``budget_exceeded``, :mod:`wiredesk.budget`), or one that
+  kept killing workers (``crash_loop``, :mod:`wiredesk.attempts`) -> ``news.dlq`` with its
+  reason; the batch goes on. Letters are bounded and their own publish failures handled
+  (:mod:`wiredesk.deadletters`): no input can make a stage exit;
+* transient failure (broker or database down) -> back off and retry the same step without
+  committing, keeping the consumer in its group (:mod:`wiredesk.retry`);
 * SIGTERM -> finish the batch in hand, commit, close; a record still being processed is
   interrupted within ``Guard.tick_s`` and its batch is left uncommitted (redelivered).
 
-Budgets (issue 13, B1/B3). ``process`` runs under the stage's per-record CPU and wall
-budget (:mod:`wiredesk.budget`): a SIGALRM tick in the main thread raises
-``BudgetExceeded`` in Python code and in ``re`` (which checks signals), the record goes
-to the DLQ as ``budget_exceeded`` with the step (``module:function``) it was in, and
-the batch goes on. C code that never returns to Python cannot be interrupted in
-process: for it the services arm a hard deadline (``faulthandler``, a C thread: wall
-budget + ``hard_grace_s``) that kills the worker, and :mod:`wiredesk.attempts` makes the
-record that keeps killing workers a ``crash_loop`` dead letter. Between records the
-runner keeps its consumer alive (a paused poll every ``keepalive_every_s``), so a long
-batch never outlives max.poll.interval; /healthz is served by a thread that gets the
-GIL whenever Python code runs, i.e. at least every ``tick_s`` of a stuck record.
-Measured overhead: notes/runnerhard.md (bench/budget_overhead.py).
-
-Dead letters always fit (B5): keys, details and originals are bounded
-(:mod:`wiredesk.deadletters`); a letter the bus still refuses is re-sent without its
-original, and a letter that cannot be published at all is logged and counted, never
-raised: no input can make a stage exit.
+Between records of a long batch the consumer is kept alive (a paused poll every
+``keepalive_every_s``), so a slow batch never outlives max.poll.interval. C code that
+never returns to Python cannot be interrupted in process: the services arm a hard
+deadline that kills the worker (wall budget + ``hard_grace_s``), and the attempts ledger
+turns the record that keeps doing so into a ``crash_loop`` letter. Measured overhead:
+BENCHMARKS.md (bench/budget_overhead.py).
 """
 
 from __future__ import annotations
@@ -51,7 +41,9 @@ from wiredesk.attempts import Ledger, MemoryLedger
 from wiredesk.budget import Budget, BudgetExceeded, Guard, Interrupted
 from wiredesk.bus import Bus, Consumer, Message
 from wiredesk.errors import CommitFailed, RecordRejected, is_transient
+from wiredesk.lag import LagReporter
 from wiredesk.records import DeadLetter, DecodeError, Record
+from wiredesk.retry import Retrier, Stopping
 from wiredesk.source import Source, publish_from, run_source
 from wiredesk.stage import BadInput, Position, Stage
 
@@ -63,10 +55,6 @@ T = TypeVar("T")
 
 
 CRASH_POINTS = ("after_poll", "after_process", "after_output", "after_commit")
-
-
-class Stopping(Exception):
-    """Raised inside a retry loop when shutdown was requested; nothing is committed."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +101,17 @@ class StageRunner:
         self.log = log.bind(stage=stage.name, group=self.group, topic=stage.input.name)
         # a replay hands in its own bounded consumer (wiredesk.app.ops.replay)
         self.consumer: Consumer = consumer or bus.consumer([stage.input.name], self.group)
-        self._reported: set[tuple[str, int]] = set()
+        self.lag = LagReporter(stage.name, self.consumer, self.log)
+        self.retry = Retrier(
+            stage.name,
+            self.consumer,
+            self.health,
+            self.stop,
+            self.log,
+            self.options.retry_initial_backoff_s,
+            self.options.retry_max_backoff_s,
+        )
+        self._retrying = self.retry.call
         self.ledger: Ledger = ledger or MemoryLedger()
         self.guard = Guard(
             self.stop, hard_grace_s=self.options.hard_grace_s, on_tick=self._beat_in_record
@@ -146,7 +144,7 @@ class StageRunner:
         self._last_poll = time.monotonic()
         self.health.beat()
         if not messages:
-            self._report_lag()
+            self.lag.report()
             return 0
         self._crash_point("after_poll")
         started = time.perf_counter()
@@ -174,7 +172,7 @@ class StageRunner:
         dropped = sum(1 for h in handled if not h.outputs)
         metrics.RECORDS_DROPPED.labels(name).inc(dropped)
         metrics.BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
-        self._report_lag()
+        self.lag.report()
         return len(messages)
 
     # -- steps -------------------------------------------------------------------------
@@ -379,69 +377,8 @@ class StageRunner:
             self.log.debug("keepalive_failed", error=repr(exc))
         self._last_poll = time.monotonic()
 
-    def _retrying(self, step: str, fn: Callable[[], T]) -> T:
-        """Call ``fn``; on a transient error back off and retry while staying in the group."""
-        backoff = self.options.retry_initial_backoff_s
-        while True:
-            try:
-                result = fn()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self.health.set_ready(False)
-                metrics.PAUSED.labels(self.stage.name).set(1)
-                if self.stop.is_set():
-                    raise Stopping() from exc
-                metrics.RETRIES.labels(self.stage.name, step).inc()
-                self.log.warning(
-                    "transient_failure",
-                    step=step,
-                    error=repr(exc)[:300],
-                    retry_in_s=round(backoff, 2),
-                )
-                self._wait(backoff)
-                backoff = min(backoff * 2, self.options.retry_max_backoff_s)
-                continue
-            if not self.health.ready:
-                self.health.set_ready(True)
-                metrics.PAUSED.labels(self.stage.name).set(0)
-                self.log.info("recovered", step=step)
-            return result
-
-    def _wait(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self.stop.is_set():
-            try:
-                self.consumer.keepalive()
-            except Exception as exc:  # the broker may be the thing that is down
-                self.log.debug("keepalive_failed", error=repr(exc))
-            self.health.beat()
-            self.stop.wait(min(1.0, max(0.0, deadline - time.monotonic())))
-
     def _dead_letter(self, message: Message, reason: str, detail: str, attempts: int) -> DeadLetter:
         return deadletters.letter(self.stage.name, message, reason, detail, attempts)
-
-    def _report_lag(self) -> None:
-        """Lag and committed offset per assigned partition; partitions that moved to
-        another member after a rebalance are dropped, so no stale series remains."""
-        name = self.stage.name
-        try:
-            lags = self.consumer.lag()
-            offsets = self.consumer.committed_offsets()
-        except Exception as exc:
-            self.log.debug("lag_failed", error=repr(exc))
-            return
-        for topic, partition in self._reported - set(lags):
-            labels = (name, topic, str(partition))
-            for gauge in (metrics.CONSUMER_LAG, metrics.CONSUMER_OFFSET):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(*labels)
-        for (topic, partition), lag in lags.items():
-            metrics.CONSUMER_LAG.labels(name, topic, str(partition)).set(lag)
-            if (topic, partition) in offsets:
-                offset = offsets[(topic, partition)]
-                metrics.CONSUMER_OFFSET.labels(name, topic, str(partition)).set(offset)
-        self._reported = set(lags)
 
     def _crash_point(self, point: str) -> None:
         if self.options.crash_at == point:
