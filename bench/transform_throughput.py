@@ -121,7 +121,7 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
         result["dedup_index_bytes_per_article"] = per_article(
             "dedup_entries", "dedup_bands", "content_fingerprints"
         )
-        result["story_state_bytes_per_article"] = per_article("story_state", "story_keys")
+        result["story_state_bytes_per_article"] = per_article("story_article_keys")
         result["state_bytes_per_article"] = figures["bytes_per_article"]
         result["state_rows_per_article"] = round(
             sum(v for k, v in figures.items() if k.endswith(".rows") and isinstance(v, int))

@@ -2,17 +2,21 @@
 
 Per article:
 
-1. fingerprint the normalised body (:mod:`transform.text`, :mod:`transform.minhash`);
-2. decide exact / near copy against the shared state (:mod:`transform.dedup`);
-3. entities: a canonical article runs NER (:mod:`transform.entities`); a copy reuses its
+1. dates: a publication date before 1990 or over a day after the fetch is treated as
+   unknown (``published_at`` None, the page's claim in ``published_at_claimed``);
+2. fingerprint the normalised body (:mod:`transform.text`, :mod:`transform.minhash`);
+3. join its dedup group against the shared state (:mod:`transform.dedup`);
+4. entities: a canonical article runs NER (:mod:`transform.entities`); a copy reuses its
    canonical's entities, located in its own text (NER only if none are stored yet);
-4. place the dedup group in a story (:mod:`transform.stories`);
-5. now and then, prune state older than the retention window (:mod:`transform.state`).
+5. join its story (:mod:`transform.stories`);
+6. publish its enriched record with the verdict as stored now and its ``revision``, and
+   at most ``max_revisions`` pending :class:`VerdictRevision` records of articles whose
+   verdict an arrival changed (:mod:`transform.revisions`);
+7. now and then, prune state older than the retention window (:mod:`transform.state`).
 
 Every decision is stored before the output is published, and a stored decision is
 returned as is, so redelivery, a restarted worker and a replay of news.articles give the
-same ``duplicate_of`` and ``story_id``. An article whose text has no words is
-``BadInput("no_text")``.
+verdict as it stands. An article whose text has no words is ``BadInput("no_text")``.
 """
 
 from __future__ import annotations
@@ -24,16 +28,16 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
-from transform import metrics
+from transform import metrics, revisions
 from transform.dedup import DedupIndex, Verdict, fingerprint
 from transform.entities import EntityTagger, locate
-from transform.state import prune
-from transform.stories import StoryIndex, features
+from transform.state import as_utc, prune, untrusted_date
+from transform.stories import StoryIndex, story_features
 from wiredesk.db.dedup_tables import DedupEntryRow
 from wiredesk.metrics import REDELIVERED
-from wiredesk.records import Article, EnrichedArticle, Entity, Record
+from wiredesk.records import Article, EnrichedArticle, Entity, Record, VerdictRevision
 from wiredesk.stage import BadInput
 
 log = structlog.get_logger(__name__)
@@ -50,6 +54,7 @@ class EnrichOptions:
     story_window: timedelta = timedelta(hours=72)
     retention: timedelta = timedelta(days=7)
     prune_interval_s: float = 600.0
+    max_revisions: int = 200  # revision records published per input article, at most
 
     @classmethod
     def from_settings(cls, settings: Any) -> EnrichOptions:
@@ -99,31 +104,65 @@ class EnrichArticles:
 
     def __call__(self, record: Record) -> Iterator[Record]:
         assert isinstance(record, Article)
+        published, claimed = record.published_at, None
+        problem = untrusted_date(record.published_at, record.fetched_at)
+        if problem is not None:
+            metrics.UNTRUSTED_DATES.labels(problem).inc()
+            published, claimed = None, record.published_at
+        published = as_utc(published) if published is not None else None
+        event_at = published or record.discovered_at or record.fetched_at
         with _timed("fingerprint"):
             fp = fingerprint(record.title, record.text)
         if fp.shingle_count == 0:
             raise BadInput("no_text", f"{record.article_id}: no words in the text")
         with _timed("dedup"):
-            verdict = self.dedup.decide(record.article_id, fp, record.published_at)
-        metrics.VERDICTS.labels(verdict.kind if not verdict.replayed else "stored").inc()
+            verdict = self.dedup.decide(
+                record.article_id, fp, published, record.discovered_at, event_at
+            )
+        metrics.VERDICTS.labels(verdict.kind).inc()
+        metrics.REVISIONS.labels("canonical").inc(verdict.revised)
         if verdict.replayed:
             REDELIVERED.labels("enrich_articles").inc()
         entities = self._entities(record, verdict)
-        root = verdict.duplicate_of or record.article_id
-        when = record.published_at or record.discovered_at or record.fetched_at
-        stored = compact(entities) if verdict.duplicate_of is None else None
         with _timed("story"):
-            vec = features(record.title, record.text, entities)
-            story = self.stories.assign(record.article_id, root, when, vec, stored)
+            feats = story_features(record.title, record.text, entities, event_at)
+            if verdict.duplicate_of is None:
+                self._store_entities(record.article_id, entities)
+            story = self.stories.assign(record.article_id, feats)
         metrics.STORIES.labels(story.outcome).inc()
-        self._maybe_prune()
+        metrics.REVISIONS.labels("story").inc(story.revised)
+        now = revisions.current(self.engine, record.article_id)
         yield EnrichedArticle(
-            **record.model_dump(exclude={"schema_name"}),
-            duplicate_of=verdict.duplicate_of,
-            similarity=verdict.similarity,
-            story_id=story.story_id,
+            **record.model_dump(exclude={"schema_name", "published_at"}),
+            published_at=published,
+            published_at_claimed=claimed,
+            duplicate_of=now.duplicate_of,
+            similarity=now.similarity,
+            story_id=now.story_id,
+            revision=now.revision,
             entities=entities,
         )
+        yield from self._revisions(record.article_id, verdict.replayed)
+        self._maybe_prune()
+
+    def _revisions(self, article_id: str, replayed: bool) -> Iterator[VerdictRevision]:
+        limit = self.options.max_revisions
+        if replayed:  # what this article emitted before may not have been published
+            again = revisions.re_emit(self.engine, article_id, limit)
+            metrics.REVISIONS_EMITTED.labels("re-emitted").inc(len(again))
+            yield from again
+        pending = revisions.take_pending(self.engine, article_id, limit)
+        metrics.REVISIONS_EMITTED.labels("pending").inc(len(pending))
+        yield from pending
+
+    def _store_entities(self, article_id: str, entities: list[Entity]) -> None:
+        """Keep a canonical's entities for its copies to reuse (first write wins)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(DedupEntryRow)
+                .where(DedupEntryRow.article_id == article_id, DedupEntryRow.entities.is_(None))
+                .values(entities=compact(entities))
+            )
 
     def _entities(self, record: Article, verdict: Verdict) -> list[Entity]:
         if not self.options.ner_enabled:
