@@ -20,15 +20,15 @@ from typing import Any
 
 import psycopg.errors
 import sqlalchemy.exc
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, and_, case, delete, func, or_, select, tuple_
 
-from sink import metrics, stories
-from sink.rows import ArticleRows, rows_for
+from sink import metrics, revisions, stories
+from sink.rows import VERDICT, ArticleRows, rows_for
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
 from wiredesk.errors import is_transient
 from wiredesk.metrics import REDELIVERED
-from wiredesk.records import EnrichedArticle, Record
+from wiredesk.records import EnrichedArticle, Record, VerdictRevision
 from wiredesk.stage import Transient
 
 
@@ -40,15 +40,24 @@ class ArticleWriter:
 
     def write(self, records: Sequence[Record]) -> None:
         batch: dict[str, ArticleRows] = {}
+        revised: dict[str, VerdictRevision] = {}
         for record in records:
             if isinstance(record, EnrichedArticle):
                 batch[record.article_id] = rows_for(record)  # the last version wins
-        if not batch:
+            elif isinstance(record, VerdictRevision):
+                was = revised.get(record.article_id)
+                if was is None or record.revision > was.revision:
+                    revised[record.article_id] = record
+        if not batch and not revised:
             return
         started = time.perf_counter()
         try:
             with self.engine.begin() as conn:
-                counts = _write(conn, batch)
+                counts = _write(conn, batch) if batch else _Counts(new_ids=set())
+                if revised:
+                    touched = revisions.apply(conn, revised)
+                    for outcome, n in stories.refresh(conn, touched).items():
+                        counts.add("stories", outcome, n)
         except sqlalchemy.exc.IntegrityError as exc:
             if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
                 metrics.DB_ERRORS.labels("rejected").inc()
@@ -71,7 +80,9 @@ class ArticleWriter:
 
 
 class _Counts(dict[tuple[str, str], int]):
-    new_ids: set[str]
+    def __init__(self, new_ids: set[str] | None = None) -> None:
+        super().__init__()
+        self.new_ids = new_ids or set()
 
     def add(self, table: str, outcome: str, n: int = 1) -> None:
         self[(table, outcome)] = self.get((table, outcome), 0) + n
@@ -88,15 +99,21 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
                 ArticleRow.record_hash,
                 ArticleRow.story_id,
                 ArticleRow.fetched_at,
+                ArticleRow.revision,
             ).where(ArticleRow.article_id.in_(ids))
         )
     }
     stale = {i for i in ids if i in old and _older(batch[i].article, old[i].fetched_at)}
+    revisions.take_waiting(conn, {i: batch[i].article for i in ids if i not in stale})
     changed = [
         i
         for i in ids
         if i not in stale
-        and (i not in old or old[i].record_hash != batch[i].article["record_hash"])
+        and (
+            i not in old
+            or old[i].record_hash != batch[i].article["record_hash"]
+            or old[i].revision < batch[i].article["revision"]
+        )
     ]
     counts.new_ids = {i for i in changed if i not in old}
     counts.add("articles", "inserted", len(counts.new_ids))
@@ -176,13 +193,23 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
     table = ArticleRow.__table__
     stmt = insert_for(conn.engine, table)
     columns = [c for c in rows[0].article if c != "article_id"]
-    update = {c: stmt.excluded[c] for c in columns} | {"updated_at": func.now()}
+    newer = stmt.excluded.revision >= table.c.revision  # a verdict never goes back
+    update = {
+        c: case((newer, stmt.excluded[c]), else_=table.c[c]) if c in VERDICT else stmt.excluded[c]
+        for c in columns
+    } | {"updated_at": func.now()}
     not_older = or_(  # the same rule as _older, for a row another writer just wrote
         table.c.fetched_at.is_(None),
         stmt.excluded.fetched_at.is_(None),
         stmt.excluded.fetched_at >= table.c.fetched_at,
     )
-    changed = and_(table.c.record_hash.is_distinct_from(stmt.excluded.record_hash), not_older)
+    changed = and_(
+        or_(
+            table.c.record_hash.is_distinct_from(stmt.excluded.record_hash),
+            stmt.excluded.revision > table.c.revision,
+        ),
+        not_older,
+    )
     upsert_many(
         conn,
         stmt.on_conflict_do_update(index_elements=["article_id"], set_=update, where=changed),
