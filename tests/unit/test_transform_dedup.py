@@ -75,9 +75,7 @@ def test_exact_copy_and_copy_of_a_copy_point_at_the_earliest(sqlite_engine):
     exact = index.decide(
         same.article_id, fingerprint(same.title, same.text), t0 + timedelta(hours=1)
     )
-    near = index.decide(
-        shortened.article_id, fingerprint(shortened.title, shortened.text), None
-    )
+    near = index.decide(shortened.article_id, fingerprint(shortened.title, shortened.text), None)
     assert (first.duplicate_of, first.kind) == (None, "original")
     assert (exact.duplicate_of, exact.similarity, exact.kind) == (original.article_id, 1.0, "exact")
     assert (near.duplicate_of, near.kind) == (original.article_id, "near")
@@ -114,7 +112,8 @@ def test_retention_prunes_old_state_and_bounds_it(sqlite_engine):
     assert counts["dedup_entries"] == len(items)
     assert counts["story_article_keys"] > 0
     after = stats(sqlite_engine)
-    assert all(after[f"{t}.rows"] == 0 for t in ("dedup_entries", "dedup_bands", "story_article_keys"))
+    tables = ("dedup_entries", "dedup_bands", "story_article_keys")
+    assert all(after[f"{t}.rows"] == 0 for t in tables)
 
 
 def test_an_article_without_words_is_bad_input_for_the_dlq(sqlite_engine):

@@ -30,9 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("event_at", TS))
         batch.add_column(sa.Column("story_root", sa.String(32)))
         batch.add_column(sa.Column("story_features", sa.JSON()))
-        batch.add_column(
-            sa.Column("revision", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch.add_column(sa.Column("revision", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(
             sa.Column("pending", sa.Boolean(), server_default=sa.false(), nullable=False)
         )

@@ -21,9 +21,7 @@ TS = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     with op.batch_alter_table("articles") as batch:
-        batch.add_column(
-            sa.Column("revision", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch.add_column(sa.Column("revision", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(sa.Column("published_at_claimed", TS))
     op.create_table(
         "verdict_revisions",
