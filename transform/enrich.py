@@ -6,8 +6,9 @@ Per article:
    unknown (``published_at`` None, the page's claim in ``published_at_claimed``);
 2. fingerprint the normalised body (:mod:`transform.text`, :mod:`transform.minhash`);
 3. join its dedup group against the shared state (:mod:`transform.dedup`);
-4. entities: a canonical article runs NER (:mod:`transform.entities`); a copy reuses its
-   canonical's entities, located in its own text (NER only if none are stored yet);
+4. entities: NER of its own text (:mod:`transform.entities`), a copy's too. (Copies used
+   to reuse their canonical's entities; but which member is canonical when a copy
+   arrives depends on the order, and so did the copy's entities and story features.)
 5. join its story (:mod:`transform.stories`);
 6. publish its enriched record with the verdict as stored now and its ``revision``, and
    at most ``max_revisions`` pending :class:`VerdictRevision` records of articles whose
@@ -28,14 +29,13 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from transform import metrics, revisions
-from transform.dedup import DedupIndex, Verdict, fingerprint
-from transform.entities import EntityTagger, locate
+from transform.dedup import DedupIndex, fingerprint
+from transform.entities import EntityTagger
 from transform.state import as_utc, prune, untrusted_date
 from transform.stories import StoryIndex, story_features
-from wiredesk.db.dedup_tables import DedupEntryRow
 from wiredesk.metrics import REDELIVERED
 from wiredesk.records import Article, EnrichedArticle, Entity, Record, VerdictRevision
 from wiredesk.stage import BadInput
@@ -68,19 +68,6 @@ class EnrichOptions:
             story_window=timedelta(hours=settings.story_window_hours),
             retention=timedelta(days=settings.transform_retention_days),
         )
-
-
-def compact(entities: list[Entity]) -> list[list[str]]:
-    """What a copy needs to reuse these entities: unique (id, name, label, surface)."""
-    rows = {(e.canonical_id, e.name, e.label, e.surface) for e in entities}
-    return [list(r) for r in sorted(rows)]
-
-
-def expand(rows: list[list[str]]) -> list[Entity]:
-    return [
-        Entity(canonical_id=cid, name=name, label=label, surface=surface, start=0, end=0)
-        for cid, name, label, surface in rows
-    ]
 
 
 class EnrichArticles:
@@ -123,11 +110,9 @@ class EnrichArticles:
         metrics.REVISIONS.labels("canonical").inc(verdict.revised)
         if verdict.replayed:
             REDELIVERED.labels("enrich_articles").inc()
-        entities = self._entities(record, verdict)
+        entities = self._entities(record)
         with _timed("story"):
             feats = story_features(record.title, record.text, entities, event_at)
-            if verdict.duplicate_of is None:
-                self._store_entities(record.article_id, entities)
             story = self.stories.assign(record.article_id, feats)
         metrics.STORIES.labels(story.outcome).inc()
         metrics.REVISIONS.labels("story").inc(story.revised)
@@ -155,33 +140,12 @@ class EnrichArticles:
         metrics.REVISIONS_EMITTED.labels("pending").inc(len(pending))
         yield from pending
 
-    def _store_entities(self, article_id: str, entities: list[Entity]) -> None:
-        """Keep a canonical's entities for its copies to reuse (first write wins)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(DedupEntryRow)
-                .where(DedupEntryRow.article_id == article_id, DedupEntryRow.entities.is_(None))
-                .values(entities=compact(entities))
-            )
-
-    def _entities(self, record: Article, verdict: Verdict) -> list[Entity]:
+    def _entities(self, record: Article) -> list[Entity]:
+        """NER of the article's own text (a copy too: see the module docstring)."""
         if not self.options.ner_enabled:
             metrics.ENTITY_SOURCE.labels("off").inc()
             return []
-        if verdict.duplicate_of is not None:
-            with self.engine.connect() as conn:
-                known = conn.scalar(
-                    select(DedupEntryRow.entities).where(
-                        DedupEntryRow.article_id == verdict.duplicate_of
-                    )
-                )
-            if known is not None:
-                metrics.ENTITY_SOURCE.labels("reused").inc()
-                with _timed("reuse"):
-                    return locate(record.text, expand(known))
-            metrics.ENTITY_SOURCE.labels("fallback").inc()
-        else:
-            metrics.ENTITY_SOURCE.labels("model").inc()
+        metrics.ENTITY_SOURCE.labels("model").inc()
         tagger = self.tagger
         with _timed("ner"):
             return tagger.tag(record.text)

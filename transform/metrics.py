@@ -16,8 +16,7 @@ STORIES = Counter(
 )
 ENTITY_SOURCE = Counter(
     "wiredesk_transform_entity_source_total",
-    "How an article got its entities: model (NER ran), reused (a copy reused its "
-    "canonical's), fallback (a copy whose canonical had none stored yet ran NER), off",
+    "How an article got its entities: model (NER ran on its text), off (NER disabled)",
     ["source"],
 )
 STEP_SECONDS = Histogram(

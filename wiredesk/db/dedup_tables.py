@@ -7,7 +7,7 @@ group's canonical and its story's earliest article), merged under one lock. Each
 carries ``first_seen_at``; rows older than the retention window are pruned
 (``transform.state.prune``), which bounds the state. Bytes per article: one
 ``dedup_entries`` row (two 512-byte signatures, the verdict and, for canonical articles,
-the compact entity list, the story vector), 40 ``dedup_bands`` rows of 16 bytes, up to 20
+the story vector), 40 ``dedup_bands`` rows of 16 bytes, up to 20
 ``story_article_keys`` rows and one ``content_fingerprints`` row;
 BENCHMARKS.md gives the measured total.
 """
@@ -57,8 +57,7 @@ class DedupEntryRow(Base):
     the members of a group and of a story. ``event_at`` (published, else discovered, else
     fetched) is what the story time window compares. ``story_root`` is the earliest
     article of the story (``story_id`` derives from it), set by the story step;
-    ``story_features`` is the article's story vector. ``entities`` (canonical articles)
-    is the compact entity list copies reuse instead of running NER again.
+    ``story_features`` is the article's story vector.
 
     ``revision`` counts the changes of this article's verdict; ``pending`` marks a
     revision not yet emitted, ``emitted_by`` the article whose processing last emitted it
@@ -86,7 +85,6 @@ class DedupEntryRow(Base):
     story_id: Mapped[str | None] = mapped_column(String(32))
     story_root: Mapped[str | None] = mapped_column(String(32))
     story_features: Mapped[dict[str, float] | None] = mapped_column(JSON)
-    entities: Mapped[list[list[str]] | None] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     emitted_by: Mapped[str | None] = mapped_column(String(32))

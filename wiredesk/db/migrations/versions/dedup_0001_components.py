@@ -1,7 +1,8 @@
 """Transform state as connected components: group and story membership, revisions.
 
 Dedup entries get their discovery and event times, the story root and features, and a
-per-article revision (with the pending flag and who emitted it). Story state moves from
+per-article revision (with the pending flag and who emitted it); the stored entity list
+goes (copies no longer reuse their canonical's entities). Story state moves from
 per-story profiles (``story_state``, ``story_keys``) to per-article features indexed by
 ``story_article_keys``; the old story tables are dropped (their stories stay on the
 articles rows; new decisions start from the new index).
@@ -35,6 +36,7 @@ def upgrade() -> None:
             sa.Column("pending", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch.add_column(sa.Column("emitted_by", sa.String(32)))
+        batch.drop_column("entities")  # copies run NER on their own text now
     op.create_index("ix_dedup_entries_duplicate_of", "dedup_entries", ["duplicate_of"])
     op.create_index("ix_dedup_entries_story_root", "dedup_entries", ["story_root"])
     op.create_index("ix_dedup_entries_pending", "dedup_entries", ["pending", "seq"])
@@ -75,6 +77,7 @@ def downgrade() -> None:
     for name in ("emitted_by", "pending", "story_root", "duplicate_of"):
         op.drop_index(f"ix_dedup_entries_{name}", "dedup_entries")
     with op.batch_alter_table("dedup_entries") as batch:
+        batch.add_column(sa.Column("entities", sa.JSON()))
         for column in (
             "emitted_by",
             "pending",
