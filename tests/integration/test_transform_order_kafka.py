@@ -123,6 +123,10 @@ def _run(
     finally:
         codes = pool.stop_all(timeout=20)
         bus.close()
+        admin = create_engine(postgres_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "o_{tag}" CASCADE'))
+        admin.dispose()
     assert set(codes.values()) == {0}, (codes, pool.logs())  # SIGTERM: a clean exit
     return {r.article_id: (r.duplicate_of, r.story_id) for r in rows}, revised
 
