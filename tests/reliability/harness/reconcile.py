@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, func, select
@@ -101,6 +102,16 @@ def verdicts_of(articles: Iterable[StoredArticle]) -> Verdicts:
         verdicts.duplicate_of[a.corpus_id] = by_id.get(a.duplicate_of) if a.duplicate_of else None
         verdicts.story[a.corpus_id] = a.story_id
     return verdicts
+
+
+def newest(records: Iterable[Any]) -> dict[str, Any]:
+    """Per article id, its record (enriched article or verdict revision) of the newest
+    revision: what the sink ends with, whatever order the records came in."""
+    out: dict[str, Any] = {}
+    for r in records:
+        if r.article_id not in out or r.revision > out[r.article_id].revision:
+            out[r.article_id] = r
+    return out
 
 
 def row_counts(url: str) -> dict[str, int]:

@@ -274,7 +274,7 @@ def _dedup_rebuild(
     live = reconcile.stored_articles(db_url, paths)
     corpus_of = {a.article_id: a.corpus_id for a in live}
     rebuilt = reconcile.Verdicts()
-    for rec in replayed:
+    for rec in reconcile.newest(replayed).values():
         cid = corpus_of.get(rec.article_id)
         if cid:
             rebuilt.duplicate_of[cid] = (
