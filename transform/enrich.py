@@ -29,15 +29,15 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from transform import metrics, revisions
 from transform.dedup import DedupIndex, fingerprint
 from transform.entities import EntityTagger
-from transform.state import as_utc, prune, untrusted_date
+from transform.state import as_utc, lock_state, prune, untrusted_date
 from transform.stories import StoryIndex, story_features
 from wiredesk.metrics import REDELIVERED
-from wiredesk.records import Article, EnrichedArticle, Entity, Record, VerdictRevision
+from wiredesk.records import Article, EnrichedArticle, Entity, Record
 from wiredesk.stage import BadInput
 
 log = structlog.get_logger(__name__)
@@ -111,12 +111,14 @@ class EnrichArticles:
         if verdict.replayed:
             REDELIVERED.labels("enrich_articles").inc()
         entities = self._entities(record)
-        with _timed("story"):
-            feats = story_features(record.title, record.text, entities, event_at)
-            story = self.stories.assign(record.article_id, feats)
+        feats = story_features(record.title, record.text, entities, event_at)
+        with _timed("story"), self.engine.begin() as conn:
+            lock_state(conn)  # one transaction: the story, the verdict as it now stands, and
+            story = self.stories.assign_in(conn, record.article_id, feats)  # revisions
+            now = revisions.current(conn, record.article_id)
+            revised = self._revisions(conn, record.article_id, verdict.replayed)
         metrics.STORIES.labels(story.outcome).inc()
         metrics.REVISIONS.labels("story").inc(story.revised)
-        now = revisions.current(self.engine, record.article_id)
         yield EnrichedArticle(
             **record.model_dump(exclude={"schema_name", "published_at"}),
             published_at=published,
@@ -127,18 +129,18 @@ class EnrichArticles:
             revision=now.revision,
             entities=entities,
         )
-        yield from self._revisions(record.article_id, verdict.replayed)
+        yield from revised
         self._maybe_prune()
 
-    def _revisions(self, article_id: str, replayed: bool) -> Iterator[VerdictRevision]:
+    def _revisions(self, conn: Connection, article_id: str, replayed: bool) -> list[Record]:
+        """Pending revisions to publish (at most ``max_revisions``), and on a redelivery
+        those this article emitted before (they may not have been published)."""
         limit = self.options.max_revisions
-        if replayed:  # what this article emitted before may not have been published
-            again = revisions.re_emit(self.engine, article_id, limit)
-            metrics.REVISIONS_EMITTED.labels("re-emitted").inc(len(again))
-            yield from again
-        pending = revisions.take_pending(self.engine, article_id, limit)
+        again = revisions.re_emit(conn, article_id, limit) if replayed else []
+        pending = revisions.take_pending(conn, article_id, limit)
+        metrics.REVISIONS_EMITTED.labels("re-emitted").inc(len(again))
         metrics.REVISIONS_EMITTED.labels("pending").inc(len(pending))
-        yield from pending
+        return [*again, *pending]
 
     def _entities(self, record: Article) -> list[Entity]:
         """NER of the article's own text (a copy too: see the module docstring)."""

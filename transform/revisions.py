@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, select, update
 
-from transform.state import lock_state
 from wiredesk.db.dedup_tables import DedupEntryRow
 from wiredesk.records import VerdictRevision
 
@@ -40,39 +39,35 @@ def _record(row: Any) -> VerdictRevision:
     )
 
 
-def take_pending(engine: Engine, emitter: str, limit: int) -> list[VerdictRevision]:
-    """Up to ``limit`` pending revisions, now marked emitted by ``emitter``."""
-    with engine.begin() as conn:
-        lock_state(conn)
-        rows = conn.execute(
-            select(*_COLUMNS)
-            .where(DedupEntryRow.pending.is_(True))
-            .order_by(DedupEntryRow.seq)
-            .limit(limit)
-        ).all()
-        if rows:
-            conn.execute(
-                update(DedupEntryRow)
-                .where(DedupEntryRow.seq.in_([r.seq for r in rows]))
-                .values(pending=False, emitted_by=emitter)
-            )
+def take_pending(conn: Connection, emitter: str, limit: int) -> list[VerdictRevision]:
+    """Up to ``limit`` pending revisions, now marked emitted by ``emitter`` (state lock held)."""
+    rows = conn.execute(
+        select(*_COLUMNS)
+        .where(DedupEntryRow.pending.is_(True))
+        .order_by(DedupEntryRow.seq)
+        .limit(limit)
+    ).all()
+    if rows:
+        conn.execute(
+            update(DedupEntryRow)
+            .where(DedupEntryRow.seq.in_([r.seq for r in rows]))
+            .values(pending=False, emitted_by=emitter)
+        )
     return [_record(r) for r in rows]
 
 
-def re_emit(engine: Engine, emitter: str, limit: int) -> list[VerdictRevision]:
+def re_emit(conn: Connection, emitter: str, limit: int) -> list[VerdictRevision]:
     """The current verdicts of the articles whose revision ``emitter`` last emitted."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(*_COLUMNS)
-            .where(DedupEntryRow.emitted_by == emitter)
-            .order_by(DedupEntryRow.seq)
-            .limit(limit)
-        ).all()
+    rows = conn.execute(
+        select(*_COLUMNS)
+        .where(DedupEntryRow.emitted_by == emitter)
+        .order_by(DedupEntryRow.seq)
+        .limit(limit)
+    ).all()
     return [_record(r) for r in rows]
 
 
-def current(engine: Engine, article_id: str) -> VerdictRevision:
+def current(conn: Connection, article_id: str) -> VerdictRevision:
     """The article's verdict as stored now (one consistent row)."""
-    with engine.connect() as conn:
-        row = conn.execute(select(*_COLUMNS).where(DedupEntryRow.article_id == article_id)).one()
+    row = conn.execute(select(*_COLUMNS).where(DedupEntryRow.article_id == article_id)).one()
     return _record(row)

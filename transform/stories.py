@@ -151,43 +151,47 @@ class StoryIndex:
         """Place the article (its dedup step done) in a story; merge what it links."""
         with self.engine.begin() as conn:
             lock_state(conn)
-            me = conn.execute(select(*_ROW).where(DedupEntryRow.article_id == article_id)).one()
-            if me.story_id is not None:
-                return StoryDecision(me.story_id, "stored")
-            keys = sorted({key_of("f", k) for k in candidate_keys(feats)})
-            if keys:
-                rows = [{"key": k, "entry_seq": me.seq} for k in keys]
-                stmt = insert_for(self.engine, StoryKeyRow.__table__).values(rows)
-                conn.execute(stmt.on_conflict_do_nothing())  # one multi-row INSERT
-            linked = self._linked(conn, me, keys, feats)
-            roots = {r.story_root for r in linked}
-            heads = list(conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(roots))))
-            winner = min([me, *heads], key=_key_of).article_id
-            story_id = story_id_for(winner)
-            conn.execute(
+            return self.assign_in(conn, article_id, feats)
+
+    def assign_in(self, conn: Connection, article_id: str, feats: StoryFeatures) -> StoryDecision:
+        """:meth:`assign` in a transaction that holds the state lock already."""
+        me = conn.execute(select(*_ROW).where(DedupEntryRow.article_id == article_id)).one()
+        if me.story_id is not None:
+            return StoryDecision(me.story_id, "stored")
+        keys = sorted({key_of("f", k) for k in candidate_keys(feats)})
+        if keys:
+            rows = [{"key": k, "entry_seq": me.seq} for k in keys]
+            stmt = insert_for(self.engine, StoryKeyRow.__table__).values(rows)
+            conn.execute(stmt.on_conflict_do_nothing())  # one multi-row INSERT
+        linked = self._linked(conn, me, keys, feats)
+        roots = {r.story_root for r in linked}
+        heads = list(conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(roots))))
+        winner = min([me, *heads], key=_key_of).article_id
+        story_id = story_id_for(winner)
+        conn.execute(
+            update(DedupEntryRow)
+            .where(DedupEntryRow.seq == me.seq)
+            .values(
+                story_root=winner,
+                story_id=story_id,
+                story_features=feats.as_json(),
+                revision=DedupEntryRow.revision + 1,  # its own record carries this
+                pending=False,
+            )
+        )
+        revised = 0
+        losers = sorted(roots - {winner})
+        if losers:
+            revised = conn.execute(
                 update(DedupEntryRow)
-                .where(DedupEntryRow.seq == me.seq)
+                .where(DedupEntryRow.story_root.in_(losers))
                 .values(
                     story_root=winner,
                     story_id=story_id,
-                    story_features=feats.as_json(),
-                    revision=DedupEntryRow.revision + 1,  # its own record carries this
-                    pending=False,
+                    revision=DedupEntryRow.revision + 1,
+                    pending=True,
                 )
-            )
-            revised = 0
-            losers = sorted(roots - {winner})
-            if losers:
-                revised = conn.execute(
-                    update(DedupEntryRow)
-                    .where(DedupEntryRow.story_root.in_(losers))
-                    .values(
-                        story_root=winner,
-                        story_id=story_id,
-                        revision=DedupEntryRow.revision + 1,
-                        pending=True,
-                    )
-                ).rowcount
+            ).rowcount
         outcome = "new" if not roots else "joined" if len(roots) == 1 else "merged"
         return StoryDecision(story_id, outcome, revised)
 
