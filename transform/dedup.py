@@ -131,7 +131,6 @@ class DedupIndex:
         fp: Fingerprint,
         published_at: datetime | None,
         discovered_at: datetime | None = None,
-        event_at: datetime | None = None,
     ) -> Verdict:
         """The article's verdict; ``published_at`` must already be the trustworthy time."""
         with self.engine.begin() as conn:
@@ -167,7 +166,6 @@ class DedupIndex:
                     first_seen_at=utcnow(),
                     published_at=published_at,
                     discovered_at=discovered_at,
-                    event_at=event_at,
                     content_hash=fp.content_hash,
                     shingle_count=fp.shingle_count,
                     signature=fp.signature,

@@ -103,9 +103,7 @@ class EnrichArticles:
         if fp.shingle_count == 0:
             raise BadInput("no_text", f"{record.article_id}: no words in the text")
         with _timed("dedup"):
-            verdict = self.dedup.decide(
-                record.article_id, fp, published, record.discovered_at, event_at
-            )
+            verdict = self.dedup.decide(record.article_id, fp, published, record.discovered_at)
         metrics.VERDICTS.labels(verdict.kind).inc()
         metrics.REVISIONS.labels("canonical").inc(verdict.revised)
         if verdict.replayed:

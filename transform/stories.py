@@ -15,9 +15,11 @@ Deciding, in one transaction (:meth:`StoryIndex.assign`) under the state lock:
 * the article's story is the union of the linked articles' stories; members of the
   stories that lose their id get the merged one (``revision`` + 1, pending emission).
 
-The predicate is a stand-in over the entity/headline vector below (cosine between two
-articles); ``transform.storysim`` provides the tuned model with the same functions
-(``story_features``, ``candidate_keys``, ``same_story``).
+The pairwise model here is a stand-in over the entity/headline vector below (cosine
+between two articles, times within the window); ``transform.storysim`` (branch storysim)
+provides the tuned model with the same interface -- ``StoryFeatures`` (``as_json``,
+``from_json``), ``story_features``, ``candidate_keys``, ``same_story`` -- so using it is
+a change of import.
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from transform.dedup import order_key
-from transform.state import key_of, lock_state, within
+from transform.state import as_utc, key_of, lock_state
 from transform.text import body_lines, fold
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import DedupEntryRow, StoryKeyRow
@@ -88,23 +90,29 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
 # -- the pairwise model (stand-in for transform.storysim, same functions) ---------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class StoryFeatures:
-    when: datetime | None
+    """An article's story profile (JSON-serialisable, like ``storysim.StoryFeatures``)."""
+
+    when: int | None  # seconds since 1970 (UTC): plain integers, no overflow
     vec: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"v": 0, "vec": self.vec}
+        return {"v": 0, "when": self.when, "vec": self.vec}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoryFeatures:
+        return cls(data.get("when"), dict(data.get("vec") or {}))
 
 
 def story_features(
     title: str, text: str, entities: Sequence[Entity] = (), when: datetime | None = None
 ) -> StoryFeatures:
-    return StoryFeatures(when, features(title, text, entities))
-
-
-def from_json(data: dict[str, Any], when: datetime | None) -> StoryFeatures:
-    return StoryFeatures(when, dict(data.get("vec") or {}))
+    seconds = None if when is None else (as_utc(when) - _EPOCH) // timedelta(seconds=1)
+    return StoryFeatures(seconds, features(title, text, entities))
 
 
 def candidate_keys(f: StoryFeatures) -> list[str]:
@@ -113,7 +121,11 @@ def candidate_keys(f: StoryFeatures) -> list[str]:
 
 
 def same_story(a: StoryFeatures, b: StoryFeatures, threshold: float, window: timedelta) -> bool:
-    return within(a.when, b.when, window) and cosine(a.vec, b.vec) >= threshold
+    """Times within ``window`` (an unknown time never separates) and cosine >= threshold."""
+    apart = None if a.when is None or b.when is None else abs(a.when - b.when)
+    if apart is not None and apart > window // timedelta(seconds=1):
+        return False
+    return cosine(a.vec, b.vec) >= threshold
 
 
 # -- the streaming index -----------------------------------------------------------------
@@ -131,7 +143,6 @@ _ROW = (
     DedupEntryRow.article_id,
     DedupEntryRow.published_at,
     DedupEntryRow.discovered_at,
-    DedupEntryRow.event_at,
     DedupEntryRow.story_root,
     DedupEntryRow.story_features,
     DedupEntryRow.story_id,
@@ -229,7 +240,7 @@ class StoryIndex:
         for c in candidates:
             if c.seq in linked or not c.story_features:
                 continue
-            other = from_json(c.story_features, c.event_at)
+            other = StoryFeatures.from_json(c.story_features)
             if same_story(feats, other, self.threshold, self.window):
                 linked[c.seq] = c
         return list(linked.values())

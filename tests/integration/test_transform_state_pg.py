@@ -102,9 +102,7 @@ def test_write_ups_of_one_story_decided_at_the_same_moment_share_it(engine):
         for s in seeds
     }
     for s in seeds:  # every seed needs its dedup row first
-        DedupIndex(engine).decide(
-            s.article_id, fingerprint(s.title, s.text), s.published_at, event_at=s.published_at
-        )
+        DedupIndex(engine).decide(s.article_id, fingerprint(s.title, s.text), s.published_at)
     stories = StoryIndex(engine)
     _at_once([lambda s=s: stories.assign(s.article_id, feats[s.article_id]) for s in seeds])
     earliest = min(seeds, key=lambda s: (s.published_at, s.article_id))

@@ -54,10 +54,9 @@ class DedupEntryRow(Base):
     ``duplicate_of`` is NULL for the canonical article of a dedup group, else the
     canonical's id (never a copy's). ``published_at`` is the trustworthy publication time
     (NULL when unknown or not believable), which with ``discovered_at`` and the id orders
-    the members of a group and of a story. ``event_at`` (published, else discovered, else
-    fetched) is what the story time window compares. ``story_root`` is the earliest
+    the members of a group and of a story. ``story_root`` is the earliest
     article of the story (``story_id`` derives from it), set by the story step;
-    ``story_features`` is the article's story vector.
+    ``story_features`` is the article's story profile (with the time its window compares).
 
     ``revision`` counts the changes of this article's verdict; ``pending`` marks a
     revision not yet emitted, ``emitted_by`` the article whose processing last emitted it
@@ -75,7 +74,6 @@ class DedupEntryRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(TS)
     discovered_at: Mapped[datetime | None] = mapped_column(TS)
-    event_at: Mapped[datetime | None] = mapped_column(TS)
     content_hash: Mapped[str] = mapped_column(String(64))
     shingle_count: Mapped[int] = mapped_column(Integer)
     signature: Mapped[bytes] = mapped_column(LargeBinary)

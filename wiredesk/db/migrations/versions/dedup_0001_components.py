@@ -1,6 +1,6 @@
 """Transform state as connected components: group and story membership, revisions.
 
-Dedup entries get their discovery and event times, the story root and features, and a
+Dedup entries get their discovery time, the story root and features, and a
 per-article revision (with the pending flag and who emitted it); the stored entity list
 goes (copies no longer reuse their canonical's entities). Story state moves from
 per-story profiles (``story_state``, ``story_keys``) to per-article features indexed by
@@ -28,7 +28,6 @@ TS = sa.DateTime(timezone=True)
 def upgrade() -> None:
     with op.batch_alter_table("dedup_entries") as batch:
         batch.add_column(sa.Column("discovered_at", TS))
-        batch.add_column(sa.Column("event_at", TS))
         batch.add_column(sa.Column("story_root", sa.String(32)))
         batch.add_column(sa.Column("story_features", sa.JSON()))
         batch.add_column(sa.Column("revision", sa.Integer(), server_default="0", nullable=False))
@@ -84,7 +83,6 @@ def downgrade() -> None:
             "revision",
             "story_features",
             "story_root",
-            "event_at",
             "discovered_at",
         ):
             batch.drop_column(column)
