@@ -35,7 +35,8 @@ from transform import metrics, revisions
 from transform.dedup import DedupIndex, fingerprint
 from transform.entities import EntityTagger
 from transform.state import as_utc, lock_state, prune, untrusted_date
-from transform.stories import StoryIndex, story_features
+from transform.stories import StoryIndex
+from transform.storysim import DEFAULT_THRESHOLD, story_features
 from wiredesk.metrics import REDELIVERED
 from wiredesk.records import Article, EnrichedArticle, Entity, Record
 from wiredesk.stage import BadInput
@@ -50,7 +51,7 @@ class EnrichOptions:
     dedup_threshold: float = 0.75
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6
-    story_threshold: float = 0.3
+    story_threshold: float = DEFAULT_THRESHOLD
     story_window: timedelta = timedelta(hours=72)
     retention: timedelta = timedelta(days=7)
     prune_interval_s: float = 600.0
@@ -109,7 +110,7 @@ class EnrichArticles:
         if verdict.replayed:
             REDELIVERED.labels("enrich_articles").inc()
         entities = self._entities(record)
-        feats = story_features(record.title, record.text, entities, event_at)
+        feats = story_features(record.title, record.text, (), event_at)  # entities: unused
         with _timed("story"), self.engine.begin() as conn:
             lock_state(conn)  # one transaction: the story, the verdict as it now stands, and
             story = self.stories.assign_in(conn, record.article_id, feats)  # revisions

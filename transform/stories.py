@@ -15,117 +15,31 @@ Deciding, in one transaction (:meth:`StoryIndex.assign`) under the state lock:
 * the article's story is the union of the linked articles' stories; members of the
   stories that lose their id get the merged one (``revision`` + 1, pending emission).
 
-The pairwise model here is a stand-in over the entity/headline vector below (cosine
-between two articles, times within the window); ``transform.storysim`` (branch storysim)
-provides the tuned model with the same interface -- ``StoryFeatures`` (``as_json``,
-``from_json``), ``story_features``, ``candidate_keys``, ``same_story`` -- so using it is
-a change of import.
+The pairwise model is :mod:`transform.storysim` (TF-IDF of title, lead and body with a
+fixed document-frequency table; threshold chosen on the ECB+ dev set): a function of the
+two articles only, so the components do not depend on arrival order.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-import re
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from transform.dedup import order_key
-from transform.state import as_utc, key_of, lock_state
-from transform.text import body_lines, fold
+from transform.state import key_of, lock_state
+from transform.storysim import DEFAULT_THRESHOLD, StoryFeatures, candidate_keys, same_story
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import DedupEntryRow, StoryKeyRow
-from wiredesk.records import Entity
 
-LABEL_WEIGHT = {"PER": 1.0, "ORG": 1.0, "LOC": 1.0, "MISC": 0.25}
-TERM_WEIGHT = 0.35
-LEAD_WORDS = 50
-MAX_FEATURES = 60
-MAX_CANDIDATES = 200  # the most key-sharing articles compared per article
-INDEXED_FEATURES = 20  # an article's strongest features index it (rows of state)
-_WORD = re.compile(r"[^\W\d_][\w'-]{3,}")
-_STOPWORD_TEXT = """
-    about above after again against also among another because been before being below
-    between both could does doing down during each from further have having here into itself
-    just more most much must only other over said same says should some such than that their
-    them then there these they this those through under until upon very were what when where
-    which while whom will with would year years your told tuesday monday wednesday thursday
-    friday saturday sunday week today people first last news report reports reported"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+MAX_CANDIDATES = 500  # the most key-sharing articles compared per article
 
 
 def story_id_for(root_article_id: str) -> str:
     return hashlib.sha256(f"story:{root_article_id}".encode()).hexdigest()[:32]
-
-
-def features(title: str, text: str, entities: Sequence[Entity]) -> dict[str, float]:
-    """The article's story vector: weighted entity ids and headline/lead words."""
-    labels = {e.canonical_id: e.label for e in entities}
-    counts = Counter(e.canonical_id for e in entities)
-    vec = {
-        f"e:{cid}": LABEL_WEIGHT.get(labels[cid], 0.5) * (1.0 + math.log(n))
-        for cid, n in counts.items()
-    }
-    lead = " ".join(body_lines(title, text))[:2000].split()[:LEAD_WORDS]
-    for word in _WORD.findall(fold(f"{title} {' '.join(lead)}")):
-        if word not in STOPWORDS:
-            vec.setdefault(f"t:{word}", TERM_WEIGHT)
-    return dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_FEATURES])
-
-
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    dot = math.fsum(w * b[k] for k, w in sorted(a.items()) if k in b)
-    if not dot:
-        return 0.0
-    norm_a = math.sqrt(math.fsum(w * w for w in a.values()))
-    norm_b = math.sqrt(math.fsum(w * w for w in b.values()))
-    return dot / (norm_a * norm_b)
-
-
-# -- the pairwise model (stand-in for transform.storysim, same functions) ---------------
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class StoryFeatures:
-    """An article's story profile (JSON-serialisable, like ``storysim.StoryFeatures``)."""
-
-    when: int | None  # seconds since 1970 (UTC): plain integers, no overflow
-    vec: dict[str, float] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"v": 0, "when": self.when, "vec": self.vec}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StoryFeatures:
-        return cls(data.get("when"), dict(data.get("vec") or {}))
-
-
-def story_features(
-    title: str, text: str, entities: Sequence[Entity] = (), when: datetime | None = None
-) -> StoryFeatures:
-    seconds = None if when is None else (as_utc(when) - _EPOCH) // timedelta(seconds=1)
-    return StoryFeatures(seconds, features(title, text, entities))
-
-
-def candidate_keys(f: StoryFeatures) -> list[str]:
-    strongest = sorted(f.vec.items(), key=lambda kv: (-kv[1], kv[0]))[:INDEXED_FEATURES]
-    return sorted(k for k, _ in strongest)
-
-
-def same_story(a: StoryFeatures, b: StoryFeatures, threshold: float, window: timedelta) -> bool:
-    """Times within ``window`` (an unknown time never separates) and cosine >= threshold."""
-    apart = None if a.when is None or b.when is None else abs(a.when - b.when)
-    if apart is not None and apart > window // timedelta(seconds=1):
-        return False
-    return cosine(a.vec, b.vec) >= threshold
 
 
 # -- the streaming index -----------------------------------------------------------------
@@ -152,7 +66,10 @@ _ROW = (
 
 class StoryIndex:
     def __init__(
-        self, engine: Engine, threshold: float = 0.3, window: timedelta = timedelta(days=3)
+        self,
+        engine: Engine,
+        threshold: float = DEFAULT_THRESHOLD,
+        window: timedelta = timedelta(days=3),
     ) -> None:
         self.engine = engine
         self.threshold = threshold
