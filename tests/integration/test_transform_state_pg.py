@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from tests.transform_support import article, demo_articles, seed_articles
 from transform.dedup import DedupIndex, fingerprint
-from transform.entities import EntityTagger
 from transform.state import stats
-from transform.stories import StoryIndex, story_features, story_id_for
+from transform.stories import StoryIndex, story_id_for
+from transform.storysim import story_features
 from transform.wirecopy import DevArticle, wire_copy
 from wiredesk import db
 from wiredesk.db.dedup_tables import DedupEntryRow
@@ -96,11 +96,7 @@ def test_copies_decided_at_the_same_moment_end_in_one_group_under_the_earliest(e
 
 def test_write_ups_of_one_story_decided_at_the_same_moment_share_it(engine):
     seeds, _ = seed_articles()
-    tagger = EntityTagger()
-    feats = {
-        s.article_id: story_features(s.title, s.text, tagger.tag(s.text), s.published_at)
-        for s in seeds
-    }
+    feats = {s.article_id: story_features(s.title, s.text, (), s.published_at) for s in seeds}
     for s in seeds:  # every seed needs its dedup row first
         DedupIndex(engine).decide(s.article_id, fingerprint(s.title, s.text), s.published_at)
     stories = StoryIndex(engine)
