@@ -53,10 +53,6 @@ class Fingerprint:
     lead_signature: bytes  # of its first LEAD_SHINGLES shingles
     bands: list[int]  # LSH keys of both signatures
 
-    @property
-    def lock_keys(self) -> list[int]:
-        return self.bands
-
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     words = tokens(title, text)

@@ -8,8 +8,10 @@ before it, on any worker, with no deadlock and no retry. The critical section is
 database round trips (NER runs outside it). SQLite (the embedded mode) runs one
 process, whose stages run one record at a time, so it needs no lock.
 
-Times: every time the transform compares or subtracts goes through :func:`as_utc` and
-:func:`within`, which never raise (year 1, year 9999, naive and aware mixes).
+Times: every time the transform orders goes through :func:`as_utc`, which never raises
+(year 1, year 9999, naive and aware mixes); story windows compare integer seconds
+(:mod:`transform.storysim`); :func:`untrusted_date` says which publication dates are
+treated as unknown.
 
 Retention: rows whose first-seen (processing) time is older than the window are deleted
 by :func:`prune`, which any worker may run at any time (it is idempotent). A pruned
@@ -20,7 +22,6 @@ articles decided within the retention window.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
@@ -50,13 +51,6 @@ def as_utc(value: datetime) -> datetime:
     except OverflowError:
         edge = datetime.min if value.year < 5000 else datetime.max
         return edge.replace(tzinfo=UTC)
-
-
-def within(a: datetime | None, b: datetime | None, window: timedelta) -> bool:
-    """Whether two times are at most ``window`` apart; an unknown time is never too far."""
-    if a is None or b is None:
-        return True
-    return abs(as_utc(a) - as_utc(b)) <= window  # a difference of two datetimes can't overflow
 
 
 EARLIEST_TRUSTED = datetime(1990, 1, 1, tzinfo=UTC)
@@ -91,21 +85,6 @@ def key_of(kind: str, value: str) -> int:
     """A signed 64-bit key for ``value`` (index key and advisory lock id)."""
     digest = hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)
-
-
-def lock_keys(conn: Connection, keys: Iterable[int]) -> None:
-    """Take transaction-scoped advisory locks on ``keys`` in ascending order (PostgreSQL)."""
-    if conn.dialect.name != "postgresql":
-        return
-    ordered = sorted(set(keys))
-    if ordered:
-        conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(k)) "
-                "FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
-            ),
-            {"keys": ordered},
-        )
 
 
 def prune(engine: Engine, retention: timedelta, now: datetime | None = None) -> dict[str, int]:

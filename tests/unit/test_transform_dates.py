@@ -9,8 +9,10 @@ import pytest
 
 from tests.conftest import metric
 from tests.transform_support import article
+from transform.dedup import order_key
 from transform.enrich import EnrichArticles, EnrichOptions
-from transform.state import as_utc, untrusted_date, within
+from transform.state import as_utc, untrusted_date
+from transform.storysim import same_story, story_features
 from wiredesk.records import EnrichedArticle
 
 FETCHED = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -42,13 +44,17 @@ def test_publication_dates_before_1990_or_over_a_day_ahead_are_untrusted(publish
     assert untrusted_date(published, FETCHED) == reason
 
 
-def test_time_helpers_never_raise_on_extremes_or_naive_aware_mixes():
+def test_time_helpers_and_story_windows_never_raise_on_extremes_or_naive_aware_mixes():
+    feats = {
+        a: story_features("Port strike", "Cranes stop at Velmar port.", (), a) for a in EXTREMES
+    }
     for a in EXTREMES:
         assert as_utc(a).tzinfo is not None
-        for b in EXTREMES:
-            within(a, b, timedelta(hours=72))  # no OverflowError, no TypeError
+        assert order_key(a, a, "x") <= order_key(None, None, "x")  # known before unknown
+        for b in EXTREMES:  # no OverflowError, no TypeError
             untrusted_date(a, b)
-    assert within(None, datetime.max, timedelta(0))  # an unknown time never separates
+            same_story(feats[a], feats[b], 0.5, timedelta(hours=72))
+    assert same_story(feats[datetime.min], feats[datetime.min], 0.5, timedelta(0))
 
 
 def test_an_untrusted_date_is_unknown_on_the_record_and_kept_as_claimed(sqlite_engine):
