@@ -74,6 +74,7 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
     engine = db.make_engine(url)
     process = make(engine)
     steps = ("fingerprint", "dedup", "ner", "reuse", "story")
+    revised = sample("wiredesk_enrich_revision_records_total", how="pending")
     before = {s: sample("wiredesk_transform_step_seconds_sum", step=s) for s in steps}
     counts_before = {
         s: sample("wiredesk_transform_entity_source_total", source=s)
@@ -96,6 +97,9 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(sorted(latencies)[int(len(latencies) * 0.95)] * 1000, 2),
     }
+    result["revision_records"] = int(
+        sample("wiredesk_enrich_revision_records_total", how="pending") - revised
+    )
     for s in steps:
         spent = sample("wiredesk_transform_step_seconds_sum", step=s) - before[s]
         result[f"{s}_ms_per_article"] = round(spent * 1000 / len(records), 2)
@@ -144,6 +148,12 @@ def main() -> int:
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--order",
+        choices=("published", "reversed"),
+        default="published",
+        help="arrival order (reversed: latest first, so late originals revise their copies)",
+    )
+    parser.add_argument(
         "--runs", default="baseline,no-ner,full", help="comma-separated subset of the runs"
     )
     args = parser.parse_args()
@@ -155,6 +165,8 @@ def main() -> int:
     rows = [json.loads(line) for line in args.devset.open(encoding="utf-8")]
     rows.sort(key=lambda r: (_published(r), r["id"]))
     records = [as_article(r) for r in rows[: args.articles]]
+    if args.order == "reversed":
+        records.reverse()
 
     admin = create_engine(base_url)
     results = []
