@@ -1,7 +1,7 @@
 """Enrich-stage throughput with and without NER, NER cost and savings, state bytes per article.
 
     eval "$(deploy/local/stack env)"   # PostgreSQL (a throwaway schema is created and dropped)
-    .venv/bin/python bench/transform_throughput.py [--articles 1000] [--devset FILE]
+    .venv/bin/python bench/transform_throughput.py [--articles 1000] [--devset FILE] [--runs no-ner]
 
 Runs the first N articles of the dedup dev set (build it first:
 bench/build_transform_devsets.py), in published order, through the enrich stage
@@ -74,6 +74,7 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
     engine = db.make_engine(url)
     process = make(engine)
     steps = ("fingerprint", "dedup", "ner", "reuse", "story")
+    revised = sample("wiredesk_enrich_revision_records_total", how="pending")
     before = {s: sample("wiredesk_transform_step_seconds_sum", step=s) for s in steps}
     counts_before = {
         s: sample("wiredesk_transform_entity_source_total", source=s)
@@ -96,6 +97,9 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(sorted(latencies)[int(len(latencies) * 0.95)] * 1000, 2),
     }
+    result["revision_records"] = int(
+        sample("wiredesk_enrich_revision_records_total", how="pending") - revised
+    )
     for s in steps:
         spent = sample("wiredesk_transform_step_seconds_sum", step=s) - before[s]
         result[f"{s}_ms_per_article"] = round(spent * 1000 / len(records), 2)
@@ -116,12 +120,16 @@ def run(label: str, url: str, records: list[Article], make) -> dict[str, object]
         articles = max(1, int(figures["dedup_entries.rows"]))
 
         def per_article(*tables: str) -> int:
-            return round(sum(int(figures[f"{t}.bytes"] or 0) for t in tables) / articles)
+            return round(sum(int(figures.get(f"{t}.bytes") or 0) for t in tables) / articles)
 
         result["dedup_index_bytes_per_article"] = per_article(
             "dedup_entries", "dedup_bands", "content_fingerprints"
         )
-        result["story_state_bytes_per_article"] = per_article("story_state", "story_keys")
+        result["story_state_bytes_per_article"] = per_article(
+            "story_state",
+            "story_keys",
+            "story_article_keys",  # before and after dedup_0001
+        )
         result["state_bytes_per_article"] = figures["bytes_per_article"]
         result["state_rows_per_article"] = round(
             sum(v for k, v in figures.items() if k.endswith(".rows") and isinstance(v, int))
@@ -139,6 +147,15 @@ def main() -> int:
         "--devset", type=Path, default=ROOT / "build" / "devsets" / "dedup_dev.jsonl"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--order",
+        choices=("published", "reversed"),
+        default="published",
+        help="arrival order (reversed: latest first, so late originals revise their copies)",
+    )
+    parser.add_argument(
+        "--runs", default="baseline,no-ner,full", help="comma-separated subset of the runs"
+    )
     args = parser.parse_args()
     base_url = os.environ.get("WIREDESK_TEST_DATABASE_URL")
     if not base_url:
@@ -148,6 +165,8 @@ def main() -> int:
     rows = [json.loads(line) for line in args.devset.open(encoding="utf-8")]
     rows.sort(key=lambda r: (_published(r), r["id"]))
     records = [as_article(r) for r in rows[: args.articles]]
+    if args.order == "reversed":
+        records.reverse()
 
     admin = create_engine(base_url)
     results = []
@@ -156,7 +175,8 @@ def main() -> int:
         ("no-ner", lambda e: EnrichArticles(e, EnrichOptions(ner_enabled=False))),
         ("full", lambda e: _loaded(EnrichArticles(e, EnrichOptions()))),
     ]
-    for label, make in runs:
+    wanted = set(args.runs.split(","))
+    for label, make in [r for r in runs if r[0] in wanted]:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -37,13 +38,13 @@ from sqlalchemy import (
     update,
 )
 
-from sink import fence, metrics, stories
-from sink.rows import ArticleRows, rows_for
+from sink import fence, metrics, revisions, stories
+from sink.rows import VERDICT, ArticleRows, rows_for
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
 from wiredesk.errors import is_transient
 from wiredesk.metrics import REDELIVERED
-from wiredesk.records import EnrichedArticle, Record
+from wiredesk.records import EnrichedArticle, Record, VerdictRevision
 from wiredesk.stage import Position, Transient
 
 
@@ -60,7 +61,7 @@ class ArticleWriter:
     ) -> None:
         where = list(positions) if positions is not None else [None] * len(records)
         items = [(r, p) for r, p in zip(records, where, strict=True)]
-        items = [(r, p) for r, p in items if isinstance(r, EnrichedArticle)]
+        items = [(r, p) for r, p in items if isinstance(r, EnrichedArticle | VerdictRevision)]
         if not items:
             return
         started = time.perf_counter()
@@ -70,11 +71,20 @@ class ArticleWriter:
                 keep, advanced = fence.fresh([p for _, p in items], fences)
                 fenced = len(items) - len(keep)
                 batch: dict[str, ArticleRows] = {}
+                revised: dict[str, VerdictRevision] = {}
                 for i in keep:
                     record, p = items[i]
-                    assert isinstance(record, EnrichedArticle)
-                    batch[record.article_id] = _positioned(rows_for(record), p)  # last wins
+                    if isinstance(record, EnrichedArticle):
+                        batch[record.article_id] = _positioned(rows_for(record), p)  # last wins
+                    elif (was := revised.get(record.article_id)) is None or (
+                        record.revision > was.revision
+                    ):
+                        revised[record.article_id] = record
                 counts = _write(conn, batch) if batch else _Counts(new_ids=set())
+                if revised:
+                    touched = revisions.apply(conn, revised)
+                    for outcome, n in stories.refresh(conn, touched).items():
+                        counts.add("stories", outcome, n)
                 fence.advance(conn, advanced)
         except sqlalchemy.exc.IntegrityError as exc:
             if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
@@ -128,15 +138,21 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
                 ArticleRow.fetched_at,
                 ArticleRow.source_partition,
                 ArticleRow.source_offset,
+                ArticleRow.revision,
             ).where(ArticleRow.article_id.in_(ids))
         )
     }
     stale = {i for i in ids if i in old and _older(batch[i].article, old[i])}
+    revisions.take_waiting(conn, {i: batch[i].article for i in ids if i not in stale})
     changed = [
         i
         for i in ids
         if i not in stale
-        and (i not in old or old[i].record_hash != batch[i].article["record_hash"])
+        and (
+            i not in old
+            or old[i].record_hash != batch[i].article["record_hash"]
+            or old[i].revision < batch[i].article["revision"]
+        )
     ]
     _move_position(conn, [batch[i].article for i in ids if i in old and i not in stale], old)
     counts.new_ids = {i for i in changed if i not in old}
@@ -237,7 +253,11 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
     table = ArticleRow.__table__
     stmt = insert_for(conn.engine, table)
     columns = [c for c in rows[0].article if c != "article_id"]
-    update = {c: stmt.excluded[c] for c in columns} | {"updated_at": func.now()}
+    newer = stmt.excluded.revision >= table.c.revision  # a verdict never goes back
+    update = {
+        c: case((newer, stmt.excluded[c]), else_=table.c[c]) if c in VERDICT else stmt.excluded[c]
+        for c in columns
+    } | {"updated_at": func.now()}
     new = stmt.excluded
     at = tuple_(func.coalesce(new.source_partition, -1), func.coalesce(new.source_offset, -1))
     was = tuple_(
@@ -248,7 +268,13 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
         new.fetched_at > table.c.fetched_at,
         and_(new.fetched_at == table.c.fetched_at, at >= was),
     )
-    changed = and_(table.c.record_hash.is_distinct_from(stmt.excluded.record_hash), not_older)
+    changed = and_(
+        or_(
+            table.c.record_hash.is_distinct_from(stmt.excluded.record_hash),
+            stmt.excluded.revision > table.c.revision,
+        ),
+        not_older,
+    )
     upsert_many(
         conn,
         stmt.on_conflict_do_update(index_elements=["article_id"], set_=update, where=changed),

@@ -44,6 +44,13 @@ FRESHNESS_SECONDS = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600, 86400, 7 * 86400),
 )
 
+REVISIONS = Counter(
+    "wiredesk_sink_revisions_total",
+    "Verdict revision records: applied (newer than the row's), stale (not newer), waiting "
+    "(before the article's row; applied when it is written)",
+    ["outcome"],
+)
+
 TABLES = ("sources", "articles", "entities", "article_entities", "stories")
 OUTCOMES = ("inserted", "updated", "unchanged", "stale", "deleted")
 FRESHNESS_SINCE = ("published", "discovered", "fetched")
@@ -56,6 +63,8 @@ def initialise() -> None:
             ROWS.labels(table, outcome)
     for verdict in ("original", "duplicate"):
         ARTICLES.labels(verdict)
+    for outcome in ("applied", "stale", "waiting"):
+        REVISIONS.labels(outcome)
     for kind in ("unavailable", "rejected"):
         DB_ERRORS.labels(kind)
     for kind in ("nul", "surrogate"):

@@ -118,8 +118,12 @@ def rows_for(record: EnrichedArticle) -> ArticleRows:
     return ArticleRows(article, source, entities, mentions)
 
 
+# The verdict is versioned by ``revision`` instead (sink.revisions): not in the hash.
+VERDICT = frozenset({"duplicate_of", "similarity", "story_id", "revision"})
+
+
 def record_hash(article: dict[str, Any]) -> str:
-    """Fingerprint of everything a row says (a replay of the same record gives the same)."""
-    body = {k: v for k, v in article.items() if k != "record_hash"}
+    """Fingerprint of what a row says besides its verdict (a replay gives the same)."""
+    body = {k: v for k, v in article.items() if k != "record_hash" and k not in VERDICT}
     encoded = json.dumps(body, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()

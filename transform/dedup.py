@@ -1,35 +1,41 @@
-"""Streaming near-duplicate detection over shared, durable, bounded state.
+"""Streaming near-duplicate detection: dedup groups are connected components.
 
-For each article, in one transaction (:meth:`DedupIndex.decide`):
+Two articles are copies when :meth:`DedupIndex.similarity` (a symmetric, pairwise check)
+says so. A dedup group is a connected component of that "is a copy" graph: with A ~ B and
+B ~ C but not A ~ C, A, B and C are one group (the policy for non-transitive chains: it
+does not depend on which of them arrives first). The group's canonical (original) is its
+earliest member by :func:`order_key`: trustworthy publication time, then discovery time,
+then article id. Every other member has ``duplicate_of`` = the canonical and
+``similarity`` = its score against the canonical (the verified score, or the estimated
+containment when a chain links them without a direct match).
 
-1. lock the article's 40 LSH band keys (PostgreSQL advisory locks, ascending order);
-2. if the article already has a row, return the verdict stored there: a replay, a
-   redelivery after a crash, or a second worker of a rebalance gets the same answer;
-3. exact copy: another article claimed the same normalised-text hash -> a duplicate of
-   that article's canonical, similarity 1.0;
-4. near copy: candidates share at least one band of either signature (the whole body, or
-   its lead: the first 100 shingles, which survive when an outlet cuts the last
-   paragraphs); each is verified by :meth:`DedupIndex.similarity`;
-5. the canonical is the root of the earliest-seen similar candidate (first seen, then
-   article id): a copy of a copy points at the original, never at another copy;
-6. insert the row (signature, bands, verdict) and commit.
+For each article, in one transaction (:meth:`DedupIndex.decide`) under the state lock
+(:func:`transform.state.lock_state`):
 
-Copies of one story share band keys, so their decisions serialise on the locks: two
-copies processed at the same moment on two workers are decided one after the other, and
-the second sees the first. "First seen" is the order of those decisions. An article keeps
-its first verdict for as long as its state is retained, even if its text is re-extracted.
+1. if the article already has a row, return the verdict stored there (a replay, a
+   redelivery after a crash, a second worker of a rebalance);
+2. candidates: the owner of the same normalised-text hash, and articles sharing at least
+   one LSH band of either signature (the whole body, or its lead); each is verified;
+3. the groups of the verified candidates and the article become one group; its
+   canonical is the earliest member; members whose canonical (or score) changed get a
+   new verdict with ``revision`` + 1 and are marked pending, for the enricher to emit;
+4. insert the row (signature, bands, verdict) and commit.
+
+So the groups and canonicals are a function of the set of articles decided, whatever
+their order or the number of workers (as long as a candidate list stays under
+``MAX_CANDIDATES``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from transform import minhash
-from transform.state import lock_keys, utcnow
+from transform.state import as_utc, lock_state, utcnow
 from transform.text import lead_shingles, normalised_hash, shingles, tokens
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow
@@ -47,10 +53,6 @@ class Fingerprint:
     lead_signature: bytes  # of its first LEAD_SHINGLES shingles
     bands: list[int]  # LSH keys of both signatures
 
-    @property
-    def lock_keys(self) -> list[int]:
-        return self.bands
-
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     words = tokens(title, text)
@@ -65,8 +67,45 @@ def fingerprint(title: str, text: str) -> Fingerprint:
 class Verdict:
     duplicate_of: str | None
     similarity: float | None
-    kind: str  # "original", "exact", "near"
+    kind: str  # "original", "exact", "near", "stored"
     replayed: bool = False
+    revised: int = 0  # other articles whose verdict this decision changed
+
+
+def order_key(
+    published_at: datetime | None, discovered_at: datetime | None, article_id: str
+) -> tuple[bool, datetime, bool, datetime, str]:
+    """Earliest first: known publication time, then known discovery time, then id."""
+    low = datetime.min.replace(tzinfo=UTC)
+    return (
+        published_at is None,
+        as_utc(published_at) if published_at else low,
+        discovered_at is None,
+        as_utc(discovered_at) if discovered_at else low,
+        article_id,
+    )
+
+
+def _key_of(row: Any) -> tuple[bool, datetime, bool, datetime, str]:
+    return order_key(row.published_at, row.discovered_at, row.article_id)
+
+
+def _as_fp(row: Any) -> Fingerprint:
+    return Fingerprint(row.content_hash, row.shingle_count, row.signature, row.lead_signature, [])
+
+
+_ROW = (
+    DedupEntryRow.seq,
+    DedupEntryRow.article_id,
+    DedupEntryRow.published_at,
+    DedupEntryRow.discovered_at,
+    DedupEntryRow.content_hash,
+    DedupEntryRow.shingle_count,
+    DedupEntryRow.signature,
+    DedupEntryRow.lead_signature,
+    DedupEntryRow.duplicate_of,
+    DedupEntryRow.similarity,
+)
 
 
 class DedupIndex:
@@ -82,25 +121,47 @@ class DedupIndex:
         self.min_jaccard = min_jaccard
         self.lead_threshold = lead_threshold
 
-    def decide(self, article_id: str, fp: Fingerprint, published_at: datetime | None) -> Verdict:
+    def decide(
+        self,
+        article_id: str,
+        fp: Fingerprint,
+        published_at: datetime | None,
+        discovered_at: datetime | None = None,
+    ) -> Verdict:
+        """The article's verdict; ``published_at`` must already be the trustworthy time."""
         with self.engine.begin() as conn:
-            lock_keys(conn, fp.lock_keys)
+            lock_state(conn)
             stored = conn.execute(
                 select(DedupEntryRow.duplicate_of, DedupEntryRow.similarity).where(
                     DedupEntryRow.article_id == article_id
                 )
             ).first()
             if stored is not None:
-                kind = "original" if stored.duplicate_of is None else "stored"
-                return Verdict(stored.duplicate_of, stored.similarity, kind, replayed=True)
-            verdict = self._exact(conn, fp) or self._near(conn, fp)
-            verdict = verdict or Verdict(None, None, "original")
+                return Verdict(stored.duplicate_of, stored.similarity, "stored", replayed=True)
+            me = _Me(article_id, published_at, discovered_at, fp)
+            linked = self._linked(conn, fp)
+            canonicals = {r.duplicate_of or r.article_id for r in linked}
+            heads = list(
+                conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(canonicals)))
+            )
+            winner: Any = min([me, *heads], key=_key_of)
+            winner_fp = fp if winner is me else _as_fp(winner)
+            revised = 0
+            losers = [h.article_id for h in heads if h.article_id != winner.article_id]
+            if losers:
+                revised = self._redirect(conn, losers, winner.article_id, winner_fp)
+            verdict = Verdict(None, None, "original", revised=revised)
+            if winner is not me:
+                score = self._score(fp, winner)
+                kind = "exact" if winner.content_hash == fp.content_hash else "near"
+                verdict = Verdict(winner.article_id, score, kind, revised=revised)
             seq = conn.execute(
                 insert_for(self.engine, DedupEntryRow.__table__)
                 .values(
                     article_id=article_id,
-                    first_seen_at=utcnow(),  # after the locks: the order of decisions
+                    first_seen_at=utcnow(),
                     published_at=published_at,
+                    discovered_at=discovered_at,
                     content_hash=fp.content_hash,
                     shingle_count=fp.shingle_count,
                     signature=fp.signature,
@@ -123,23 +184,8 @@ class DedupIndex:
             conn.execute(claim.on_conflict_do_nothing())
         return verdict
 
-    def _root(self, conn: Connection, article_id: str) -> str:
-        parent = conn.scalar(
-            select(DedupEntryRow.duplicate_of).where(DedupEntryRow.article_id == article_id)
-        )
-        return parent or article_id
-
-    def _exact(self, conn: Connection, fp: Fingerprint) -> Verdict | None:
-        owner = conn.scalar(
-            select(ContentFingerprintRow.article_id).where(
-                ContentFingerprintRow.content_hash == fp.content_hash
-            )
-        )
-        if owner is None:
-            return None
-        return Verdict(self._root(conn, owner), 1.0, "exact")
-
-    def _near(self, conn: Connection, fp: Fingerprint) -> Verdict | None:
+    def _linked(self, conn: Connection, fp: Fingerprint) -> list[Any]:
+        """Stored articles that are copies of ``fp``: the exact owner, verified candidates."""
         shared = func.count().label("shared")
         seqs = [
             row.entry_seq
@@ -151,29 +197,62 @@ class DedupIndex:
                 .limit(MAX_CANDIDATES)
             )
         ]
-        if not seqs:
-            return None
+        owner = conn.scalar(
+            select(ContentFingerprintRow.article_id).where(
+                ContentFingerprintRow.content_hash == fp.content_hash
+            )
+        )
+        if not seqs and owner is None:
+            return []
         rows = conn.execute(
-            select(
-                DedupEntryRow.article_id,
-                DedupEntryRow.first_seen_at,
-                DedupEntryRow.shingle_count,
-                DedupEntryRow.signature,
-                DedupEntryRow.lead_signature,
-                DedupEntryRow.duplicate_of,
-            ).where(DedupEntryRow.seq.in_(seqs))
+            select(*_ROW).where(or_(DedupEntryRow.seq.in_(seqs), DedupEntryRow.article_id == owner))
         ).all()
-        similar = []
-        for row in rows:
-            score = self.similarity(fp, row)
-            if score is not None:
-                similar.append((row, score))
-        if not similar:
-            return None
-        first, _ = min(similar, key=lambda s: (s[0].first_seen_at, s[0].article_id))
-        root = first.duplicate_of or first.article_id
-        score = max(sim for row, sim in similar if (row.duplicate_of or row.article_id) == root)
-        return Verdict(root, round(score, 4), "near")
+        return [
+            r
+            for r in rows
+            if r.content_hash == fp.content_hash or self.similarity(fp, r) is not None
+        ]
+
+    def _redirect(
+        self, conn: Connection, losers: list[str], canonical: str, canonical_fp: Fingerprint
+    ) -> int:
+        """Point every member of the ``losers`` groups at ``canonical``; rows changed."""
+        members = conn.execute(
+            select(*_ROW).where(
+                or_(DedupEntryRow.article_id.in_(losers), DedupEntryRow.duplicate_of.in_(losers))
+            )
+        ).all()
+        changed = 0
+        for m in members:
+            dup, score = None, None
+            if m.article_id != canonical:
+                dup, score = canonical, self._score(canonical_fp, m)
+            if (dup, score) == (m.duplicate_of, m.similarity):
+                continue
+            conn.execute(
+                update(DedupEntryRow)
+                .where(DedupEntryRow.seq == m.seq)
+                .values(
+                    duplicate_of=dup,
+                    similarity=score,
+                    revision=DedupEntryRow.revision + 1,
+                    pending=True,
+                )
+            )
+            changed += 1
+        return changed
+
+    def _score(self, fp: Fingerprint, row: Any) -> float:
+        """The similarity a copy reports against its canonical (symmetric in the pair)."""
+        if fp.content_hash == row.content_hash:
+            return 1.0
+        a, b = sorted([fp, _as_fp(row)], key=lambda f: (f.content_hash, f.shingle_count))
+        score = self.similarity(a, b)
+        if score is None:  # linked through a chain: the estimated containment
+            score = minhash.overlap(
+                a.signature, a.shingle_count, b.signature, b.shingle_count
+            ).containment
+        return round(score, 4)
 
     def similarity(self, fp: Fingerprint, row: Any) -> float | None:
         """The verified similarity of a candidate, or None when it is not a copy.
@@ -191,3 +270,17 @@ class DedupIndex:
         if lead >= self.lead_threshold and ov.containment >= LEAD_MIN_CONTAINMENT:
             scores.append(lead)
         return max(scores) if scores else None
+
+
+@dataclass(frozen=True)
+class _Me:
+    """The arriving article, shaped like a stored row for :func:`_key_of`."""
+
+    article_id: str
+    published_at: datetime | None
+    discovered_at: datetime | None
+    fp: Fingerprint
+
+    @property
+    def content_hash(self) -> str:
+        return self.fp.content_hash

@@ -2,21 +2,26 @@
 
 Per article:
 
-1. fingerprint the normalised body (:mod:`transform.text`, :mod:`transform.minhash`);
-2. decide exact / near copy against the shared state (:mod:`transform.dedup`);
-3. language: detected from the title and text (:mod:`transform.language`), stored beside
+1. dates: a publication date before 1990 or over a day after the fetch is treated as
+   unknown (``published_at`` None, the page's claim in ``published_at_claimed``);
+2. fingerprint the normalised body (:mod:`transform.text`, :mod:`transform.minhash`);
+3. join its dedup group against the shared state (:mod:`transform.dedup`);
+4. language: detected from the title and text (:mod:`transform.language`), stored beside
    the declared one; only articles in a language of the NER model (English) are tagged,
    others get no entities (``wiredesk_entities_skipped_total{reason="language"}``);
-   dedup and stories don't depend on it;
-4. entities: a canonical article runs NER (:mod:`transform.entities`); a copy reuses its
-   canonical's entities, located in its own text (NER only if none are stored yet);
-5. place the dedup group in a story (:mod:`transform.stories`);
-6. now and then, prune state older than the retention window (:mod:`transform.state`).
+   dedup and stories don't depend on it. Then entities: NER of its own text
+   (:mod:`transform.entities`), a copy's too. (Copies used
+   to reuse their canonical's entities; but which member is canonical when a copy
+   arrives depends on the order, and so did the copy's entities and story features.)
+5. join its story (:mod:`transform.stories`);
+6. publish its enriched record with the verdict as stored now and its ``revision``, and
+   at most ``max_revisions`` pending :class:`VerdictRevision` records of articles whose
+   verdict an arrival changed (:mod:`transform.revisions`);
+7. now and then, prune state older than the retention window (:mod:`transform.state`).
 
 Every decision is stored before the output is published, and a stored decision is
 returned as is, so redelivery, a restarted worker and a replay of news.articles give the
-same ``duplicate_of`` and ``story_id``. An article whose text has no words is
-``BadInput("no_text")``.
+verdict as it stands. An article whose text has no words is ``BadInput("no_text")``.
 """
 
 from __future__ import annotations
@@ -28,15 +33,15 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine
 
-from transform import metrics
-from transform.dedup import DedupIndex, Verdict, fingerprint
-from transform.entities import EntityTagger, locate
+from transform import metrics, revisions
+from transform.dedup import DedupIndex, fingerprint
+from transform.entities import EntityTagger
 from transform.language import detect_language
-from transform.state import prune
-from transform.stories import StoryIndex, features
-from wiredesk.db.dedup_tables import DedupEntryRow
+from transform.state import as_utc, lock_state, prune, untrusted_date
+from transform.stories import StoryIndex
+from transform.storysim import DEFAULT_THRESHOLD, story_features
 from wiredesk.metrics import REDELIVERED
 from wiredesk.records import Article, EnrichedArticle, Entity, Record
 from wiredesk.stage import BadInput
@@ -52,10 +57,11 @@ class EnrichOptions:
     dedup_threshold: float = 0.75
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6
-    story_threshold: float = 0.3
+    story_threshold: float = DEFAULT_THRESHOLD
     story_window: timedelta = timedelta(hours=72)
     retention: timedelta = timedelta(days=7)
     prune_interval_s: float = 600.0
+    max_revisions: int = 200  # revision records published per input article, at most
 
     @classmethod
     def from_settings(cls, settings: Any) -> EnrichOptions:
@@ -69,19 +75,6 @@ class EnrichOptions:
             story_window=timedelta(hours=settings.story_window_hours),
             retention=timedelta(days=settings.transform_retention_days),
         )
-
-
-def compact(entities: list[Entity]) -> list[list[str]]:
-    """What a copy needs to reuse these entities: unique (id, name, label, surface)."""
-    rows = {(e.canonical_id, e.name, e.label, e.surface) for e in entities}
-    return [list(r) for r in sorted(rows)]
-
-
-def expand(rows: list[list[str]]) -> list[Entity]:
-    return [
-        Entity(canonical_id=cid, name=name, label=label, surface=surface, start=0, end=0)
-        for cid, name, label, surface in rows
-    ]
 
 
 class EnrichArticles:
@@ -105,37 +98,61 @@ class EnrichArticles:
 
     def __call__(self, record: Record) -> Iterator[Record]:
         assert isinstance(record, Article)
+        published, claimed = record.published_at, None
+        problem = untrusted_date(record.published_at, record.fetched_at)
+        if problem is not None:
+            metrics.UNTRUSTED_DATES.labels(problem).inc()
+            published, claimed = None, record.published_at
+        published = as_utc(published) if published is not None else None
+        event_at = published or record.discovered_at or record.fetched_at
         with _timed("fingerprint"):
             fp = fingerprint(record.title, record.text)
         if fp.shingle_count == 0:
             raise BadInput("no_text", f"{record.article_id}: no words in the text")
         with _timed("dedup"):
-            verdict = self.dedup.decide(record.article_id, fp, record.published_at)
-        metrics.VERDICTS.labels(verdict.kind if not verdict.replayed else "stored").inc()
+            verdict = self.dedup.decide(record.article_id, fp, published, record.discovered_at)
+        metrics.VERDICTS.labels(verdict.kind).inc()
+        metrics.REVISIONS.labels("canonical").inc(verdict.revised)
         if verdict.replayed:
             REDELIVERED.labels("enrich_articles").inc()
         with _timed("language"):
             detected = detect_language(record.title, record.text)
         metrics.LANGUAGES.labels(detected or "und").inc()
-        entities = self._entities(record, verdict, detected)
-        root = verdict.duplicate_of or record.article_id
-        when = record.published_at or record.discovered_at or record.fetched_at
-        stored = compact(entities) if verdict.duplicate_of is None else None
-        with _timed("story"):
-            vec = features(record.title, record.text, entities)
-            story = self.stories.assign(record.article_id, root, when, vec, stored)
+        entities = self._entities(record, detected)
+        feats = story_features(record.title, record.text, (), event_at)  # entities: unused
+        with _timed("story"), self.engine.begin() as conn:
+            lock_state(conn)  # one transaction: the story, the verdict as it now stands, and
+            story = self.stories.assign_in(conn, record.article_id, feats)  # revisions
+            now = revisions.current(conn, record.article_id)
+            revised = self._revisions(conn, record.article_id, verdict.replayed)
         metrics.STORIES.labels(story.outcome).inc()
-        self._maybe_prune()
+        metrics.REVISIONS.labels("story").inc(story.revised)
         yield EnrichedArticle(
-            **record.model_dump(exclude={"schema_name"}),
-            duplicate_of=verdict.duplicate_of,
-            similarity=verdict.similarity,
-            story_id=story.story_id,
+            **record.model_dump(exclude={"schema_name", "published_at"}),
+            published_at=published,
+            published_at_claimed=claimed,
+            duplicate_of=now.duplicate_of,
+            similarity=now.similarity,
+            story_id=now.story_id,
+            revision=now.revision,
             entities=entities,
             detected_language=detected,
         )
+        yield from revised
+        self._maybe_prune()
 
-    def _entities(self, record: Article, verdict: Verdict, detected: str | None) -> list[Entity]:
+    def _revisions(self, conn: Connection, article_id: str, replayed: bool) -> list[Record]:
+        """Pending revisions to publish (at most ``max_revisions``), and on a redelivery
+        those this article emitted before (they may not have been published)."""
+        limit = self.options.max_revisions
+        again = revisions.re_emit(conn, article_id, limit) if replayed else []
+        pending = revisions.take_pending(conn, article_id, limit)
+        metrics.REVISIONS_EMITTED.labels("re-emitted").inc(len(again))
+        metrics.REVISIONS_EMITTED.labels("pending").inc(len(pending))
+        return [*again, *pending]
+
+    def _entities(self, record: Article, detected: str | None) -> list[Entity]:
+        """NER of the article's own text (a copy too: see the module docstring)."""
         if not self.options.ner_enabled:
             metrics.ENTITY_SOURCE.labels("off").inc()
             return []
@@ -143,20 +160,7 @@ class EnrichArticles:
         if language is not None and language not in self.options.ner_languages:
             metrics.ENTITIES_SKIPPED.labels("language").inc()
             return []
-        if verdict.duplicate_of is not None:
-            with self.engine.connect() as conn:
-                known = conn.scalar(
-                    select(DedupEntryRow.entities).where(
-                        DedupEntryRow.article_id == verdict.duplicate_of
-                    )
-                )
-            if known is not None:
-                metrics.ENTITY_SOURCE.labels("reused").inc()
-                with _timed("reuse"):
-                    return locate(record.text, expand(known))
-            metrics.ENTITY_SOURCE.labels("fallback").inc()
-        else:
-            metrics.ENTITY_SOURCE.labels("model").inc()
+        metrics.ENTITY_SOURCE.labels("model").inc()
         tagger = self.tagger
         with _timed("ner"):
             return tagger.tag(record.text)
@@ -173,11 +177,6 @@ class EnrichArticles:
             log.info("transform_state_pruned", **counts)
 
 
-def _primary(tag: str | None) -> str | None:
-    """``en`` of ``en-GB`` / ``EN_us``; None for no declaration."""
-    return tag.replace("_", "-").split("-")[0].strip().lower() or None if tag else None
-
-
 class _timed:
     def __init__(self, step: str) -> None:
         self.step = step
@@ -187,3 +186,8 @@ class _timed:
 
     def __exit__(self, *exc: object) -> None:
         metrics.STEP_SECONDS.labels(self.step).observe(time.perf_counter() - self.started)
+
+
+def _primary(tag: str | None) -> str | None:
+    """``en`` of ``en-GB`` / ``EN_us``; None for no declaration."""
+    return tag.replace("_", "-").split("-")[0].strip().lower() or None if tag else None

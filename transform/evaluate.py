@@ -21,7 +21,7 @@ from typing import Any
 from transform.enrich import EnrichArticles, EnrichOptions
 from transform.scoring import bcubed, pairwise
 from wiredesk import db
-from wiredesk.records import Article, EnrichedArticle
+from wiredesk.records import Article, EnrichedArticle, VerdictRevision
 
 Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
 
@@ -90,10 +90,17 @@ def run_stage(
             stage.tagger  # noqa: B018 (load the model before the clock starts)
         out: dict[str, EnrichedArticle] = {}
         started = time.perf_counter()
+        row_of: dict[str, str] = {}
         for row in progress(ordered, len(ordered), "enrich"):
-            (enriched,) = stage(as_article(row))
-            assert isinstance(enriched, EnrichedArticle)
-            out[str(row["id"])] = enriched
+            for rec in stage(as_article(row)):
+                if isinstance(rec, EnrichedArticle):
+                    row_of[rec.article_id] = str(row["id"])
+                    out[str(row["id"])] = rec
+                elif isinstance(rec, VerdictRevision):  # a later arrival changed a verdict
+                    rid = row_of[rec.article_id]
+                    if rec.revision > out[rid].revision:
+                        verdict = rec.model_dump(include={"duplicate_of", "similarity", "story_id"})
+                        out[rid] = out[rid].model_copy(update={**verdict, "revision": rec.revision})
         seconds = time.perf_counter() - started
         engine.dispose()
     return out, seconds

@@ -16,8 +16,7 @@ STORIES = Counter(
 )
 ENTITY_SOURCE = Counter(
     "wiredesk_transform_entity_source_total",
-    "How an article got its entities: model (NER ran), reused (a copy reused its "
-    "canonical's), fallback (a copy whose canonical had none stored yet ran NER), off",
+    "How an article got its entities: model (NER ran on its text), off (NER disabled)",
     ["source"],
 )
 STEP_SECONDS = Histogram(
@@ -25,6 +24,24 @@ STEP_SECONDS = Histogram(
     "Time per article in each enrich step: fingerprint, dedup, language, ner, reuse, story",
     ["step"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+REVISIONS = Counter(
+    "wiredesk_enrich_revisions_total",
+    "Verdicts of already decided articles changed by a later arrival: canonical (an "
+    "earlier copy or a group merge changed duplicate_of/similarity) or story (stories merged)",
+    ["kind"],
+)
+REVISIONS_EMITTED = Counter(
+    "wiredesk_enrich_revision_records_total",
+    "Revision records published on news.enriched: pending (first emission) or re-emitted "
+    "(the emitting article was redelivered)",
+    ["how"],
+)
+UNTRUSTED_DATES = Counter(
+    "wiredesk_transform_untrusted_dates_total",
+    "Publication dates treated as unknown (kept in published_at_claimed): before_1990 or "
+    "future (over a day after the fetch)",
+    ["reason"],
 )
 PRUNED = Counter(
     "wiredesk_transform_pruned_total", "State rows deleted by the retention window", ["table"]

@@ -54,6 +54,8 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
     SCHEMA: ClassVar[str]
     OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ()  # still decoded (upgraded by a validator)
+    # Other record types that travel on the same topic, decoded as themselves.
+    ALTERNATIVES: ClassVar[tuple[type[Record], ...]] = ()
     schema_name: str = Field(alias="schema", default="")
 
     def model_post_init(self, context: Any) -> None:
@@ -81,10 +83,11 @@ class Record(BaseModel):
         if _SURROGATE_HINT.search(value):  # rare: only then walk the strings
             data = _without_lone_surrogates(data)
         schema = data.get("schema")
-        if schema != cls.SCHEMA and schema not in cls.OLDER_SCHEMAS:
+        target = next((alt for alt in cls.ALTERNATIVES if schema == alt.SCHEMA), cls)
+        if target is cls and schema != cls.SCHEMA and schema not in cls.OLDER_SCHEMAS:
             raise DecodeError("wrong_schema", f"expected {cls.SCHEMA!r}, got {schema!r}")
         try:
-            return cls.model_validate(data)
+            return target.model_validate(data)
         except ValidationError as exc:
             raise DecodeError("invalid", _summarise(exc)) from exc
 
@@ -223,11 +226,37 @@ class Entity(BaseModel):
     end: int
 
 
-class EnrichedArticle(Article):
-    """news.enriched: an article with its dedup verdict, story and entities."""
+class VerdictRevision(Record):
+    """news.enriched, besides articles: a newer verdict for an article already emitted.
 
-    SCHEMA: ClassVar[str] = "news.enriched/2"
-    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.enriched/1",)  # /1: no ``truncated``
+    The enricher emits one when a later arrival changes what it said about the article
+    (an earlier copy became the canonical, two dedup groups or two stories merged).
+    ``revision`` increases with every change of the article's verdict; the sink applies
+    a revision only over an older one. Keyed by article id, like the article's record.
+    """
+
+    SCHEMA: ClassVar[str] = "news.revisions/1"
+    article_id: str
+    revision: int
+    duplicate_of: str | None = None
+    similarity: float | None = None
+    story_id: str | None = None
+
+    def key(self) -> str:
+        return self.article_id
+
+
+class EnrichedArticle(Article):
+    """news.enriched: an article with its dedup verdict, story and entities.
+
+    /3 adds ``revision`` (of the verdict, see :class:`VerdictRevision`) and
+    ``published_at_claimed``: the page's publication date when it was not believable
+    (before 1990 or over a day after the fetch); ``published_at`` is then None.
+    """
+
+    SCHEMA: ClassVar[str] = "news.enriched/3"
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.enriched/1", "news.enriched/2")
+    ALTERNATIVES: ClassVar[tuple[type[Record], ...]] = (VerdictRevision,)
     duplicate_of: str | None = None
     similarity: float | None = None
     story_id: str | None = None
@@ -235,6 +264,8 @@ class EnrichedArticle(Article):
     detected_language: str | None = Field(
         None, description="ISO 639-1 code detected from the text (language is the declared one)"
     )
+    revision: int = 0
+    published_at_claimed: datetime | None = None
 
 
 class DeadLetter(Record):

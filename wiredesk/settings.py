@@ -117,10 +117,13 @@ class Settings(BaseSettings):
         0.6, ge=0.3, le=1.0, description="or the Jaccard of the leads (a copy with its end cut)"
     )
     story_threshold: float = Field(
-        0.3, gt=0.0, le=1.0, description="cosine similarity to join an existing story"
+        0.475,
+        gt=0.0,
+        le=1.0,
+        description="story similarity (transform.storysim) that links two articles' stories",
     )
     story_window_hours: float = Field(
-        72.0, gt=0, description="an article joins only stories with members this close in time"
+        72.0, gt=0, description="two articles link only if published this close in time"
     )
     transform_retention_days: float = Field(
         7.0, gt=0, description="dedup and story state older than this is pruned"

@@ -12,14 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
 from tests.transform_support import article, demo_articles, seed_articles
 from transform.dedup import DedupIndex, fingerprint
-from transform.entities import EntityTagger
 from transform.state import stats
-from transform.stories import StoryIndex, features
+from transform.stories import StoryIndex, story_id_for
+from transform.storysim import story_features
 from transform.wirecopy import DevArticle, wire_copy
 from wiredesk import db
+from wiredesk.db.dedup_tables import DedupEntryRow
 from wiredesk.records import Article
 
 pytestmark = pytest.mark.integration
@@ -47,9 +49,8 @@ def _at_once(calls: list[Callable[[], object]]) -> list[object]:
 def _clique_of_copies(index: DedupIndex, original: Article, seed: int) -> list[Article] | None:
     """The original and 5 invented copies, if every pair is verified similar.
 
-    Similarity is not transitive (A~B, B~C, A!~C), and then the canonicals depend on the
-    order of the decisions; with a clique any order gives exactly one canonical, so a
-    second canonical can only come from two decisions that did not see each other.
+    With a clique every decision links to every earlier one, so a second group can only
+    come from two decisions that did not see each other.
     """
     dev = DevArticle(original.article_id, original.title, original.text, original.published_at)
     copies = [original] + [
@@ -63,42 +64,46 @@ def _clique_of_copies(index: DedupIndex, original: Article, seed: int) -> list[A
     return copies
 
 
-def test_copies_decided_at_the_same_moment_get_one_canonical(engine):
+def _stored(engine, ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                DedupEntryRow.article_id, DedupEntryRow.duplicate_of, DedupEntryRow.story_id
+            ).where(DedupEntryRow.article_id.in_(ids))
+        ).all()
+    return {r.article_id: (r.duplicate_of, r.story_id) for r in rows}
+
+
+def test_copies_decided_at_the_same_moment_end_in_one_group_under_the_earliest(engine):
     index = DedupIndex(engine)
     originals = [a for a, wire_of, _ in demo_articles() if wire_of is None]
     groups = [g for n, a in enumerate(originals) if (g := _clique_of_copies(index, a, n))]
     assert len(groups) >= 8
     for copies in groups[:8]:
-        verdicts = _at_once(
+        _at_once(
             [
                 lambda a=a: index.decide(a.article_id, fingerprint(a.title, a.text), None)
                 for a in copies
             ]
         )
-        canonical = [
-            a.article_id for a, v in zip(copies, verdicts, strict=True) if v.duplicate_of is None
-        ]
-        assert len(canonical) == 1, verdicts
-        assert {v.duplicate_of for v in verdicts} == {None, canonical[0]}
+        ids = [a.article_id for a in copies]
+        earliest = min(ids)  # no dates: the smallest id is the canonical
+        stored = _stored(engine, ids)
+        assert {i: d for i, (d, _) in stored.items()} == {
+            i: (None if i == earliest else earliest) for i in ids
+        }
 
 
 def test_write_ups_of_one_story_decided_at_the_same_moment_share_it(engine):
     seeds, _ = seed_articles()
-    tagger = EntityTagger()
-    vectors = {s.article_id: features(s.title, s.text, tagger.tag(s.text)) for s in seeds}
+    feats = {s.article_id: story_features(s.title, s.text, (), s.published_at) for s in seeds}
     for s in seeds:  # every seed needs its dedup row first
         DedupIndex(engine).decide(s.article_id, fingerprint(s.title, s.text), s.published_at)
     stories = StoryIndex(engine)
-    decisions = _at_once(
-        [
-            lambda s=s: stories.assign(
-                s.article_id, s.article_id, s.published_at, vectors[s.article_id]
-            )
-            for s in seeds
-        ]
-    )
-    assert len({d.story_id for d in decisions}) == 1, decisions
-    assert sorted(d.outcome for d in decisions) == ["joined"] * 4 + ["new"]
+    _at_once([lambda s=s: stories.assign(s.article_id, feats[s.article_id]) for s in seeds])
+    earliest = min(seeds, key=lambda s: (s.published_at, s.article_id))
+    stored = _stored(engine, [s.article_id for s in seeds])
+    assert {story for _, story in stored.values()} == {story_id_for(earliest.article_id)}
 
 
 def test_state_bytes_per_article_are_bounded(engine):

@@ -62,19 +62,20 @@ def test_consumer_lag_is_zero_for_every_group(run, report_row):
 
 
 def test_duplicates_flagged_as_in_the_fault_free_run(run, report_row):
-    """Equal groupings, except for articles whose grouping depends on arrival order (a
-    non-transitive chain A ~ B ~ C, A !~ C: see reconcile.order_dependent); faults change
-    the order, so those are counted and reported, not compared. A known limit of
-    streaming dedup (catalogue D2): decisions are never revised."""
+    """Exactly the verdicts of the fault-free run: faults change the arrival order, and
+    groups (connected components), canonicals (the earliest copy) and stories do not
+    depend on it (catalogue D2); late arrivals revise earlier verdicts."""
     report_row(
-        fault="reconcile: duplicate verdicts vs embedded run (order-dependent chains apart)",
+        fault="reconcile: duplicate verdicts vs embedded run (exact)",
         runs=1,
         note=str(run.dedup),
     )
     assert run.dedup["groups_expected"] > 0, "the corpus must contain wire copies"
     assert run.dedup["groups_equal"], run.dedup
     assert run.dedup["flagged_found"] == run.dedup["flagged_expected"]
-    assert run.dedup["order_dependent"] <= 0.02 * run.served, "few articles left out"
+    assert run.dedup["canonical_same"] == run.dedup["groups_expected"]
+    assert run.dedup["duplicate_of_equal"], run.dedup
+    assert run.dedup["stories_equal"], run.dedup
 
 
 def test_no_connection_to_forbidden_addresses(run, report_row):

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transform import canonical, entities, stories
+from transform import canonical, entities, storysim
 from transform import text as ttext
 
 N = 40_000
@@ -37,7 +37,8 @@ ADVERSARIAL = {
     ),
     "dateline without its dash": lambda n: ttext.body_lines("t", "LONDON" + " " * n + "(x)" * n),
     "tokens: thousands and words": lambda n: ttext.tokens("t", "1,000" * n + "_" * n + "a" * n),
-    "story words": lambda n: stories._WORD.findall("a" + "'-" * n + " " + "é" * n),
+    "story words": lambda n: storysim.words("a" + "'-" * n + " " + "é" * n + "_" * n),
+    "story names": lambda n: storysim._INNER_WORD.findall("a, " + "B" * n + " ;" * n),
     "canonical keys": lambda n: canonical.match_key("Mr. " + "kh" * n + "'s" * n + "iy" * n),
 }
 

@@ -47,13 +47,19 @@ def test_redelivered_batches_create_no_duplicate_rows_and_touch_nothing(sqlite_e
         assert conn.scalar(select(func.count()).select_from(ArticleRow)) == 20
 
 
-def test_a_changed_verdict_updates_the_row_in_place(sqlite_engine):
+def test_a_newer_verdict_updates_the_row_in_place_and_an_older_one_never_returns(
+    sqlite_engine,
+):
     writer = ArticleWriter(sqlite_engine)
     writer.write([enriched(1), enriched(2)])
-    writer.write([enriched(2, duplicate_of=f"{1:032d}", similarity=0.93)])
+    newer = enriched(2, duplicate_of=f"{1:032d}", similarity=0.93, revision=1)
+    writer.write([newer])
     row = rows(sqlite_engine)[f"{2:032d}"]
-    assert (row.duplicate_of, row.similarity) == (f"{1:032d}", 0.93)
+    assert (row.duplicate_of, row.similarity, row.revision) == (f"{1:032d}", 0.93, 1)
     assert len(rows(sqlite_engine)) == 2
+    writer.write([enriched(2, title="Re-extracted")])  # new content, verdict of revision 0
+    row = rows(sqlite_engine)[f"{2:032d}"]
+    assert (row.title, row.duplicate_of, row.revision) == ("Re-extracted", f"{1:032d}", 1)
 
 
 def test_nul_bytes_are_removed_before_writing(sqlite_engine):

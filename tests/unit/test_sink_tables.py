@@ -112,6 +112,7 @@ def test_a_newer_extractor_and_a_new_verdict_update_rows_in_place(sqlite_engine)
                 duplicate_of=f"{1:032d}",
                 entities=[mention(text, "Zelenskyy")],
                 story="s2",
+                revision=1,
             ),
         ]
     )
@@ -132,7 +133,7 @@ def test_a_newer_extractor_and_a_new_verdict_update_rows_in_place(sqlite_engine)
     assert mentions == [(ZEL, ["Zelenskyy"])]  # the Kyiv mention is gone
     assert stories == {"s1": 1, "s2": 1}  # the article moved between stories
     assert total == 2
-    writer.write([article(1, story="s2")])
+    writer.write([article(1, story="s2", revision=1)])
     with sqlite_engine.connect() as conn:
         assert {s.story_id: s.article_count for s in conn.execute(select(StoryRow))} == {"s2": 2}
 

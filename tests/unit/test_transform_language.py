@@ -60,7 +60,7 @@ def test_no_text_has_no_language():
 
 def _enrich(stage: EnrichArticles, key: str, title: str, text: str, declared: str | None):
     record = article(key, title, f"{title}\n{text}", WHEN).model_copy(update={"language": declared})
-    (out,) = stage(record)
+    out, *_revisions = stage(record)  # then, perhaps, revisions of earlier articles
     assert isinstance(out, EnrichedArticle)
     return out
 
@@ -88,7 +88,15 @@ def test_only_english_text_is_tagged_and_other_languages_are_counted(sqlite_engi
 
 def test_copies_of_foreign_articles_are_still_flagged(sqlite_engine):
     stage = EnrichArticles(sqlite_engine, EnrichOptions(ner_enabled=False))
-    first = _enrich(stage, "de-1", "Stromausfall in Dörfern bei Belgorod", GERMAN, "de")
-    copy = _enrich(stage, "de-2", "Stromausfall bei Belgorod", GERMAN + " (dpa)", "de")
-    assert copy.duplicate_of == first.article_id
-    assert copy.story_id == first.story_id
+    verdicts = {}  # article id -> (duplicate_of, story_id), the latest revision wins
+    for key, title, text in [
+        ("de-1", "Stromausfall in Dörfern bei Belgorod", GERMAN),
+        ("de-2", "Stromausfall bei Belgorod", GERMAN + " (dpa)"),
+    ]:
+        record = article(key, title, f"{title}\n{text}", WHEN).model_copy(update={"language": "de"})
+        for out in stage(record):
+            verdicts[out.article_id] = (out.duplicate_of, out.story_id)
+    # equally dated: the original is the smaller article id, whichever came first
+    original, duplicate = sorted(verdicts)
+    assert verdicts[duplicate][0] == original and verdicts[original][0] is None
+    assert verdicts[duplicate][1] == verdicts[original][1]  # one story

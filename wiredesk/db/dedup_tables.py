@@ -1,12 +1,14 @@
 """Transform state: what the dedup and story stages remember across workers.
 
 Every enrich worker reads and writes these tables, so copies landing on different
-workers still meet, and a restarted worker finds the decisions already taken. Each row
+workers still meet, and a restarted worker finds the decisions already taken. Dedup
+groups and stories are connected components kept in these rows (each entry names its
+group's canonical and its story's earliest article), merged under one lock. Each row
 carries ``first_seen_at``; rows older than the retention window are pruned
 (``transform.state.prune``), which bounds the state. Bytes per article: one
 ``dedup_entries`` row (two 512-byte signatures, the verdict and, for canonical articles,
-the compact entity list), 40 ``dedup_bands`` rows of 16 bytes and one
-``content_fingerprints`` row;
+the story vector), 40 ``dedup_bands`` rows of 16 bytes, up to 20
+``story_article_keys`` rows and one ``content_fingerprints`` row;
 BENCHMARKS.md gives the measured total.
 """
 
@@ -17,12 +19,14 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     Index,
     Integer,
     LargeBinary,
     String,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -45,11 +49,18 @@ class ContentFingerprintRow(Base):
 
 
 class DedupEntryRow(Base):
-    """One article the enricher has decided on: its signature, verdict and story.
+    """One article the enricher has decided on: signature, times, verdict, story, revision.
 
-    ``duplicate_of`` is NULL for a canonical article. ``story_id`` is set once the story
-    step ran (for a copy: its canonical's story). ``entities`` (canonical articles only)
-    is the compact entity list copies reuse instead of running NER again.
+    ``duplicate_of`` is NULL for the canonical article of a dedup group, else the
+    canonical's id (never a copy's). ``published_at`` is the trustworthy publication time
+    (NULL when unknown or not believable), which with ``discovered_at`` and the id orders
+    the members of a group and of a story. ``story_root`` is the earliest
+    article of the story (``story_id`` derives from it), set by the story step;
+    ``story_features`` is the article's story profile (with the time its window compares).
+
+    ``revision`` counts the changes of this article's verdict; ``pending`` marks a
+    revision not yet emitted, ``emitted_by`` the article whose processing last emitted it
+    (re-emitted when that article is redelivered).
     """
 
     __tablename__ = "dedup_entries"
@@ -62,6 +73,7 @@ class DedupEntryRow(Base):
     article_id: Mapped[str] = mapped_column(String(32), unique=True)
     first_seen_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(TS)
+    discovered_at: Mapped[datetime | None] = mapped_column(TS)
     content_hash: Mapped[str] = mapped_column(String(64))
     shingle_count: Mapped[int] = mapped_column(Integer)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
@@ -69,9 +81,19 @@ class DedupEntryRow(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(32))
     similarity: Mapped[float | None] = mapped_column(Float)
     story_id: Mapped[str | None] = mapped_column(String(32))
-    entities: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    story_root: Mapped[str | None] = mapped_column(String(32))
+    story_features: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    emitted_by: Mapped[str | None] = mapped_column(String(32))
 
-    __table_args__ = (Index("ix_dedup_entries_first_seen_at", "first_seen_at"),)
+    __table_args__ = (
+        Index("ix_dedup_entries_first_seen_at", "first_seen_at"),
+        Index("ix_dedup_entries_duplicate_of", "duplicate_of"),
+        Index("ix_dedup_entries_story_root", "story_root"),
+        Index("ix_dedup_entries_pending", "pending", "seq"),
+        Index("ix_dedup_entries_emitted_by", "emitted_by"),
+    )
 
 
 class DedupBandRow(Base):
@@ -87,33 +109,14 @@ class DedupBandRow(Base):
     __table_args__ = (Index("ix_dedup_bands_entry_seq", "entry_seq", postgresql_using="brin"),)
 
 
-class StoryRow(Base):
-    """A story: a group of articles about one event, with a bounded profile.
-
-    ``profile`` maps feature keys (entity ids and lead terms) to weights summed over the
-    members, capped to the strongest features. ``started_at``/``last_seen_at`` are the
-    oldest and newest members' times (published, else first seen), which the story time
-    window compares against; ``touched_at`` (processing time) drives retention.
-    """
-
-    __tablename__ = "story_state"
-
-    story_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    touched_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
-    started_at: Mapped[datetime] = mapped_column(TS)
-    last_seen_at: Mapped[datetime] = mapped_column(TS)
-    size: Mapped[int] = mapped_column(Integer)
-    profile: Mapped[dict[str, float]] = mapped_column(JSON)
-
-    __table_args__ = (Index("ix_story_state_touched_at", "touched_at"),)
-
-
 class StoryKeyRow(Base):
-    """Inverted index from a story feature key (hashed) to the stories that have it."""
+    """Story candidate index: an article's strongest story features (hashed) -> its entry."""
 
-    __tablename__ = "story_keys"
+    __tablename__ = "story_article_keys"
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    story_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
-    __table_args__ = (Index("ix_story_keys_story_id", "story_id"),)
+    __table_args__ = (
+        Index("ix_story_article_keys_entry_seq", "entry_seq", postgresql_using="brin"),
+    )

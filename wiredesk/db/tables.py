@@ -86,6 +86,10 @@ class ArticleRow(Base):
     # version order (sink.fence), so a replayed or zombie write cannot move a row back.
     source_partition: Mapped[int | None] = mapped_column(Integer)
     source_offset: Mapped[int | None] = mapped_column(BigInteger)
+    # The verdict's revision (duplicate_of, similarity, story_id): a newer one replaces it.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The page's publication date when it was not believable (published_at is then NULL).
+    published_at_claimed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -141,6 +145,19 @@ class StoryRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_stories_last_update_at", "last_update_at"),)
+
+
+class VerdictRevisionRow(Base):
+    """A verdict revision that arrived before its article's row; applied when it comes."""
+
+    __tablename__ = "verdict_revisions"
+
+    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    duplicate_of: Mapped[str | None] = mapped_column(String(32))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    story_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class DlqResendRow(Base):

@@ -1,9 +1,10 @@
 """Reconcile what was served with what was stored, and compare duplicate verdicts.
 
 Article ids depend on the server's URL (port included), so every comparison goes
-through the corpus id, found from the stored URL's path. Verdicts are compared as
-*groupings*: which articles were flagged as copies of one another. Which member is
-the canonical copy is reported separately (it may depend on arrival order).
+through the corpus id, found from the stored URL's path. Verdicts are compared exactly:
+the duplicate groups (connected components of the "is a copy" graph), the canonical of
+each group (its earliest copy) and the story groups must be the same in both runs,
+whatever the arrival order.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, func, select
@@ -102,6 +104,16 @@ def verdicts_of(articles: Iterable[StoredArticle]) -> Verdicts:
     return verdicts
 
 
+def newest(records: Iterable[Any]) -> dict[str, Any]:
+    """Per article id, its record (enriched article or verdict revision) of the newest
+    revision: what the sink ends with, whatever order the records came in."""
+    out: dict[str, Any] = {}
+    for r in records:
+        if r.article_id not in out or r.revision > out[r.article_id].revision:
+            out[r.article_id] = r
+    return out
+
+
 def row_counts(url: str) -> dict[str, int]:
     engine = create_engine(url)
     try:
@@ -142,89 +154,34 @@ def reference_run(corpus_dir: Path, workdir: Path) -> tuple[Verdicts, dict[str, 
     return verdicts_of(stored), {**counts, "stored": len(stored)}
 
 
-def order_dependent(db_url: str, paths: dict[str, str]) -> set[str]:
-    """Corpus ids whose grouping may depend on arrival order.
-
-    Similarity is not transitive: with A ~ B ~ C but A !~ C, the first of them to arrive
-    decides whether B joins A or C (a streaming decision is never revised). These are
-    the articles of a connected component of the similarity graph (the dedup stage's own
-    check over band-sharing pairs of ``db_url``'s dedup state) that is not a clique.
-    """
-    from transform.dedup import DedupIndex, Fingerprint
-    from wiredesk.db.dedup_tables import DedupBandRow, DedupEntryRow
-
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            entries = {r.seq: r for r in conn.execute(select(DedupEntryRow.__table__))}
-            by_band: dict[int, list[int]] = defaultdict(list)
-            for band, seq in conn.execute(select(DedupBandRow.band_key, DedupBandRow.entry_seq)):
-                by_band[band].append(seq)
-    finally:
-        engine.dispose()
-    check = DedupIndex(engine).similarity
-    edges: dict[int, set[int]] = defaultdict(set)
-    pairs = {(a, b) for seqs in by_band.values() for a in seqs for b in seqs if a < b}
-    for a, b in pairs:
-        x, y = entries[a], entries[b]
-        if check(Fingerprint("", x.shingle_count, x.signature, x.lead_signature, []), y):
-            edges[a].add(b)
-            edges[b].add(a)
-    ids = {seq: e.article_id for seq, e in entries.items()}
-    stored = {a.article_id: a.corpus_id for a in stored_articles(db_url, paths)}
-    unsure: set[str] = set()
-    seen: set[int] = set()
-    for start in list(edges):
-        if start in seen:
-            continue
-        component, todo = set(), [start]
-        while todo:
-            node = todo.pop()
-            if node not in component:
-                component.add(node)
-                todo.extend(edges[node] - component)
-        seen |= component
-        if any(len(edges[n]) < len(component) - 1 for n in component):  # not a clique
-            unsure |= {stored[ids[n]] for n in component if stored.get(ids[n])}
-    return unsure
-
-
 @dataclass
 class Comparison:
     groups_expected: int
     groups_found: int
-    groups_equal: bool  # on the articles whose grouping does not depend on order
+    groups_equal: bool  # the same duplicate groups, every article compared
     flagged_expected: int
     flagged_found: int
     canonical_same: int  # groups whose canonical copy is the same article in both runs
-    order_dependent: int = 0  # articles left out of groups_equal (see order_dependent)
-    order_dependent_differ: int = 0  # of those, grouped differently in the two runs
+    duplicate_of_equal: bool  # every article's duplicate_of is the same (as corpus ids)
+    stories_equal: bool  # the same story groups
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 
-def compare(reference: Verdicts, found: Verdicts, unsure: set[str] = frozenset()) -> Comparison:
+def compare(reference: Verdicts, found: Verdicts) -> Comparison:
     ref_groups, got_groups = reference.dup_groups(), found.dup_groups()
     ref_canon = {g: _canonical(reference, g) for g in ref_groups}
     same = sum(1 for g in ref_groups & got_groups if _canonical(found, g) == ref_canon[g])
-
-    def sure(groups: set[frozenset[str]]) -> set[frozenset[str]]:
-        return {g for g in groups if not g & unsure}
-
-    def group_of(groups: set[frozenset[str]], cid: str) -> frozenset[str]:
-        return next((g for g in groups if cid in g), frozenset({cid}))
-
-    differ = sum(1 for c in unsure if group_of(ref_groups, c) != group_of(got_groups, c))
     return Comparison(
         groups_expected=len(ref_groups),
         groups_found=len(got_groups),
-        groups_equal=sure(ref_groups) == sure(got_groups),
-        flagged_expected=len(reference.flagged() - unsure),
-        flagged_found=len(found.flagged() - unsure),
+        groups_equal=ref_groups == got_groups,
+        flagged_expected=len(reference.flagged()),
+        flagged_found=len(found.flagged()),
         canonical_same=same,
-        order_dependent=len(unsure),
-        order_dependent_differ=differ,
+        duplicate_of_equal=reference.duplicate_of == found.duplicate_of,
+        stories_equal=reference.story_groups() == found.story_groups(),
     )
 
 

@@ -116,10 +116,7 @@ def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultR
             result.phases.append(faults[fault]())
         releaser.finish()
         _drain(result, stack, namespace, db_url, plan.drain_timeout_s)
-        reference_db = f"sqlite:///{workdir / 'reference' / 'reference.db'}"
-        _reconcile(
-            result, ref_verdicts, db_url, paths, reconcile.order_dependent(reference_db, paths)
-        )
+        _reconcile(result, ref_verdicts, db_url, paths)
         _observe_metrics(result, supervisor)
         _replays(result, stack, supervisor, namespace, db_url, paths)
     finally:
@@ -153,14 +150,13 @@ def _reconcile(
     ref: reconcile.Verdicts,
     db_url: str,
     paths: dict[str, str],
-    unsure: set[str],
 ) -> None:
     stored = reconcile.stored_articles(db_url, paths)
     result.rows = reconcile.row_counts(db_url)
     ids = {a.corpus_id for a in stored}
     result.missing = sorted(set(paths.values()) - ids)
     result.unexpected = sorted(a.article_id for a in stored if a.corpus_id is None)
-    comparison = reconcile.compare(ref, reconcile.verdicts_of(stored), unsure)
+    comparison = reconcile.compare(ref, reconcile.verdicts_of(stored))
     result.dedup = comparison.as_dict()
 
 
@@ -278,7 +274,7 @@ def _dedup_rebuild(
     live = reconcile.stored_articles(db_url, paths)
     corpus_of = {a.article_id: a.corpus_id for a in live}
     rebuilt = reconcile.Verdicts()
-    for rec in replayed:
+    for rec in reconcile.newest(replayed).values():
         cid = corpus_of.get(rec.article_id)
         if cid:
             rebuilt.duplicate_of[cid] = (
