@@ -9,12 +9,15 @@ character offsets into that text, comparable with the tagger's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+_TAG = re.compile(r"O|[BI]-[A-Za-z]+")
+
 
 class ConllError(ValueError):
-    """A line that is not ``token POS chunk NER``."""
+    """A line that is not ``token POS chunk NER``, or a file with no tagged token."""
 
 
 @dataclass
@@ -58,11 +61,15 @@ def read_conll(path: Path) -> list[ConllDoc]:
                 doc = ConllDoc()
                 docs.append(doc)
                 continue
-            if len(parts) < 2:
-                raise ConllError(f"{path}:{n}: expected 'token POS chunk NER', got {line!r}")
+            if len(parts) < 2 or not _TAG.fullmatch(parts[-1]):
+                got = line if len(line) <= 60 else line[:60] + "..."
+                raise ConllError(f"{path}:{n}: expected 'token POS chunk NER', got {got!r}")
             sentence.append((parts[0], parts[-1]))
     flush_sentence()
-    return [d for d in docs if d.tokens]
+    docs = [d for d in docs if d.tokens]
+    if not docs:
+        raise ConllError(f"{path}: no tagged tokens")
+    return docs
 
 
 def _merge(tokens: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
