@@ -43,7 +43,7 @@ log = structlog.get_logger(__name__)
 class EnrichOptions:
     ner_enabled: bool = True
     ner_model: str = "en_core_web_sm"
-    dedup_threshold: float = 0.75
+    dedup_threshold: float = 0.85
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6
     story_threshold: float = 0.3

@@ -140,18 +140,39 @@ def run_stage(
     return StageRun(out, seconds, dict(sorted(unscored.items())))
 
 
-def eval_dedup(path: Path, options: EnrichOptions, progress: Progress = _no_progress) -> dict:
+def eval_dedup(
+    path: Path, options: EnrichOptions, progress: Progress = _no_progress, predicate: bool = True
+) -> dict:
+    """The stage's duplicate groups against dup_group (pairwise P/R/F1, false merges,
+    recall by ``edit`` kind when rows carry one); with ``predicate``, also the copy
+    predicate alone beside the baseline (:func:`transform.nearcopy_eval.compare`)."""
+    from transform import nearcopy_eval
+    from transform.dedup import DedupIndex
+
     rows = read_labelled(path, "dup_group")
     out, seconds, unscored = run_stage(rows, options, progress)
     gold = {str(r["id"]): str(r["dup_group"]) for r in rows if str(r["id"]) in out}
     predicted = {i: e.duplicate_of or e.article_id for i, e in out.items()}
     flagged = sum(1 for e in out.values() if e.duplicate_of)
+    extra: dict[str, Any] = {}
+    if predicate:
+        scored = sorted((r for r in rows if str(r["id"]) in out), key=_order)
+        index = DedupIndex(
+            None,  # type: ignore[arg-type]  (similarity() needs no database)
+            options.dedup_threshold,
+            options.dedup_min_jaccard,
+            options.dedup_lead_threshold,
+        )
+        extra["predicate"] = nearcopy_eval.compare(scored, index)
     return {
         "file": str(path),
         "records": len(rows),
         "unscored": unscored,
         "flagged_duplicates": flagged,
         "pairwise": pairwise(gold, predicted).as_dict(),
+        "false_merges": nearcopy_eval.false_merges(gold, predicted),
+        "by_edit": nearcopy_eval.by_edit(rows, predicted),
+        **extra,
         "seconds": round(seconds, 2),
         "articles_per_second": round(len(rows) / seconds, 1) if seconds else None,
         "threshold": options.dedup_threshold,

@@ -106,8 +106,12 @@ def _run(args: Any, settings: Any, what: str) -> int:
 
 
 def _print_result(result: dict[str, Any]) -> None:
+    from transform.nearcopy_eval import lines
+
     for key, value in result.items():
-        if isinstance(value, dict) and "precision" in value:
+        if key in ("by_edit", "false_merges", "predicate"):
+            print("\n".join(lines(key, value)))
+        elif isinstance(value, dict) and "precision" in value:
             print(
                 f"{key:<22} precision {value['precision']:.4f}  recall {value['recall']:.4f}"
                 f"  f1 {value['f1']:.4f}"
