@@ -13,7 +13,7 @@ from typing import Any
 EVAL_EPILOG = """\
 Exit codes: 0 done, 2 unreadable or malformed input file. The settings (dedup_threshold,
 story_threshold, ner_model, ... see `wiredesk config`) apply, so a changed threshold can be
-measured before it is deployed: WIREDESK_DEDUP_THRESHOLD=0.85 wiredesk eval dedup FILE.
+measured before it is deployed: WIREDESK_DEDUP_THRESHOLD=0.8 wiredesk eval dedup FILE.
 """
 
 
