@@ -21,7 +21,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from ingest.sandbox import Sandbox
 
     def refuse(reason: object) -> int:
-        print(f"wiredesk eval extraction: {args.file}: {reason}", file=sys.stderr)
+        text = str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+        if not text.startswith(str(args.file)):
+            text = f"{args.file}: {text}"
+        print(f"wiredesk eval extraction: {text}", file=sys.stderr)
         return 2
 
     if not args.file.is_file():
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     try:
         records = list(itertools.islice(read_jsonl(args.file), args.limit))
     except (OSError, EOFError, ValueError) as exc:  # not gzip/UTF-8/JSON
-        return refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return refuse(exc)
     sandbox = Sandbox(
         workers=1, timeout_s=settings.extract_timeout_s, memory_mb=settings.extract_memory_mb
     )

@@ -40,9 +40,7 @@ import numpy as np
 from transform import minhash
 
 SKETCH_SIZE = 1024  # shingle hashes kept per article (4 KiB at most)
-SINGLE_BANDS = (
-    20  # single-value band keys from the first MinHash values (bench/nearcopy_tradeoff.py)
-)
+SINGLE_BANDS = 20  # single-value band keys (bench/nearcopy_tradeoff.py measures others)
 MIN_CONTAINED = 20  # the smaller text, in shingles, for containment alone to make a copy
 JACCARD_COPY = 0.5  # resemblance that makes a copy whatever the sizes
 MIN_SAMPLE = 12  # sampled shingles of the smaller text needed to trust a sketch count
