@@ -3,9 +3,12 @@
     .venv/bin/python bench/build_transform_devsets.py [--data ../shared/data] [--out build/devsets]
 
 Writes:
-  dedup_dev.jsonl    {id,title,text,published,dup_group}: all 2,225 BBC articles, invented
-                     wire copies of 400 of them (1-3 copies each), the 5 seeds with 2
-                     copies each, and the 496 ECB+ documents (mostly same-event rewrites,
+  dedup_dev.jsonl    {id,title,text,published,dup_group[,edit]}: all 2,225 BBC articles,
+                     invented wire copies of 400 of them (1-3 light copies each, edit
+                     "light"), one heavily edited copy of 480 others (60 of each kind of
+                     transform.heavycopy: cut, padded, lede, trim, reword, mixed, followup,
+                     cutpad; edit = the kind), the 5 seeds with 2 copies each, and the 496 ECB+
+                     documents (mostly same-event rewrites,
                      which are NOT copies). Real pairs (BBC-BBC, ECB+-ECB+) share a
                      dup_group when their raw-text word 5-grams say they are copies:
                      Jaccard >= 0.5 (the data README's "real wire or near copies"; BBC's 98
@@ -26,13 +29,16 @@ import json
 import random
 import re
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from transform.heavycopy import KINDS, heavy_copy
 from transform.wirecopy import DevArticle, read_jsonl_gz, read_seeds, wire_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 4
+HEAVY_PER_KIND = 60
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -103,6 +109,23 @@ def ecbplus(data: Path) -> list[DevArticle]:
     return out
 
 
+def heavy_copies(pool: list[DevArticle], originals: list[DevArticle]) -> list[DevArticle]:
+    """HEAVY_PER_KIND copies of each heavy edit kind, each of a different original; a
+    followup takes its background from another article of the same BBC section."""
+    rng = random.Random(SEED + 1)  # its own stream: the light copies above stay as they were
+    chosen = rng.sample(pool, HEAVY_PER_KIND * len(KINDS))
+    out = []
+    for i, article in enumerate(chosen):
+        kind = KINDS[i % len(KINDS)]
+        background = None
+        if kind == "followup":
+            section = article.id.split("-")[1]
+            others = [a for a in originals if a.id.split("-")[1] == section and a is not article]
+            background = rng.choice(others)
+        out.append(heavy_copy(article, kind, SEED, background))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -115,9 +138,13 @@ def main() -> int:
 
     originals = bbc(args.data, rng)
     copies = []
-    for article in rng.sample([a for a in originals if a.id == a.labels["dup_group"]], 400):
+    singles = [a for a in originals if a.id == a.labels["dup_group"]]
+    lightly = rng.sample(singles, 400)
+    for article in lightly:
         for n in range(1, rng.randint(1, 3) + 1):
-            copies.append(wire_copy(article, SEED, n))
+            copy = wire_copy(article, SEED, n)
+            copies.append(replace(copy, labels={**copy.labels, "edit": "light"}))
+    copies += heavy_copies([a for a in singles if a not in lightly], originals)
     seeds = [DevArticle(s.id, s.title, s.text, s.published, {}) for s in read_seeds(args.data)]
     seed_copies = [wire_copy(s, SEED, n) for s in seeds for n in (1, 2)]
     ecb = ecbplus(args.data)

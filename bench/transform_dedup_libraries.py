@@ -53,7 +53,7 @@ def with_signer(rows: list[dict], signer: Callable[[Iterable[str]], bytes]) -> d
     original = minhash.signature
     minhash.signature = signer
     try:
-        out, seconds = run_stage(rows, EnrichOptions(ner_enabled=False))
+        out, seconds, _ = run_stage(rows, EnrichOptions(ner_enabled=False))
     finally:
         minhash.signature = original
     gold = {str(r["id"]): str(r["dup_group"]) for r in rows}

@@ -17,7 +17,8 @@ _TAG = re.compile(r"O|[BI]-[A-Za-z]+")
 
 
 class ConllError(ValueError):
-    """A line that is not ``token POS chunk NER`` with an IOB tag (O, B-X, I-X)."""
+    """A line that is not ``token POS chunk NER`` with an IOB tag, or a file with no tagged
+    token."""
 
 
 @dataclass
@@ -67,7 +68,10 @@ def read_conll(path: Path) -> list[ConllDoc]:
                 )
             sentence.append((parts[0], parts[-1]))
     flush_sentence()
-    return [d for d in docs if d.tokens]
+    docs = [d for d in docs if d.tokens]
+    if not docs:
+        raise ConllError(f"{path}: no tagged tokens")
+    return docs
 
 
 def _merge(tokens: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

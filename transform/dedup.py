@@ -15,7 +15,8 @@ For each article, in one transaction (:meth:`DedupIndex.decide`) under the state
 1. if the article already has a row, return the verdict stored there (a replay, a
    redelivery after a crash, a second worker of a rebalance);
 2. candidates: the owner of the same normalised-text hash, and articles sharing at least
-   one LSH band of either signature (the whole body, or its lead); each is verified;
+   one band key (one of the body's single-value bands, or a three-row band of its lead;
+   :mod:`transform.nearcopy`); each is verified by :meth:`DedupIndex.similarity`;
 3. the groups of the verified candidates and the article become one group; its
    canonical is the earliest member; members whose canonical (or score) changed get a
    new verdict with ``revision`` + 1 and are marked pending, for the enricher to emit;
@@ -34,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select, update
 
-from transform import minhash
+from transform import minhash, nearcopy
 from transform.state import as_utc, lock_state, utcnow
 from transform.text import lead_shingles, normalised_hash, shingles, tokens
 from wiredesk.db import insert_for
@@ -43,6 +44,7 @@ from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupE
 MAX_CANDIDATES = 200  # the most band-sharing candidates verified per article
 LEAD_SHINGLES = 100
 LEAD_MIN_CONTAINMENT = 0.5
+ESTIMATED_THRESHOLD = 0.75  # the rule for rows without sketches (stored before them)
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,17 @@ class Fingerprint:
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
+    """MinHash of the body and of its lead; the stored signature also carries the lead's
+    shingle hashes and the containment sketch (:func:`transform.nearcopy.pack`). Band
+    keys: the lead's 20 three-row bands and the body's single-value bands."""
     words = tokens(title, text)
     grams = shingles(words)
+    lead_grams = lead_shingles(words, LEAD_SHINGLES)
     sig = minhash.signature(grams)
-    lead = minhash.signature(lead_shingles(words, LEAD_SHINGLES))
-    bands = minhash.band_keys(sig, salt=0) + minhash.band_keys(lead, salt=1)
-    return Fingerprint(normalised_hash(words), len(grams), sig, lead, bands)
+    lead = minhash.signature(lead_grams)
+    bands = nearcopy.single_bands(sig) + minhash.band_keys(lead, salt=1)
+    packed = nearcopy.pack(sig, lead_grams, grams)
+    return Fingerprint(normalised_hash(words), len(grams), packed, lead, bands)
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ class DedupIndex:
     def __init__(
         self,
         engine: Engine,
-        threshold: float = 0.75,
+        threshold: float = 0.85,
         min_jaccard: float = 0.15,
         lead_threshold: float = 0.6,
     ) -> None:
@@ -257,14 +264,38 @@ class DedupIndex:
     def similarity(self, fp: Fingerprint, row: Any) -> float | None:
         """The verified similarity of a candidate, or None when it is not a copy.
 
-        A copy either contains (or is contained in) the other text -- estimated
-        containment >= threshold with Jaccard >= min_jaccard -- or keeps its lead: the
-        first 100 shingles agree at Jaccard >= lead_threshold while at least half of the
-        smaller text is found in the other (a wire story whose last paragraphs were cut).
+        Symmetric in the pair, counted on the containment sketches
+        (:func:`transform.nearcopy.is_copy`): a copy is contained in the other text (or
+        contains it) at >= threshold, or resembles it (Jaccard >= 0.5), or keeps the
+        story's opening (half of it found in the other, and one text's first 100
+        shingles at least 80 % found in the other); or the leads agree at Jaccard >=
+        lead_threshold while half of the smaller text is found in the other. A row
+        stored before sketches existed is verified on the MinHash estimates, by the rule
+        before sketches (estimated containment >= 0.75 with Jaccard >= min_jaccard, or
+        the lead rule).
         """
-        ov = minhash.overlap(fp.signature, fp.shingle_count, row.signature, row.shingle_count)
+        a, b = nearcopy.unpack(fp.signature), nearcopy.unpack(row.signature)
+        if a.sketch is None or b.sketch is None or a.lead is None or b.lead is None:
+            return self._estimated(fp, row, a.minhash, b.minhash)
+        counted = nearcopy.count(a.sketch, b.sketch)
+        if counted.smaller < nearcopy.MIN_SAMPLE and not counted.sampled_all:
+            return self._estimated(fp, row, a.minhash, b.minhash)
+        smaller = min(fp.shingle_count, row.shingle_count)
+        covered = max(
+            nearcopy.lead_covered(a.lead, b.sketch), nearcopy.lead_covered(b.lead, a.sketch)
+        )
         scores = []
-        if ov.containment >= self.threshold and ov.jaccard >= self.min_jaccard:
+        if nearcopy.is_copy(counted, self.threshold, smaller, covered):
+            scores.append(max(counted.containment, counted.jaccard))
+        lead = nearcopy.jaccard(a.lead, b.lead)
+        if lead >= self.lead_threshold and counted.containment >= LEAD_MIN_CONTAINMENT:
+            scores.append(lead)
+        return max(scores) if scores else None
+
+    def _estimated(self, fp: Fingerprint, row: Any, sig_a: bytes, sig_b: bytes) -> float | None:
+        ov = minhash.overlap(sig_a, fp.shingle_count, sig_b, row.shingle_count)
+        scores = []
+        if ov.containment >= ESTIMATED_THRESHOLD and ov.jaccard >= self.min_jaccard:
             scores.append(ov.containment)
         lead = minhash.jaccard(fp.lead_signature, row.lead_signature)
         if lead >= self.lead_threshold and ov.containment >= LEAD_MIN_CONTAINMENT:

@@ -54,7 +54,7 @@ class EnrichOptions:
     ner_enabled: bool = True
     ner_model: str = "wiredesk_news_ner"
     ner_languages: tuple[str, ...] = ("en",)  # what the model was trained on
-    dedup_threshold: float = 0.75
+    dedup_threshold: float = 0.85
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6
     story_threshold: float = DEFAULT_THRESHOLD

@@ -4,6 +4,11 @@ dedup and stories feed every record, in ``published`` order, through the enrich 
 itself (:class:`transform.enrich.EnrichArticles`) on a fresh SQLite state database, then
 compare the resulting groups with the labels (entities: :mod:`transform.eval_entities`).
 Each returns one JSON-able dict.
+
+A record the stage cannot take (no words: ``BadInput("no_text")``, a date that breaks
+arithmetic, a field of the wrong type, anything one record raises) is counted by reason
+in ``unscored`` and left out of the scores; it never stops the run. A file that is not
+JSONL of objects with the needed fields raises :class:`EvalInputError` (exit 2).
 """
 
 from __future__ import annotations
@@ -12,16 +17,22 @@ import hashlib
 import json
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import structlog
 
 from transform.enrich import EnrichArticles, EnrichOptions
 from transform.scoring import bcubed, pairwise
 from wiredesk import db
 from wiredesk.records import Article, EnrichedArticle, VerdictRevision
+from wiredesk.stage import BadInput
+
+log = structlog.get_logger(__name__)
 
 Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
 
@@ -44,10 +55,14 @@ def read_labelled(path: Path, label: str) -> list[dict[str, Any]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise EvalInputError(f"{path}:{n}: not JSON ({exc})") from exc
+            if not isinstance(row, dict):
+                raise EvalInputError(f"{path}:{n}: not a JSON object")
             missing = [k for k in ("id", "title", "text", label) if k not in row]
             if missing:
                 raise EvalInputError(f"{path}:{n}: missing {', '.join(missing)}")
             rows.append(row)
+    if not rows:
+        raise EvalInputError(f"{path}: no records")
     return rows
 
 
@@ -72,13 +87,30 @@ def as_article(row: dict[str, Any]) -> Article:
     )
 
 
+def _order(row: dict[str, Any]) -> tuple[datetime, str]:
+    try:
+        published = _published(row)
+    except (TypeError, ValueError):  # counted when the record is fed
+        published = None
+    return published or datetime.min.replace(tzinfo=UTC), str(row["id"])
+
+
+class StageRun(NamedTuple):
+    out: dict[str, EnrichedArticle]  # by record id
+    seconds: float
+    unscored: dict[str, int]  # records the stage could not take, by reason
+
+
+def _reason(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, BadInput) else type(exc).__name__
+
+
 def run_stage(
     rows: list[dict[str, Any]], options: EnrichOptions, progress: Progress = _no_progress
-) -> tuple[dict[str, EnrichedArticle], float]:
-    """Every row through the enrich stage in published order; (outputs by id, seconds)."""
-    ordered = sorted(
-        rows, key=lambda r: (_published(r) or datetime.min.replace(tzinfo=UTC), r["id"])
-    )
+) -> StageRun:
+    """Every row through the enrich stage in published order."""
+    ordered = sorted(rows, key=_order)
+    unscored: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="wiredesk-eval-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'state.db'}"
         db.upgrade(url)
@@ -92,7 +124,13 @@ def run_stage(
         started = time.perf_counter()
         row_of: dict[str, str] = {}
         for row in progress(ordered, len(ordered), "enrich"):
-            for rec in stage(as_article(row)):
+            try:
+                records = list(stage(as_article(row)))
+            except Exception as exc:  # one record must not stop (or skew) the evaluation
+                unscored[_reason(exc)] += 1
+                log.warning("eval_record_unscored", id=str(row["id"])[:200], error=repr(exc)[:300])
+                continue
+            for rec in records:
                 if isinstance(rec, EnrichedArticle):
                     row_of[rec.article_id] = str(row["id"])
                     out[str(row["id"])] = rec
@@ -103,20 +141,45 @@ def run_stage(
                         out[rid] = out[rid].model_copy(update={**verdict, "revision": rec.revision})
         seconds = time.perf_counter() - started
         engine.dispose()
-    return out, seconds
+    if not out:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(unscored.items()))
+        raise EvalInputError(f"no record could be scored ({reasons})")
+    return StageRun(out, seconds, dict(sorted(unscored.items())))
 
 
-def eval_dedup(path: Path, options: EnrichOptions, progress: Progress = _no_progress) -> dict:
+def eval_dedup(
+    path: Path, options: EnrichOptions, progress: Progress = _no_progress, predicate: bool = True
+) -> dict:
+    """The stage's duplicate groups against dup_group (pairwise P/R/F1, false merges,
+    recall by ``edit`` kind when rows carry one); with ``predicate``, also the copy
+    predicate alone beside the baseline (:func:`transform.nearcopy_eval.compare`)."""
+    from transform import nearcopy_eval
+    from transform.dedup import DedupIndex
+
     rows = read_labelled(path, "dup_group")
-    out, seconds = run_stage(rows, options, progress)
-    gold = {str(r["id"]): str(r["dup_group"]) for r in rows}
+    out, seconds, unscored = run_stage(rows, options, progress)
+    gold = {str(r["id"]): str(r["dup_group"]) for r in rows if str(r["id"]) in out}
     predicted = {i: e.duplicate_of or e.article_id for i, e in out.items()}
     flagged = sum(1 for e in out.values() if e.duplicate_of)
+    extra: dict[str, Any] = {}
+    if predicate:
+        scored = sorted((r for r in rows if str(r["id"]) in out), key=_order)
+        index = DedupIndex(
+            None,  # type: ignore[arg-type]  (similarity() needs no database)
+            options.dedup_threshold,
+            options.dedup_min_jaccard,
+            options.dedup_lead_threshold,
+        )
+        extra["predicate"] = nearcopy_eval.compare(scored, index)
     return {
         "file": str(path),
         "records": len(rows),
+        "unscored": unscored,
         "flagged_duplicates": flagged,
         "pairwise": pairwise(gold, predicted).as_dict(),
+        "false_merges": nearcopy_eval.false_merges(gold, predicted),
+        "by_edit": nearcopy_eval.by_edit(rows, predicted),
+        **extra,
         "seconds": round(seconds, 2),
         "articles_per_second": round(len(rows) / seconds, 1) if seconds else None,
         "threshold": options.dedup_threshold,
@@ -126,12 +189,13 @@ def eval_dedup(path: Path, options: EnrichOptions, progress: Progress = _no_prog
 
 def eval_stories(path: Path, options: EnrichOptions, progress: Progress = _no_progress) -> dict:
     rows = read_labelled(path, "story")
-    out, seconds = run_stage(rows, options, progress)
-    gold = {str(r["id"]): str(r["story"]) for r in rows}
+    out, seconds, unscored = run_stage(rows, options, progress)
+    gold = {str(r["id"]): str(r["story"]) for r in rows if str(r["id"]) in out}
     predicted = {i: e.story_id or i for i, e in out.items()}
     return {
         "file": str(path),
         "records": len(rows),
+        "unscored": unscored,
         "gold_stories": len(set(gold.values())),
         "predicted_stories": len(set(predicted.values())),
         "pairwise": pairwise(gold, predicted).as_dict(),

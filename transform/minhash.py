@@ -53,8 +53,8 @@ def band_keys(sig: bytes, salt: int = 0) -> list[int]:
 
 def jaccard(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of the two shingle sets."""
-    va = np.frombuffer(a, dtype="<u4")
-    vb = np.frombuffer(b, dtype="<u4")
+    va = np.frombuffer(a, dtype="<u4", count=NUM_PERM)  # a stored signature may carry
+    vb = np.frombuffer(b, dtype="<u4", count=NUM_PERM)  # more after its MinHash values
     return float(np.count_nonzero(va == vb)) / NUM_PERM
 
 

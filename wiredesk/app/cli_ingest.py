@@ -82,7 +82,8 @@ def add_commands(sub: Any, evals: Any) -> None:
 
     extraction = evals.add_parser(
         "extraction",
-        help="token precision/recall/F1 of text extraction on JSONL {id,url,html,gold_text}",
+        help="text extraction quality on JSONL {id,url,html,gold_text} (token P/R/F1) "
+        "or {id,url,html,gold_with,gold_without} (snippet P/R/F1/accuracy)",
     )
     extraction.add_argument("file", type=Path, help="JSONL, plain or gzip")
     extraction.add_argument("--json", action="store_true", help="print one JSON object")
@@ -257,41 +258,6 @@ def _drain_in_process(settings: Settings, bus: Any) -> None:
 
 # -- eval ---------------------------------------------------------------------------------
 def _eval_extraction(args: argparse.Namespace, settings: Settings) -> int:
-    import itertools
+    from ingest.eval_extraction import run
 
-    from rich.progress import Progress
-
-    from ingest.evaluate import evaluate, read_jsonl
-    from ingest.extract import ExtractArticles
-    from ingest.sandbox import Sandbox
-
-    if not args.file.is_file():
-        print(f"wiredesk: no such file: {args.file}", file=sys.stderr)
-        return 2
-    records = list(itertools.islice(read_jsonl(args.file), args.limit))
-    sandbox = Sandbox(
-        workers=1, timeout_s=settings.extract_timeout_s, memory_mb=settings.extract_memory_mb
-    )
-    extractor = ExtractArticles(sandbox)
-
-    def extract(html: str, url: str) -> str | None:
-        doc = extractor.extract(html, url)
-        return doc["text"] if doc else None
-
-    with Progress(disable=args.json, transient=True) as progress:
-        task = progress.add_task("extracting", total=len(records))
-        try:
-            result = evaluate(records, extract, args.ngram, lambda: progress.advance(task))
-        finally:
-            sandbox.close()
-    result["file"] = str(args.file)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"{result['pages']} pages ({result['empty']} empty, {result['failed']} failed), "
-            f"{'tokens' if args.ngram == 1 else f'{args.ngram}-grams'}: "
-            f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  "
-            f"F1 {result['f1']:.3f}"
-        )
-    return 0
+    return run(args, settings)

@@ -13,7 +13,7 @@ from typing import Any
 EVAL_EPILOG = """\
 Exit codes: 0 done, 2 unreadable or malformed input file. The settings (dedup_threshold,
 story_threshold, ner_model, ... see `wiredesk config`) apply, so a changed threshold can be
-measured before it is deployed: WIREDESK_DEDUP_THRESHOLD=0.85 wiredesk eval dedup FILE.
+measured before it is deployed: WIREDESK_DEDUP_THRESHOLD=0.8 wiredesk eval dedup FILE.
 """
 
 
@@ -134,8 +134,12 @@ def _run(args: Any, settings: Any, what: str) -> int:
 
 
 def _print_result(result: dict[str, Any]) -> None:
+    from transform.nearcopy_eval import lines
+
     for key, value in result.items():
-        if isinstance(value, dict) and "precision" in value:
+        if key in ("by_edit", "false_merges", "predicate"):
+            print("\n".join(lines(key, value)))
+        elif isinstance(value, dict) and "precision" in value:
             print(
                 f"{key:<22} precision {value['precision']:.4f}  recall {value['recall']:.4f}"
                 f"  f1 {value['f1']:.4f}"
