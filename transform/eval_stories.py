@@ -28,7 +28,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,8 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _item(row: Any, n: int) -> Item | None:
+def as_item(row: Any, n: int) -> Item | None:
+    """A scorable item of a JSONL row (n: its line, for ECB+ rows' stand-in time), or None."""
     if not isinstance(row, dict):
         return None
     text, label = row.get("text"), row.get("story", row.get("cluster_id"))
@@ -86,7 +87,7 @@ def read_items(path: Path) -> tuple[list[Item], int]:
                 if not line.strip():
                     continue
                 try:
-                    item = _item(json.loads(line), n)
+                    item = as_item(json.loads(line), n)
                 except (json.JSONDecodeError, TypeError, ValueError):
                     item = None
                 if item is None or item.id in seen:
@@ -248,7 +249,9 @@ def product(items: Sequence[Item], ner_model: str | None) -> dict[str, Any]:
         for i in items
         if i.published is not None
     ]
-    options = EnrichOptions(ner_enabled=bool(ner_model), ner_model=ner_model or "en_core_web_sm")
+    options = EnrichOptions(ner_enabled=bool(ner_model))
+    if ner_model:
+        options = replace(options, ner_model=ner_model)
     out, _ = run_stage(rows, options)
     return {
         "threshold": options.story_threshold,
@@ -303,7 +306,9 @@ def evaluate(path: Path, ner_model: str | None, with_product: bool = True) -> di
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="JSONL(.gz) with id, text, story or cluster_id")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--ner-model", default="en_core_web_sm", help="spaCy model for entities")
+    parser.add_argument(
+        "--ner-model", default="wiredesk_news_ner", help="spaCy model (deployed default)"
+    )
     parser.add_argument("--no-ner", action="store_true", help="no entities (terms only)")
     parser.add_argument("--no-product", action="store_true", help="skip baseline (b)")
 

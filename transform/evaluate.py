@@ -13,16 +13,18 @@ JSONL of objects with the needed fields raises :class:`EvalInputError` (exit 2).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import structlog
 
@@ -45,22 +47,57 @@ class EvalInputError(ValueError):
     """The labelled file is missing fields or is not JSONL."""
 
 
+def _open_text(path: Path) -> IO[str]:
+    """A JSONL file, gzipped (by its magic bytes) or not."""
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    if gzipped:
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _ecb_story_row(row: Any, n: int) -> Any:
+    """An ECB+ row ``{id, text, cluster_id}`` as a stories row, as ``eval stories-offline``
+    reads it (title: the first line's first words; every article on one day, n s apart)."""
+    from transform.eval_stories import as_item
+
+    if not isinstance(row, dict) or "story" in row or "cluster_id" not in row:
+        return row
+    item = as_item(row, n)
+    if item is None or item.published is None:
+        return row  # the missing fields are reported below
+    return {
+        "id": item.id,
+        "title": item.title,
+        "text": item.text,
+        "published": item.published.isoformat(),
+        "story": item.gold,
+    }
+
+
 def read_labelled(path: Path, label: str) -> list[dict[str, Any]]:
+    """Rows of a JSONL(.gz) file that carry id, title, text and ``label``; for ``story``,
+    ECB+ rows (``cluster_id``, no title) are read as :func:`_ecb_story_row` converts them."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalInputError(f"{path}:{n}: not JSON ({exc})") from exc
-            if not isinstance(row, dict):
-                raise EvalInputError(f"{path}:{n}: not a JSON object")
-            missing = [k for k in ("id", "title", "text", label) if k not in row]
-            if missing:
-                raise EvalInputError(f"{path}:{n}: missing {', '.join(missing)}")
-            rows.append(row)
+    try:
+        with _open_text(path) as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise EvalInputError(f"{path}:{n}: not JSON ({exc})") from exc
+                if label == "story":
+                    row = _ecb_story_row(row, n)
+                if not isinstance(row, dict):
+                    raise EvalInputError(f"{path}:{n}: not a JSON object")
+                missing = [k for k in ("id", "title", "text", label) if k not in row]
+                if missing:
+                    raise EvalInputError(f"{path}:{n}: missing {', '.join(missing)}")
+                rows.append(row)
+    except (EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
+        raise EvalInputError(f"{path}: cannot read ({exc})") from exc
     if not rows:
         raise EvalInputError(f"{path}: no records")
     return rows

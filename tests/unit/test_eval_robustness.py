@@ -127,3 +127,21 @@ def test_eval_extraction_scores_snippet_pages_and_counts_the_rest(tmp_path, caps
     assert main(["eval", "extraction", str(path)]) == 0
     out = capsys.readouterr().out
     assert "gold snippets, 1 pages" in out and "2 unscorable" in out
+
+
+def test_eval_stories_reads_a_gzipped_ecbplus_file(tmp_path, capsys, monkeypatch):
+    """The ECB+ dev format ({id, text, cluster_id}, gzipped, no title or date) is read as
+    ``eval stories-offline`` reads it, instead of being refused."""
+    monkeypatch.setenv("WIREDESK_NER_ENABLED", "false")
+    demo = demo_articles()[:10]
+    path = tmp_path / "ecb.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for rec, _, story in demo:
+            row = {"id": rec.article_id, "topic": 1, "cluster_id": story, "text": rec.text}
+            fh.write(json.dumps(row) + "\n")
+    assert main(["eval", "stories", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["records"], result["unscored"]) == (10, {})
+    assert result["gold_stories"] == len({story for _, _, story in demo})
+    assert result["pairwise"]["recall"] > 0  # wire copies share their original's story
+    assert 0 < result["bcubed"]["f1"] <= 1
