@@ -252,10 +252,12 @@ def product(items: Sequence[Item], ner_model: str | None) -> dict[str, Any]:
     options = EnrichOptions(ner_enabled=bool(ner_model))
     if ner_model:
         options = replace(options, ner_model=ner_model)
-    out, _ = run_stage(rows, options)
+    run = run_stage(rows, options)
+    labels = [run.out[i.id].story_id if i.id in run.out else f"unscored:{i.id}" for i in items]
     return {
         "threshold": options.story_threshold,
-        **scores(items, [out[i.id].story_id for i in items]),
+        **scores(items, labels),
+        "unscored": run.unscored,
     }
 
 

@@ -194,3 +194,19 @@ def test_eval_command_scores_a_small_file_and_refuses_bad_ones(tmp_path, capsys)
     for path in (empty, broken, tmp_path / "missing.jsonl"):
         assert eval_stories.main([str(path), "--no-ner", "--no-product"]) == 2
         assert "stories-offline" in capsys.readouterr().err
+
+
+def test_the_product_baseline_runs_the_enrich_stage():
+    """Baseline (b) of ``eval stories-offline``: the records through the enrich stage."""
+    from transform import eval_stories as ev
+
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    items = [
+        ev.Item("a", FERRY_A[0], FERRY_A[1], when, "kellan"),
+        ev.Item("b", FERRY_B[0], FERRY_B[1], when + timedelta(hours=2), "kellan"),
+        ev.Item("c", FERRY_OTHER[0], FERRY_OTHER[1], when + timedelta(hours=3), "draskel"),
+    ]
+    result = ev.product(items, None)
+    assert result["threshold"] == storysim.DEFAULT_THRESHOLD
+    assert result["unscored"] == {}
+    assert result["bcubed"]["f1"] == 1.0 and result["stories"] == 2
