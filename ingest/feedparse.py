@@ -15,7 +15,7 @@
   Integers longer than 40 digits become floats (Python refuses to convert one of over
   4,300 digits and ``json`` would raise); nothing we read is a number anyway (B6).
 * Entry dates outside 1970-2100, or that cannot be placed in UTC, are unknown (B7):
-  ``published`` is None and ``wiredesk_feed_entries_total{kind="bad_date"}`` counts them.
+  ``published`` is None and ``wiredesk_feed_entries_total{outcome="bad_date"}`` counts them.
 """
 
 from __future__ import annotations

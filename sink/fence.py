@@ -17,7 +17,7 @@ Two guards, both inside the sink's own transaction:
   verdict revision published later on news.enriched is simply a later offset.
 
 Limit: the fence trusts offsets to grow, so recreating news.enriched (offsets back at 0)
-needs ``DELETE FROM sink_offsets`` (documented in notes/runnerhard.md).
+needs ``DELETE FROM sink_offsets`` (README, Operations).
 """
 
 from __future__ import annotations

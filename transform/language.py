@@ -9,7 +9,7 @@ for (English); other articles get no entities, counted in
 ``wiredesk_entities_skipped_total{reason="language"}``. Dedup and story clustering
 don't look at the language.
 
-The detector is py3langid (see ``bench/language_id.py`` and notes/entmerge.md for the
+The detector is py3langid (see ``bench/language_id.py`` and BENCHMARKS.md for the
 comparison with lingua-py): on the dev pages both are equally accurate on full texts, and
 py3langid is far cheaper to load and keep (a few MB against lingua's hundreds, per
 worker), fast per text, and deterministic. Its confidence is calibrated over the length

@@ -41,7 +41,7 @@ from transform.text import fold
 
 DF_TABLE = Path(__file__).with_name("data") / "story_df.tsv"
 MODEL_VERSION = 1
-DEFAULT_THRESHOLD = 0.475  # chosen on the ECB+ dev set (notes/storysim.md)
+DEFAULT_THRESHOLD = 0.475  # chosen on the ECB+ dev set (docs/transform-design.md)
 DEFAULT_WINDOW = timedelta(hours=72)
 MAX_TERMS = 60
 MAX_ENTITIES = 20
