@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from transform import storysim
+from transform.evaluate import ECB_DAY, stand_in_title
 from transform.scoring import PRF, bcubed, pairwise
 
 SWEEP = [round(0.05 + 0.025 * i, 3) for i in range(27)]  # 0.05 .. 0.70
-BASE_DAY = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
 class EvalInputError(ValueError):
@@ -70,10 +70,10 @@ def as_item(row: Any, n: int) -> Item | None:
         return None
     title = row.get("title")
     if not isinstance(title, str):
-        title = " ".join(text.strip().splitlines()[0].split()[:14])
+        title = stand_in_title(text)
     published = _parse_time(row["published"]) if row.get("published") else None
     if published is None:  # ECB+: every article on one day, one second apart
-        published = BASE_DAY + timedelta(seconds=n)
+        published = ECB_DAY + timedelta(seconds=n)
     return Item(str(row["id"]), title, text, published, str(label))
 
 

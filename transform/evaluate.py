@@ -22,7 +22,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -56,22 +56,29 @@ def _open_text(path: Path) -> IO[str]:
     return open(path, encoding="utf-8")
 
 
+ECB_DAY = datetime(2026, 1, 1, 12, tzinfo=UTC)  # ECB+ has no dates: one day, n s apart
+
+
+def stand_in_title(text: str) -> str:
+    """A title for a row that has none: the first line's first 14 words."""
+    return " ".join(text.strip().splitlines()[0].split()[:14])
+
+
 def _ecb_story_row(row: Any, n: int) -> Any:
     """An ECB+ row ``{id, text, cluster_id}`` as a stories row, as ``eval stories-offline``
-    reads it (title: the first line's first words; every article on one day, n s apart)."""
-    from transform.eval_stories import as_item
-
+    reads it (:func:`stand_in_title`; every article on :data:`ECB_DAY`, n s apart)."""
     if not isinstance(row, dict) or "story" in row or "cluster_id" not in row:
         return row
-    item = as_item(row, n)
-    if item is None or item.published is None:
+    text = row.get("text")
+    if not isinstance(text, str) or not text.strip() or row.get("id") is None:
         return row  # the missing fields are reported below
+    title = row.get("title")
     return {
-        "id": item.id,
-        "title": item.title,
-        "text": item.text,
-        "published": item.published.isoformat(),
-        "story": item.gold,
+        "id": str(row["id"]),
+        "title": title if isinstance(title, str) else stand_in_title(text),
+        "text": text,
+        "published": row.get("published") or (ECB_DAY + timedelta(seconds=n)).isoformat(),
+        "story": str(row["cluster_id"]),
     }
 
 
