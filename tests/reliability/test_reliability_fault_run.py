@@ -2,7 +2,9 @@
 
 One run (module fixture) of a generated corpus through every stage, as separate worker
 processes (2 per consumer group) under a supervisor, while workers are killed, the
-broker is stopped and paused, PostgreSQL is stopped, and workers join and leave.
+broker is stopped and paused, PostgreSQL is stopped, workers join and leave, a sink is
+frozen and resumed after its eviction, oversized dead letters are made, and one poison
+record per stage runs over its budget (issue 13).
 Reduced size here; ``bench/reliability.py --size full`` runs the same at full size.
 Expected verdicts come from a fault-free run of the same corpus in the embedded mode.
 """
@@ -53,7 +55,11 @@ def test_every_served_article_is_stored_exactly_once(run, report_row):
         "distinct_ids": run.served,
         "distinct_urls": run.served,
     }
-    assert run.dead_letters == run.reference["dead_letters"] == 0
+    # the DLQ holds the injected records only (poison, oversized): no served article
+    assert run.reference["dead_letters"] == 0
+    assert run.letters["others"] == [], run.letters
+    assert run.dead_letters == sum(run.letters["injected"].values())
+    assert run.poison_rows == 0
 
 
 def test_consumer_lag_is_zero_for_every_group(run, report_row):
@@ -234,3 +240,57 @@ def test_workers_stopped_with_sigterm_exit_cleanly(run, report_row):
         note=str(run.exit_codes),
     )
     assert set(run.exit_codes.values()) == {0}, run.exit_codes
+
+
+def test_b1_a_poison_record_per_stage_ends_over_its_budget(run, report_row):
+    """Each stage's poison record (it never ends by itself) is a ``budget_exceeded``
+    letter of that stage; no worker exits, restarts or misses a /healthz probe, and
+    nothing else is lost (the reconciliation above)."""
+    p = phase(run, "B1")
+    c = p.checks
+    report_row(
+        fault="B1 a poison record per stage (fetch, extract, enrich, sink) over its budget",
+        runs=p.injections,
+        lost=run.lost,
+        duplicates=run.duplicate_rows,
+        note=f"{p.seconds:.0f} s; {c}",
+    )
+    assert c["missing_stages"] == [], c
+    assert all(" budget exceeded at step " in d for d in c["budget_exceeded"].values()), c
+    assert c["exits"] == [] and c["restarted"] == []
+    assert c["healthz_probes"] > 0 and c["healthz_failures"] == {}
+
+
+def test_b4_a_zombie_sink_resumed_after_eviction_writes_nothing_stale(run, report_row):
+    p = phase(run, "B4")
+    c = p.checks
+    report_row(
+        fault="B4 sink frozen (SIGSTOP) mid-batch, evicted, resumed after newer versions",
+        runs=p.injections,
+        lost=run.lost,
+        duplicates=run.duplicate_rows,
+        note=f"{p.seconds:.0f} s; {c}",
+    )
+    assert c["joined"] and c["frozen"], c
+    assert c["evicted_s"] is not None and c["others_wrote_past_it"], c
+    assert c["rows_compared"] > 0 and c["rows_moved_back"] == [], c
+    assert c["fenced_rows"] > 0  # it did try to write its stale batch...
+    assert c["stale_commit_refused"]  # ...and its offsets too
+    assert c["zombie_alive"] and c["exits"] == [] and c["zombie_exit_code"] == 0
+    assert c["healthz_after_resume_s"] is not None and c["healthz_failures_others"] == {}
+
+
+def test_b5_oversized_dead_letters_fit_and_no_worker_exits(run, report_row):
+    p = phase(run, "B5")
+    c = p.checks
+    report_row(
+        fault="B5 dead letters for a 600 KB key and a 700 KB host name",
+        runs=p.injections,
+        lost=run.lost,
+        note=f"{p.seconds:.0f} s; {c}",
+    )
+    assert set(c["letters"]) == {"key", "host"}, c
+    assert c["largest_letter_bytes"] < c["broker_limit_bytes"]
+    assert c["original_truncated"] and c["original_size"] > 700_000
+    assert c["dlq_lost"] == 0
+    assert c["exits"] == [] and c["healthz_probes"] > 0 and c["healthz_failures"] == {}
