@@ -22,7 +22,12 @@ from tests.reliability.harness.stack import PrivateStack
 
 PLAN = scenario.PLANS[SIZE]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900 if SIZE == "reduced" else 5400)]
-RSS_BOUND_MB = 400  # per worker process; measured ~100-120 MB at both sizes
+# Peak RSS bound per worker process. The other workers peak at ~130-160 MB. The enricher
+# carries the news NER model (md base, 217 MiB by notes/ner.md): one enricher measured
+# 377 MB after its first article and 405 MB after 600 (BBC texts, one process, 278d94f),
+# and peaked at 436 MB in a reduced fault run: its bound is that floor plus the others' 220.
+RSS_BOUND_MB = {"enrich": 600}
+RSS_BOUND_OTHERS_MB = 400
 SERIES_BOUND = 500  # catalogue M1
 
 
@@ -95,13 +100,15 @@ def test_no_connection_to_forbidden_addresses(run, report_row):
 
 def test_peak_rss_of_every_worker_is_bounded(run, report_row):
     report_row(
-        fault="peak RSS (VmHWM) per worker kind",
+        fault=f"peak RSS (VmHWM) per worker kind (bound {RSS_BOUND_OTHERS_MB} MB, "
+        f"enrich {RSS_BOUND_MB['enrich']} MB: it holds the NER model)",
         runs=1,
         peak_rss_mb=max(run.peak_rss_mb.values()),
         note=str(run.peak_rss_mb),
     )
     assert set(run.peak_rss_mb) == {"poll", "fetch", "extract", "enrich", "sink"}
-    assert all(0 < mb < RSS_BOUND_MB for mb in run.peak_rss_mb.values()), run.peak_rss_mb
+    bounds = {k: RSS_BOUND_MB.get(k, RSS_BOUND_OTHERS_MB) for k in run.peak_rss_mb}
+    assert all(0 < mb < bounds[k] for k, mb in run.peak_rss_mb.items()), (run.peak_rss_mb, bounds)
 
 
 def test_k2_kill9_of_workers_mid_stream(run, report_row):
@@ -249,7 +256,8 @@ def test_b1_a_poison_record_per_stage_ends_over_its_budget(run, report_row):
     p = phase(run, "B1")
     c = p.checks
     report_row(
-        fault="B1 a poison record per stage (fetch, extract, enrich, sink) over its budget",
+        fault="B1 a poison record per stage (fetch, extract, enrich, sink) over its default "
+        "budget (test hook: `process` spins in test code, so the step named is its caller)",
         runs=p.injections,
         lost=run.lost,
         duplicates=run.duplicate_rows,
