@@ -152,7 +152,8 @@ def render(
         + (" (other work shared the cores: timings are noisy)" if load[0] > 1.5 else ""),
         f"- **pytest**: {' '.join(summary) or '?'} (exit code {code})",
         "",
-        "One fault run carries K2, K4, K5, K8 and P1 at volume, so its rows share the run's "
+        "One fault run carries K2, K4, K5, K8, P1, B1, B4 and B5 at volume, so its rows share "
+        "the run's "
         'reconciliation (records lost / duplicate rows at the end). "Runs" counts injections '
         "or inputs. Peak RSS is the highest VmHWM of the worker processes involved.",
         "",
