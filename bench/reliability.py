@@ -9,6 +9,8 @@ Everything runs on 127.0.0.1: the suite starts its own private Kafka + PostgreSQ
 stack. Each test of tests/reliability records one row (fault or input, runs, records
 lost, duplicate rows, outcome, peak RSS); this script runs them with pytest and turns
 the rows into the table of RELIABILITY.md, with the command, commit and machine.
+Everything from the ``HAND_WRITTEN`` marker line on (the catalogue of the fault classes
+fixed, with their tests) is hand-written and kept as it is in the report file.
 Exit code: pytest's (0 = every row met its expected outcome).
 """
 
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+HAND_WRITTEN = "<!-- hand-written from here on: bench/reliability.py keeps this part as it is -->"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line.strip()]
     rows_file.unlink(missing_ok=True)
     invocation = "bench/reliability.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    args.output.write_text(render(rows, args.size, invocation, wall, load_before, tail[-1:], code))
+    report = render(rows, args.size, invocation, wall, load_before, tail[-1:], code)
+    args.output.write_text(report + kept_part(args.output))
     print(f"wrote {args.output} ({len(rows)} rows, {wall:.0f} s)")
     return code
+
+
+def kept_part(path: Path) -> str:
+    """The hand-written part of an existing report (from the marker on), or ''."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    at = text.find(HAND_WRITTEN)
+    return "" if at < 0 else "\n" + text[at:]
 
 
 def _git(*args: str) -> str:
@@ -128,7 +142,8 @@ def render(
         "",
         "Faults injected and bad input tried against wiredesk, each with its expected clear "
         "outcome (catalogue: `../shared/design/reliability-catalogue.md`). Produced by the suite "
-        "in `tests/reliability/`; this file is written by the command below, not by hand.",
+        "in `tests/reliability/`; the table is written by the command below, not by hand (the "
+        "catalogue after it is hand-written).",
         "",
         f"- **command**: `.venv/bin/python {invocation}` (size: **{size}**)",
         f"- **measured on**: commit `{commit}`{dirty}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -137,7 +152,8 @@ def render(
         + (" (other work shared the cores: timings are noisy)" if load[0] > 1.5 else ""),
         f"- **pytest**: {' '.join(summary) or '?'} (exit code {code})",
         "",
-        "One fault run carries K2, K4, K5, K8 and P1 at volume, so its rows share the run's "
+        "One fault run carries K2, K4, K5, K8, P1, B1, B4 and B5 at volume, so its rows share "
+        "the run's "
         'reconciliation (records lost / duplicate rows at the end). "Runs" counts injections '
         "or inputs. Peak RSS is the highest VmHWM of the worker processes involved.",
         "",

@@ -2,7 +2,9 @@
 
 One run (module fixture) of a generated corpus through every stage, as separate worker
 processes (2 per consumer group) under a supervisor, while workers are killed, the
-broker is stopped and paused, PostgreSQL is stopped, and workers join and leave.
+broker is stopped and paused, PostgreSQL is stopped, workers join and leave, a sink is
+frozen and resumed after its eviction, oversized dead letters are made, and one poison
+record per stage runs over its budget (issue 13).
 Reduced size here; ``bench/reliability.py --size full`` runs the same at full size.
 Expected verdicts come from a fault-free run of the same corpus in the embedded mode.
 """
@@ -20,7 +22,12 @@ from tests.reliability.harness.stack import PrivateStack
 
 PLAN = scenario.PLANS[SIZE]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900 if SIZE == "reduced" else 5400)]
-RSS_BOUND_MB = 400  # per worker process; measured ~100-120 MB at both sizes
+# Peak RSS bound per worker process. The other workers peak at ~130-160 MB. The enricher
+# carries the news NER model (md base, 217 MiB by notes/ner.md): one enricher measured
+# 377 MB after its first article and 405 MB after 600 (BBC texts, one process, 278d94f),
+# and peaked at 436 MB in a reduced fault run: its bound is that floor plus the others' 220.
+RSS_BOUND_MB = {"enrich": 600}
+RSS_BOUND_OTHERS_MB = 400
 SERIES_BOUND = 500  # catalogue M1
 
 
@@ -53,7 +60,11 @@ def test_every_served_article_is_stored_exactly_once(run, report_row):
         "distinct_ids": run.served,
         "distinct_urls": run.served,
     }
-    assert run.dead_letters == run.reference["dead_letters"] == 0
+    # the DLQ holds the injected records only (poison, oversized): no served article
+    assert run.reference["dead_letters"] == 0
+    assert run.letters["others"] == [], run.letters
+    assert run.dead_letters == sum(run.letters["injected"].values())
+    assert run.poison_rows == 0
 
 
 def test_consumer_lag_is_zero_for_every_group(run, report_row):
@@ -89,13 +100,15 @@ def test_no_connection_to_forbidden_addresses(run, report_row):
 
 def test_peak_rss_of_every_worker_is_bounded(run, report_row):
     report_row(
-        fault="peak RSS (VmHWM) per worker kind",
+        fault=f"peak RSS (VmHWM) per worker kind (bound {RSS_BOUND_OTHERS_MB} MB, "
+        f"enrich {RSS_BOUND_MB['enrich']} MB: it holds the NER model)",
         runs=1,
         peak_rss_mb=max(run.peak_rss_mb.values()),
         note=str(run.peak_rss_mb),
     )
     assert set(run.peak_rss_mb) == {"poll", "fetch", "extract", "enrich", "sink"}
-    assert all(0 < mb < RSS_BOUND_MB for mb in run.peak_rss_mb.values()), run.peak_rss_mb
+    bounds = {k: RSS_BOUND_MB.get(k, RSS_BOUND_OTHERS_MB) for k in run.peak_rss_mb}
+    assert all(0 < mb < bounds[k] for k, mb in run.peak_rss_mb.items()), (run.peak_rss_mb, bounds)
 
 
 def test_k2_kill9_of_workers_mid_stream(run, report_row):
@@ -234,3 +247,58 @@ def test_workers_stopped_with_sigterm_exit_cleanly(run, report_row):
         note=str(run.exit_codes),
     )
     assert set(run.exit_codes.values()) == {0}, run.exit_codes
+
+
+def test_b1_a_poison_record_per_stage_ends_over_its_budget(run, report_row):
+    """Each stage's poison record (it never ends by itself) is a ``budget_exceeded``
+    letter of that stage; no worker exits, restarts or misses a /healthz probe, and
+    nothing else is lost (the reconciliation above)."""
+    p = phase(run, "B1")
+    c = p.checks
+    report_row(
+        fault="B1 a poison record per stage (fetch, extract, enrich, sink) over its default "
+        "budget (test hook: `process` spins in test code, so the step named is its caller)",
+        runs=p.injections,
+        lost=run.lost,
+        duplicates=run.duplicate_rows,
+        note=f"{p.seconds:.0f} s; {c}",
+    )
+    assert c["missing_stages"] == [], c
+    assert all(" budget exceeded at step " in d for d in c["budget_exceeded"].values()), c
+    assert c["exits"] == [] and c["restarted"] == []
+    assert c["healthz_probes"] > 0 and c["healthz_failures"] == {}
+
+
+def test_b4_a_zombie_sink_resumed_after_eviction_writes_nothing_stale(run, report_row):
+    p = phase(run, "B4")
+    c = p.checks
+    report_row(
+        fault="B4 sink frozen (SIGSTOP) mid-batch, evicted, resumed after newer versions",
+        runs=p.injections,
+        lost=run.lost,
+        duplicates=run.duplicate_rows,
+        note=f"{p.seconds:.0f} s; {c}",
+    )
+    assert c["joined"] and c["frozen"], c
+    assert c["evicted_s"] is not None and c["others_wrote_past_it"], c
+    assert c["rows_compared"] > 0 and c["rows_moved_back"] == [], c
+    assert c["fenced_rows"] > 0  # it did try to write its stale batch...
+    assert c["stale_commit_refused"]  # ...and its offsets too
+    assert c["zombie_alive"] and c["exits"] == [] and c["zombie_exit_code"] == 0
+    assert c["healthz_after_resume_s"] is not None and c["healthz_failures_others"] == {}
+
+
+def test_b5_oversized_dead_letters_fit_and_no_worker_exits(run, report_row):
+    p = phase(run, "B5")
+    c = p.checks
+    report_row(
+        fault="B5 dead letters for a 600 KB key and a 700 KB host name",
+        runs=p.injections,
+        lost=run.lost,
+        note=f"{p.seconds:.0f} s; {c}",
+    )
+    assert set(c["letters"]) == {"key", "host"}, c
+    assert c["largest_letter_bytes"] < c["broker_limit_bytes"]
+    assert c["original_truncated"] and c["original_size"] > 700_000
+    assert c["dlq_lost"] == 0
+    assert c["exits"] == [] and c["healthz_probes"] > 0 and c["healthz_failures"] == {}

@@ -23,7 +23,7 @@ from tests.reliability.harness.supervisor import WORKER_MODULE, Supervisor
 from wiredesk.bus.kafka import KafkaBus
 from wiredesk.db.dedup_tables import ContentFingerprintRow
 from wiredesk.db.tables import ArticleRow
-from wiredesk.records import Record
+from wiredesk.records import EnrichedArticle, Record
 from wiredesk.topics import ALL_TOPICS
 
 # catalogue K1 names -> how the crash is injected
@@ -147,9 +147,10 @@ def _state(stack: PrivateStack, case: CrashCase, topic: str) -> dict[str, int]:
     committed = _committed(stack, case, topic)
     if case.command == "sink":
         durable = len(_rows(case.db_url))
-    else:
+    else:  # enriched articles (not the verdict revisions that may come with them)
+        records = kafka_state.read_topic(stack.bootstrap, case.namespace + "news.enriched")
         durable = sum(
-            kafka_state.end_offsets(stack.bootstrap, case.namespace + "news.enriched").values()
+            1 for r in records if type(EnrichedArticle.decode(r.value)) is EnrichedArticle
         )
     return {"committed": committed, "durable_outputs": durable}
 

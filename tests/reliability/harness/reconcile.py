@@ -131,6 +131,17 @@ def row_counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def rows_like(url: str, pattern: str) -> int:
+    """Rows whose URL matches the SQL LIKE ``pattern``."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = select(func.count()).where(ArticleRow.url.like(pattern))
+            return conn.scalar(query.select_from(ArticleRow)) or 0
+    finally:
+        engine.dispose()
+
+
 def reference_run(corpus_dir: Path, workdir: Path) -> tuple[Verdicts, dict[str, int]]:
     """The fault-free verdicts: the same corpus through the embedded mode (memory bus)."""
     workdir.mkdir(parents=True, exist_ok=True)

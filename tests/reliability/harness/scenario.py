@@ -1,8 +1,10 @@
-"""The fault run (catalogue K2, K4, K5, K8, P1 at volume): a generated corpus served by
-the local news server flows through every stage as separate worker processes (several
-per consumer group) while workers are killed, the broker is stopped and paused,
-PostgreSQL is stopped and workers join and leave. Then everything is reconciled against
-a fault-free run of the same corpus in the embedded mode."""
+"""The fault run (catalogue K2, K4, K5, K8, P1 at volume, and issue 13's B1, B4, B5): a
+generated corpus served by the local news server flows through every stage as separate
+worker processes (several per consumer group) while workers are killed, the broker is
+stopped and paused, PostgreSQL is stopped, workers join and leave, a sink is frozen and
+resumed after eviction, oversized dead letters are made, and a poison record per stage
+runs over its budget. Then everything is reconciled against a fault-free run of the
+same corpus in the embedded mode."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devserver.server import NewsServer, load_corpus
-from tests.reliability.harness import corpus, kafka_state, phases, reconcile
+from tests.reliability.harness import corpus, hardening, kafka_state, phases, reconcile
 from tests.reliability.harness.guard import violations
 from tests.reliability.harness.pipeline import (
     Releaser,
@@ -26,6 +28,7 @@ from tests.reliability.harness.pipeline import (
 )
 from tests.reliability.harness.stack import PrivateStack
 from tests.reliability.harness.supervisor import Supervisor, parse_metrics
+from wiredesk.records import DeadLetter
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,16 @@ class Plan:
     release_s: float
     workers_per_stage: int = 2
     drain_timeout_s: float = 300
-    faults: tuple[str, ...] = ("kill9", "storm", "broker_outage", "broker_pause", "pg_outage")
+    faults: tuple[str, ...] = (
+        "kill9",
+        "storm",
+        "broker_outage",
+        "broker_pause",
+        "pg_outage",
+        "zombie_sink",
+        "oversized_letter",
+        "poison",
+    )
 
 
 PLANS = {
@@ -68,6 +80,8 @@ class FaultRunResult:
     restarts: dict[str, int] = field(default_factory=dict)
     exit_codes: dict[str, int | None] = field(default_factory=dict)
     dead_letters: int = 0
+    letters: dict[str, Any] = field(default_factory=dict)  # hardening.classify of the DLQ
+    poison_rows: int = 0  # rows stored for the poison records (none expected)
     seconds: float = 0.0
 
     @property
@@ -90,13 +104,12 @@ def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultR
     namespace = f"rel{uuid.uuid4().hex[:8]}."
     db_url = fresh_schema(stack.database_url())
     initial = max(1, plan.articles // 10)
-    burst = plan.articles // 12  # held back for each of the three server faults
+    burst = plan.articles // 12  # held back for each of the four faults that release one
     server = NewsServer(loaded, hold_back=plan.articles - initial, feed_limit=400).start()
-    supervisor = new_supervisor(
-        worker_env(stack, db_url, namespace, workdir, server.feed_urls()), workdir
-    )
-    steady = plan.articles - initial - 3 * burst
-    releaser = Releaser(server, steady / plan.release_s, reserve=3 * burst).start()
+    env = worker_env(stack, db_url, namespace, workdir, server.feed_urls())
+    supervisor = new_supervisor({**env, **hardening.POISON_ENV}, workdir)
+    steady = plan.articles - initial - 4 * burst
+    releaser = Releaser(server, steady / plan.release_s, reserve=4 * burst).start()
     try:
         supervisor.add("poll")
         for command in phases.CONSUMER_COMMANDS:
@@ -111,6 +124,9 @@ def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultR
             "broker_outage": lambda: phases.broker_outage(ctx, plan.broker_outage_s),
             "broker_pause": lambda: phases.broker_pause(ctx, plan.broker_pause_s),
             "pg_outage": lambda: phases.postgres_outage(ctx, plan.pg_outage_s),
+            "zombie_sink": lambda: hardening.zombie_sink(ctx, db_url),
+            "oversized_letter": lambda: hardening.oversized_letters(ctx),
+            "poison": lambda: hardening.poison_records(ctx, server.publish, loaded.sites[0].site),
         }
         for fault in plan.faults:
             result.phases.append(faults[fault]())
@@ -143,6 +159,8 @@ def _drain(
     result.lags = kafka_state.group_lags(stack.bootstrap, ns)
     dlq = kafka_state.end_offsets(stack.bootstrap, ns + "news.dlq")
     result.dead_letters = sum(dlq.values())
+    letters = kafka_state.read_topic(stack.bootstrap, ns + "news.dlq")
+    result.letters = hardening.classify([DeadLetter.decode(r.value) for r in letters])
 
 
 def _reconcile(
@@ -153,6 +171,7 @@ def _reconcile(
 ) -> None:
     stored = reconcile.stored_articles(db_url, paths)
     result.rows = reconcile.row_counts(db_url)
+    result.poison_rows = reconcile.rows_like(db_url, "%/poison-%")
     ids = {a.corpus_id for a in stored}
     result.missing = sorted(set(paths.values()) - ids)
     result.unexpected = sorted(a.article_id for a in stored if a.corpus_id is None)
@@ -296,6 +315,7 @@ def summary(result: FaultRunResult) -> dict[str, Any]:
         "unexpected": len(result.unexpected),
         "lags": result.lags,
         "dead_letters": result.dead_letters,
+        "letters": result.letters,
         "dedup": result.dedup,
         "phases": [p.__dict__ for p in result.phases],
         "replays": result.replays,

@@ -9,7 +9,11 @@ Hooks, each enabled by an environment variable (none changes the stage code):
 * always: SIGUSR2 dumps every thread's stack into the worker's log (a wedged worker
   tells where it is stuck);
 * ``WIREDESK_TEST_FREEZE_SIGNAL=1``: SIGUSR1 freezes the consume loop thread for good
-  while the metrics/health thread keeps answering (catalogue M5).
+  while the metrics/health thread keeps answering (catalogue M5);
+* ``WIREDESK_TEST_POISON=1``: the stage's ``process`` spins in pure Python on a record
+  whose URL contains ``poison-<command>`` (e.g. ``poison-enrich``), until the runner's
+  per-record budget interrupts it: a stand-in for a CPU-unbounded bug, through the same
+  budget path as any stage code (issue 13, catalogue B1).
 """
 
 from __future__ import annotations
@@ -58,6 +62,34 @@ def _install_freeze() -> None:
     StageRunner.run_batch = run_batch  # type: ignore[method-assign]
 
 
+def _install_poison(command: str) -> None:
+    import dataclasses
+
+    from wiredesk.runner import StageRunner
+
+    marker = f"poison-{command}"
+    original_init = StageRunner.__init__
+
+    def init(self: StageRunner, stage: Any, *args: Any, **kwargs: Any) -> None:
+        process = stage.process
+
+        def poisoned(record: Any) -> Any:
+            if marker in str(getattr(record, "url", "")):
+                spin_forever()
+            return process(record)
+
+        original_init(self, dataclasses.replace(stage, process=poisoned), *args, **kwargs)
+
+    StageRunner.__init__ = init  # type: ignore[method-assign]
+
+
+def spin_forever() -> None:
+    """Busy Python code that never ends by itself (only the budget's signal stops it)."""
+    n = 0
+    while True:
+        n = (n * 31 + 7) % 1_000_003
+
+
 def main(argv: list[str]) -> int:
     faulthandler.register(signal.SIGUSR2, all_threads=True)
     audit = os.environ.get("WIREDESK_TEST_SOCKET_AUDIT")
@@ -70,6 +102,8 @@ def main(argv: list[str]) -> int:
         _install_crash_before_commit(table)
     if os.environ.get("WIREDESK_TEST_FREEZE_SIGNAL") == "1":
         _install_freeze()
+    if os.environ.get("WIREDESK_TEST_POISON") == "1" and argv:
+        _install_poison(argv[0])
     from wiredesk.app.cli import main as wiredesk_main
 
     return wiredesk_main(argv)
