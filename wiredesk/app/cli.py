@@ -15,7 +15,13 @@ from typing import Any
 
 import structlog
 
-from wiredesk.app.services import LONG_RUNNING, SERVICES, stop_on_signals
+from wiredesk.app.services import (
+    LONG_RUNNING,
+    SERVICES,
+    default_signals,
+    stop_early_on_signals,
+    stop_on_signals,
+)
 from wiredesk.settings import ENV_PREFIX, SettingsError, load_settings
 
 log = structlog.get_logger("wiredesk")
@@ -130,8 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stop_early_on_signals()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in LONG_RUNNING | {"replay"} and default_signals():
+        return 143  # terminated before the command began
     if args.config:
         os.environ[f"{ENV_PREFIX}CONFIG"] = args.config
     if args.command == "devserver":

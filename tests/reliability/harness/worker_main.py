@@ -91,6 +91,9 @@ def spin_forever() -> None:
 
 
 def main(argv: list[str]) -> int:
+    from wiredesk.app.services import stop_early_on_signals
+
+    stop_early_on_signals()  # as the CLI does, before the hooks' imports take their time
     faulthandler.register(signal.SIGUSR2, all_threads=True)
     audit = os.environ.get("WIREDESK_TEST_SOCKET_AUDIT")
     if audit:
