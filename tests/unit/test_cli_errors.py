@@ -97,3 +97,38 @@ def test_loopback_ports_take_plain_and_list_syntax(
 ) -> None:
     monkeypatch.setenv("WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS", value)
     assert load_settings().fetch_allow_loopback_ports[0] == 8800
+
+
+def test_read_commands_that_find_nothing_all_exit_3_and_0_when_they_find(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from wiredesk import db
+    from wiredesk.db.tables import ArticleRow
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("WIREDESK_DATABASE_URL", url)
+    db.upgrade(url)
+    assert main(["search", "harbour"]) == 3
+    assert main(["stories"]) == 3
+    assert main(["stories", "--story", "nosuch"]) == 3
+    engine = db.make_engine(url)
+    with Session(engine) as session, session.begin():
+        session.add(
+            ArticleRow(
+                article_id="a" * 32,
+                url="https://example.org/a",
+                title="Harbour crane collapses",
+                text="A crane collapsed in the harbour on Tuesday.",
+                published_at=datetime(2026, 1, 5, tzinfo=UTC),
+                content_hash="0" * 64,
+                extractor_version="test",
+                story_id="s" * 32,
+            )
+        )
+    engine.dispose()
+    assert main(["search", "harbour"]) == 0
+    assert main(["stories", "--story", "s" * 32]) == 0

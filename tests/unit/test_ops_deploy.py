@@ -214,3 +214,26 @@ def test_promtool_checks_rules_and_config_and_the_alert_unit_tests_pass(tmp_path
         text=True,
     )
     assert run.returncode == 0 and "SUCCESS" in run.stdout, run.stdout + run.stderr
+
+
+def test_containers_ship_a_default_feeds_file_that_the_poller_reads():
+    from ingest.registry import read_feeds_file
+
+    skipped: list[tuple[str, str]] = []
+    default = read_feeds_file(DEPLOY / "feeds.txt", skipped)
+    assert len(default) >= 3 and not skipped
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    poll = compose["services"]["poll"]
+    assert poll["volumes"] == ["${WIREDESK_COMPOSE_FEEDS:-./deploy/feeds.txt}:/config/feeds.txt:ro"]
+    assert poll["environment"]["WIREDESK_FEEDS_FILE"] == "/config/feeds.txt"
+    configmap = next(
+        d
+        for d in yaml.safe_load_all((DEPLOY / "k8s" / "config.yaml").read_text())
+        if d["metadata"]["name"] == "wiredesk-feeds"
+    )
+    listed = [
+        line.strip()
+        for line in configmap["data"]["feeds.txt"].splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert listed == [f.url for f in default]

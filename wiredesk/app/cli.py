@@ -1,6 +1,7 @@
 """``wiredesk``: the command line. One subcommand per service, plus demo and operations.
 
-Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 130 interrupted.
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 3 a read command
+found nothing (search, stories), 130 interrupted, 143 terminated before it began.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wiredesk.app.services import (
     LONG_RUNNING,
     SERVICES,
     default_signals,
+    service_help,
     stop_early_on_signals,
     stop_on_signals,
 )
@@ -82,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.set_defaults(handler=lambda a, s: commands().local(s))
 
-    poll = sub.add_parser("poll", help="feed poller service: feeds -> news.links, forever")
+    poll = sub.add_parser(
+        "poll",
+        help="feed poller service: feeds -> news.links, forever",
+        **_service_texts("poll"),
+    )
     poll.add_argument("--once", action="store_true", help="poll the due feeds once and exit")
     poll.add_argument(
         "--force",
@@ -96,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command, (stage, text) in SERVICES.items():
         service = sub.add_parser(
-            command, help=f"{text} (consumer group '{stage}', runs until SIGTERM)"
+            command,
+            help=f"{text} (consumer group '{stage}', runs until SIGTERM)",
+            **_service_texts(command),
         )
         service.set_defaults(
             handler=lambda a, s, st=stage: commands().stage_service(s, st, stop_on_signals())
@@ -179,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         message, code = known
         print(f"wiredesk {args.command}: {message}", file=sys.stderr)
         return code
+
+
+def _service_texts(command: str) -> dict[str, Any]:
+    description, epilog = service_help(command)
+    return {"description": description, "epilog": epilog}
 
 
 def commands() -> Any:

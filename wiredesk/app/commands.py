@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from textwrap import shorten
 from typing import TypeVar
 
 import structlog
@@ -151,9 +152,9 @@ def print_summary(console: Console, engine: Engine, counts: dict[str, int]) -> N
             r.site_name or "?",
             r.published_at.strftime("%Y-%m-%d %H:%M") if r.published_at else "?",
             str(len(r.text.split())),
-            r.title[:70],
+            shorten(r.title, 70, placeholder=" …"),
             str(story_no[r.story_id]) if r.story_id else "",
-            (titles.get(r.duplicate_of) or r.duplicate_of or "")[:40],
+            shorten(titles.get(r.duplicate_of) or r.duplicate_of or "", 40, placeholder=" …"),
         )
     console.print(table)
     duplicates = sum(1 for r in rows if r.duplicate_of)

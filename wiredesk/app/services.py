@@ -18,6 +18,60 @@ SERVICES = {
 }
 LONG_RUNNING = frozenset({"poll", *SERVICES})
 
+_COMMON = "bus, kafka_bootstrap, namespace, batch_size, metrics_port, log_format"
+# command -> what `wiredesk COMMAND --help` explains: input, output, the settings that matter
+SERVICE_HELP = {
+    "poll": (
+        "Polls every enabled feed of the registry (table feeds; the settings feeds and "
+        "feeds_file are added at start) on its schedule with conditional GET, and publishes "
+        "each entry not seen before to news.links, keyed by canonical URL. A link is marked "
+        "seen only once it is on the broker.",
+        f"poll_interval_s, poll_min_interval_s, poll_max_interval_s, poll_adaptive, "
+        f"feed_max_bytes, feed_max_items, feed_poll_workers, database_url, {_COMMON}",
+    ),
+    "fetch": (
+        "Consumes news.links and fetches each page: public addresses only (loopback ports "
+        "by fetch_allow_loopback_ports), robots.txt and Crawl-delay obeyed, size and time "
+        "bounded; publishes the raw page to news.raw. Refusals and failures go to news.dlq.",
+        "fetch_workers, fetch_host_delay_s, fetch_host_concurrency, fetch_timeout_s, "
+        "fetch_max_bytes, fetch_allow_loopback_ports, robots_enabled, user_agent, "
+        f"fetch_budget_cpu_s, {_COMMON}",
+    ),
+    "extract": (
+        "Consumes news.raw, extracts text and metadata with trafilatura in a sandboxed "
+        "worker process (time and memory bounded) and publishes news.articles.",
+        f"extract_workers, extract_timeout_s, extract_memory_mb, extract_min_chars, "
+        f"extract_budget_cpu_s, {_COMMON}",
+    ),
+    "enrich": (
+        "Consumes news.articles: detects the language, flags wire copies (the earliest "
+        "copy is the original), groups stories and tags canonical entities; publishes "
+        "news.enriched, including revised verdicts of earlier articles. Its state is in "
+        "the database.",
+        "ner_enabled, ner_model, dedup_threshold, story_threshold, story_window_hours, "
+        f"transform_retention_days, database_url, enrich_budget_cpu_s, {_COMMON}",
+    ),
+    "sink": (
+        "Consumes news.enriched and upserts articles, stories and entities into the "
+        "database, one transaction per batch; offsets are committed after it commits, and "
+        "an older version never overwrites a newer one.",
+        "database_url, db_lock_timeout_s, db_statement_timeout_s, "
+        f"db_idle_in_transaction_timeout_s, sink_budget_cpu_s, {_COMMON}",
+    ),
+}
+
+
+def service_help(command: str) -> tuple[str, str]:
+    """(description, epilog) of a service's --help."""
+    text, settings = SERVICE_HELP[command]
+    names = ", ".join(f"WIREDESK_{n.strip().upper()}" for n in settings.split(","))
+    epilog = (
+        f"Settings that matter most (env variables, or keys of the --config file): {names}. "
+        "`wiredesk config` prints them all. Runs until SIGTERM or Ctrl-C: the batch in hand "
+        "is finished and committed, then exit 0."
+    )
+    return text, epilog
+
 
 _STOP = threading.Event()
 

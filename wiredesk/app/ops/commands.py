@@ -28,6 +28,8 @@ log = structlog.get_logger("wiredesk")
 
 # service name -> stage name, so `--stage sink` works as well as `--stage write_articles`
 ALIASES = {command: stage for command, (stage, _) in SERVICES.items()}
+# exit code of a read command that found nothing (search, stories), the same everywhere
+NO_RESULT = 3
 
 
 def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
@@ -176,7 +178,7 @@ def stories(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([dict(r._mapping) for r in rows], default=str, indent=1))
     else:
         views.console().print(table)
-    return 0
+    return 0 if rows else NO_RESULT
 
 
 def search(args: argparse.Namespace, settings: Settings) -> int:
@@ -189,4 +191,4 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([h.__dict__ for h in hits], default=str, indent=1))
     else:
         views.console().print(views.hits_table(query, hits))
-    return 0 if hits else 1
+    return 0 if hits else NO_RESULT
