@@ -1,4 +1,8 @@
-"""structlog, configured once by the CLI: JSON lines for services, readable for a terminal."""
+"""structlog, configured once by the CLI: JSON lines for services, readable for a terminal.
+
+The standard library's records (kafka-python, SQLAlchemy, alembic) go through the same
+renderer, so a service's stderr is JSON lines only, never a bare message.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +20,26 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     numeric = getattr(logging, level.upper())
-    logging.basicConfig(
-        level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(message)s"
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    handler = logging.StreamHandler(_CurrentStderr())  # type: ignore[arg-type]
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, _level, stamp],
+        )
     )
+    handler.set_name("wiredesk")
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "wiredesk"] + [handler]
+    root.setLevel(max(numeric, logging.WARNING))
+    # "No partition metadata for topic": the assignor's note while a topic's metadata is
+    # still on its way at a consumer's first join; the consumer retries by itself
+    logging.getLogger("kafka.coordinator.assignors").setLevel(logging.ERROR)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -31,6 +47,14 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
+
+
+def _level(_logger: object, _name: str, event: dict) -> dict:
+    """The stdlib record's level under the key our own lines use."""
+    record = event.get("_record")
+    if record is not None:
+        event["level"] = record.levelname.lower()
+    return event
 
 
 class _CurrentStderr:

@@ -49,10 +49,14 @@ def test_private_addresses_are_refused_unless_explicitly_allowed(sqlite_url, sql
         assert conn.scalar(select(func.count()).select_from(ArticleRow)) == 0
 
 
-def test_demo_command_prints_a_summary_of_what_it_ingested(tmp_path, capsys):
+def test_demo_command_prints_a_summary_of_what_it_ingested(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("WIREDESK_LOG_LEVEL", raising=False)
     db = tmp_path / "demo.db"
     assert main(["demo", "--db", str(db)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # an interactive command logs only problems: no info lines around its table
+    assert '"level": "info"' not in captured.err and "[info" not in captured.err
     n = len(load_corpus().articles)
     assert f"{n} articles ingested" in out
     assert f"articles stored: {n}" in out

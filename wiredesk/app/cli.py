@@ -167,7 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from wiredesk.logs import configure_logging
 
-    configure_logging(settings.log_format, settings.log_level)
+    level = settings.log_level
+    if (
+        args.command not in LONG_RUNNING | {"replay"}
+        and "log_level" not in settings.model_fields_set
+    ):
+        level = "warning"  # interactive commands print tables: only problems go to the log
+    configure_logging(settings.log_format, level)
     if args.command not in LONG_RUNNING and not (args.debug or settings.log_level == "debug"):
         # kafka-python's own connection chatter would bury the one-line error
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
