@@ -299,8 +299,10 @@ def load_settings(**overrides: Any) -> Settings:
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"])
             got = err.get("input")
-            hint = f" (got {got!r:.80})" if not isinstance(got, dict) else ""
             message = err["msg"].removeprefix("Value error, ")
+            shown = f"{got!r:.80}"
+            quoted = isinstance(got, dict) or shown in message  # the message quotes it
+            hint = "" if quoted else f" (got {shown})"
             if not name:  # a rule across settings: its message names them
                 problems.append(message)
                 continue

@@ -132,3 +132,10 @@ def test_read_commands_that_find_nothing_all_exit_3_and_0_when_they_find(
     engine.dispose()
     assert main(["search", "harbour"]) == 0
     assert main(["stories", "--story", "s" * 32]) == 0
+
+
+def test_a_bad_value_is_quoted_once(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.setenv("WIREDESK_KAFKA_BOOTSTRAP", "localhost")
+    assert main(["config"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.count("'localhost'") == 1 and "WIREDESK_KAFKA_BOOTSTRAP" in line
