@@ -280,10 +280,16 @@ def postgres_outage(ctx: Context, seconds: float) -> PhaseReport:
 
 
 def redeliver_tail(ctx: Context, topic: str, count: int) -> int:
-    """Publish the last ``count`` records of ``topic`` again, same keys and bytes."""
+    """Publish about ``count`` of the newest records of ``topic`` again, same keys and
+    bytes: the tail of every partition (so that every member of the consuming group, a
+    worker that just joined included, gets work), up to ``count`` in all."""
     from wiredesk.bus.kafka import KafkaBus
 
-    records = kafka_state.read_topic(ctx.stack.bootstrap, ctx.namespace + topic)[-count:]
+    by_partition: dict[int, list[Any]] = {}
+    for r in kafka_state.read_topic(ctx.stack.bootstrap, ctx.namespace + topic):
+        by_partition.setdefault(r.partition, []).append(r)
+    each = -(-count // max(len(by_partition), 1))
+    records = [r for part in by_partition.values() for r in part[-each:]][:count]
     bus = KafkaBus(ctx.stack.bootstrap, namespace=ctx.namespace, client_id="fault-run")
     try:
         for r in records:
