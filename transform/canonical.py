@@ -53,7 +53,7 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from transform.translit import readable_word, spell, system, word_key
+from transform.translit import foreign, readable_word, slavic, spell, system, word_key
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
 ALIAS_FUZZY_RATIO = 85.0
@@ -89,11 +89,20 @@ def normal(name: str) -> str:
     return " ".join(text.split())
 
 
-def match_key(name: str) -> str:
-    """The transliteration key two spellings of one name share (:mod:`transform.translit`)."""
+def _keyed(name: str) -> tuple[list[str], list[str], bool, bool]:
+    """A name's normal-form words, their keys, whether it reads as a Slavic name and
+    whether its id is spelled from its keys (Slavic, or a word English text does not use)."""
     form = normal(name)
     written_in = system(form)
-    return " ".join(word_key(w, written_in) for w in form.split())
+    is_slavic = slavic(form, written_in)
+    words = form.split()
+    keys = [word_key(w, written_in, is_slavic) for w in words]
+    return words, keys, is_slavic, is_slavic or foreign(form)
+
+
+def match_key(name: str) -> str:
+    """The transliteration key two spellings of one name share (:mod:`transform.translit`)."""
+    return " ".join(_keyed(name)[1])
 
 
 def display(key: str) -> str:
@@ -104,9 +113,10 @@ def display(key: str) -> str:
 def readable(name: str) -> str:
     """What a name's id is made of: each word as written where English text uses it
     (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
-    form = normal(name)
-    written_in = system(form)
-    return " ".join(readable_word(w, word_key(w, written_in)) for w in form.split())
+    words, keys, is_slavic, respell = _keyed(name)
+    return " ".join(
+        readable_word(w, k, respell, is_slavic) for w, k in zip(words, keys, strict=True)
+    )
 
 
 def slug(form: str) -> str:

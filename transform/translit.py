@@ -55,6 +55,7 @@ Tyndall, Vyvyan / Vivian), so they are not re-spelled.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from functools import lru_cache
 
@@ -159,6 +160,44 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
 }
 
 
+# Key shapes only Slavic names (and their transliterations) take: Lavrov / Lawrow (-oV),
+# Lysychansk (-Zk), Dostoevsky (-ZkB), Tymoshenko, Yanukovych (-VIC), Volgograd.
+# regex-audit: linear because it sees one word key of at most MAX_WORD chars
+_SLAVIC_SHAPE = re.compile(
+    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod)$"
+)
+# Applied (before the common rules) to a name that looks Slavic: the Russian -ei/-ey/-ej
+# ending, French -guei (Sergueï), final -i after a consonant (Vitali / Vitaly), yo (ё).
+_SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
+    # regex-audit: linear because each rule sees one word of at most MAX_WORD chars
+    (re.compile(p), r, n)
+    for p, r, n in (
+        (r"(?<=g)u(?=e[iyj]$)", "", 5),
+        (r"(?<=[^aeiou]e)[iyj]$", "F", 5),
+        (r"(?<=[bcdfgklmnprstvz])i$", "B", 6),
+        (r"(?<=[^aeiou])yo", "O", MIN_WORD),
+        (r"(?<=[aiu])[yj]?(?=e[vwV]a?$)", "D", 5),
+        (r"ou", "U", MIN_WORD),
+    )
+)
+
+
+def slavic(form: str, written_in: str = "en") -> bool:
+    """Whether a normal-form name looks like a transliterated Slavic name: a word of a
+    Slavic shape (-ov, -sky, -enko, -vich, -grad, ...) or with a sound only
+    transliterations write (kh, zh, shch, -iy; see :data:`SLAVIC`)."""
+    words = [w for w in form.split() if MIN_WORD <= len(w) <= MAX_WORD and w.isalpha()]
+    keys = [word_key(w, written_in) for w in words]
+    return any(_SLAVIC_SHAPE.search(k) or SLAVIC.intersection(k) for k in keys)
+
+
+def foreign(form: str) -> bool:
+    """Whether a normal-form name has a word (4+ letters) English text does not use."""
+    return any(
+        frequency(w) < KNOWN for w in form.split() if MIN_WORD <= len(w) <= MAX_WORD and w.isalpha()
+    )
+
+
 def system(form: str) -> str:
     """The romanisation a normal-form name is written in: German, French or English."""
     words = [w for w in form.split() if MIN_WORD <= len(w) <= MAX_WORD]
@@ -167,12 +206,13 @@ def system(form: str) -> str:
     return "fr" if any(_FRENCH.search(w) for w in words) else "en"
 
 
-def word_key(word: str, written_in: str = "en") -> str:
+def word_key(word: str, written_in: str = "en", slavic_name: bool = False) -> str:
     """The key of one normal-form word (see the module docstring)."""
     if not MIN_WORD <= len(word) <= MAX_WORD or not word.isalpha():
         return word
     length = len(word)
-    for pattern, repl, min_length in _SYSTEM_RULES[written_in] + _RULES:
+    extra = _SLAVIC_RULES if slavic_name else ()
+    for pattern, repl, min_length in _SYSTEM_RULES[written_in] + extra + _RULES:
         if length >= min_length:
             word = pattern.sub(repl, word)
     return word
@@ -192,11 +232,18 @@ def frequency(word: str) -> float:
 SLAVIC = frozenset("FBJQYX")  # placeholders (almost) only transliterations produce
 
 
-def readable_word(word: str, key_word: str) -> str:
+def readable_word(
+    word: str, key_word: str, respell: bool = False, slavic_name: bool = False
+) -> str:
     """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
     Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
     lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
     Graivoron -> grayvoron); else as written (Gudjohnsen)."""
+    if respell:
+        best = best_spelling(key_word)
+        known = frequency(best)
+        if (slavic_name or known >= KNOWN) and known >= frequency(word):
+            return best
     spelled = spell(key_word)
     transliterated = bool(SLAVIC.intersection(key_word))
     if frequency(word) >= KNOWN:
@@ -229,3 +276,15 @@ def spell(key_word: str) -> str:
         if best_score < score < NAME_BAND:
             best, best_score = candidate, score
     return best
+
+
+@lru_cache(maxsize=65536)
+def best_spelling(key_word: str) -> str:
+    """The spelling of a key word English text uses most (Sergei for Sergei / Sergey /
+    Sergej, Lavrov for Lawrow), else its first (BGN/PCGN-style) spelling: a function of
+    the key alone, so every spelling of a transliterated name gets one id."""
+    slots = [SPELLINGS.get(ch, (ch,)) for ch in key_word]
+    if math.prod(len(options) for options in slots) > MAX_CANDIDATES:
+        return "".join(options[0] for options in slots)
+    candidates = enumerate("".join(combo) for combo in itertools.product(*slots))
+    return max(candidates, key=lambda ic: (frequency(ic[1]), -ic[0]))[1]
