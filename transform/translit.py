@@ -82,6 +82,8 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"^ye|^e", "E"),
         (r"(?<=ts)ine$", "in"),
         (r"(?<=and)(?:er|re|r)$", "R"),
+        (r"(?<=g)u(?=e[iyj]$)", ""),
+        (r"(?<=[^aeiou])e[iyj]$", "G"),
         (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
         (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
         (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
@@ -116,12 +118,13 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "B": ("y", "iy", "yy", "yi", "ii"),
     "D": ("", "y", "j"),
     "R": ("er", "r", "re"),
+    "G": ("ei", "ey"),
 }
 
 
 # regex-audit: linear because it sees one word of at most MAX_WORD chars
 _GERMAN = re.compile(
-    r"tsch|sch|[^aeiou]j[aeiou]|[oei]wa?$|[iey]j$|w\w*(?:sk|skij|skaja|grad|gorod)$"
+    r"tsch|sch|[^aeioud]j[aeiou]|[oei]wa?$|[iey]j$|w\w*(?:sk|skij|skaja|grad|gorod)$"
 )
 # regex-audit: linear because it sees one word of at most MAX_WORD chars
 _FRENCH = re.compile(r"chtch|ï|ou\w*ch\w*(?:ko|ev|ov|ine)$|(?<=[aeiou])j(?=ine$)")
@@ -166,14 +169,12 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
 _SLAVIC_SHAPE = re.compile(
     r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod)$"
 )
-# Applied (before the common rules) to a name that looks Slavic: the Russian -ei/-ey/-ej
-# ending, French -guei (Sergueï), final -i after a consonant (Vitali / Vitaly), yo (ё).
+# Applied (before the common rules) to a name that looks Slavic:
+# final -i after a consonant (Vitali / Vitaly), yo (ё), -ayev / -aev, ou.
 _SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     # regex-audit: linear because each rule sees one word of at most MAX_WORD chars
     (re.compile(p), r, n)
     for p, r, n in (
-        (r"(?<=g)u(?=e[iyj]$)", "", 5),
-        (r"(?<=[^aeiou]e)[iyj]$", "F", 5),
         (r"(?<=[bcdfgklmnprstvz])i$", "B", 6),
         (r"(?<=[^aeiou])yo", "O", MIN_WORD),
         (r"(?<=[aiu])[yj]?(?=e[vwV]a?$)", "D", 5),
@@ -232,17 +233,17 @@ def frequency(word: str) -> float:
 SLAVIC = frozenset("FBJQYX")  # placeholders (almost) only transliterations produce
 
 
-def readable_word(
-    word: str, key_word: str, respell: bool = False, slavic_name: bool = False
-) -> str:
+def readable_word(word: str, key_word: str, respell: bool = False) -> str:
     """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
     Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
     lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
-    Graivoron -> grayvoron); else as written (Gudjohnsen)."""
+    Graivoron -> grayvoron); else as written (Gudjohnsen). With ``respell`` (a Slavic
+    name, or one with a word English text does not use) a word takes its key's most used
+    spelling unless it is itself used more (Sergey and Sergej -> sergei, Tschernihiw ->
+    chernihiv), so every spelling of the key gets one id."""
     if respell:
         best = best_spelling(key_word)
-        known = frequency(best)
-        if (slavic_name or known >= KNOWN) and known >= frequency(word):
+        if frequency(best) >= frequency(word):
             return best
     spelled = spell(key_word)
     transliterated = bool(SLAVIC.intersection(key_word))
