@@ -67,7 +67,11 @@ _POSSESSIVE = re.compile(r"['’]s\b")
 _APOSTROPHE = re.compile(r"(?<=\w)['’ʼ](?=\w)")  # soft sign: Zelens'kyi
 _NON_WORD = re.compile(r"[\W_]+")
 _ARTICLE = re.compile(r"\b(?:al|el|ad|ash|as|ar)-(?=\w)")  # Arabic article: al-Gaddafi
-_LEGAL = re.compile(r"(?<=\w) (?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$")
+_LEGAL = re.compile(
+    r"(?<=\w) (?:technologies )?(?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$|(?<=\w) technologies$"
+)
+# a lone middle initial between two words: Dirk A. Kempthorne (not George H. W. Bush)
+_INITIAL = re.compile(r"(?<=\w\w) [a-z](?= \w\w)")
 _LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")  # u s geological -> us geological
 _CONNECTORS = {"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van", "&"}
 _CONTEXT_LABELS = {"PER": "person", "LOC": "thing", "ORG": "thing", "MISC": "thing"}
@@ -85,7 +89,7 @@ def normal(name: str) -> str:
             break
         text = stripped
     text = _LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
-    text = _LEGAL.sub("", text)
+    text = _INITIAL.sub("", _LEGAL.sub("", text))
     return " ".join(text.split())
 
 
@@ -94,10 +98,10 @@ def _keyed(name: str) -> tuple[list[str], list[str], bool, bool]:
     whether its id is spelled from its keys (Slavic, or a word English text does not use)."""
     form = normal(name)
     written_in = system(form)
-    is_slavic = slavic(form, written_in)
+    is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     words = form.split()
-    keys = [word_key(w, written_in, is_slavic) for w in words]
-    return words, keys, is_slavic, is_slavic or foreign(form)
+    keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
+    return words, keys, is_slavic, is_slavic or is_foreign
 
 
 def match_key(name: str) -> str:

@@ -170,7 +170,7 @@ _SLAVIC_SHAPE = re.compile(
     r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod)$"
 )
 # Applied (before the common rules) to a name that looks Slavic:
-# final -i after a consonant (Vitali / Vitaly), yo (ё), -ayev / -aev, ou.
+# final -i after a consonant (Vitali / Vitaly), yo (ё), -ayev / -aev.
 _SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     # regex-audit: linear because each rule sees one word of at most MAX_WORD chars
     (re.compile(p), r, n)
@@ -178,9 +178,10 @@ _SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[bcdfgklmnprstvz])i$", "B", 6),
         (r"(?<=[^aeiou])yo", "O", MIN_WORD),
         (r"(?<=[aiu])[yj]?(?=e[vwV]a?$)", "D", 5),
-        (r"ou", "U", MIN_WORD),
     )
 )
+# Applied to a Slavic name or one with a word English text does not use: French ou for u.
+_FOREIGN_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = ((re.compile(r"ou"), "U", MIN_WORD),)
 
 
 def slavic(form: str, written_in: str = "en") -> bool:
@@ -207,12 +208,15 @@ def system(form: str) -> str:
     return "fr" if any(_FRENCH.search(w) for w in words) else "en"
 
 
-def word_key(word: str, written_in: str = "en", slavic_name: bool = False) -> str:
+def word_key(
+    word: str, written_in: str = "en", slavic_name: bool = False, foreign_name: bool = False
+) -> str:
     """The key of one normal-form word (see the module docstring)."""
     if not MIN_WORD <= len(word) <= MAX_WORD or not word.isalpha():
         return word
     length = len(word)
     extra = _SLAVIC_RULES if slavic_name else ()
+    extra += _FOREIGN_RULES if slavic_name or foreign_name else ()
     for pattern, repl, min_length in _SYSTEM_RULES[written_in] + extra + _RULES:
         if length >= min_length:
             word = pattern.sub(repl, word)
