@@ -66,6 +66,8 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     # regex-audit: linear because each rule sees one word of at most MAX_WORD chars
     (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
     for rule in (
+        (r"dzh|dsch", "j"),
+        (r"(?<=[aeiouy])gh(?=[aeiouy])", "g"),
         (r"shch|schtsch|chtch", "Q"),
         (r"tsch|tch", "C"),
         (r"sch", "S"),
