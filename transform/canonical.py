@@ -118,7 +118,9 @@ def readable(name: str) -> str:
     """What a name's id is made of: each word as written where English text uses it
     (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
     words, keys, is_slavic, respell = _keyed(name)
-    return " ".join(readable_word(w, k, respell) for w, k in zip(words, keys, strict=True))
+    return " ".join(
+        readable_word(w, k, respell, is_slavic) for w, k in zip(words, keys, strict=True)
+    )
 
 
 def slug(form: str) -> str:

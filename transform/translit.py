@@ -237,9 +237,12 @@ def frequency(word: str) -> float:
 
 
 SLAVIC = frozenset("FBJQYX")  # placeholders (almost) only transliterations produce
+TRANSLITERATED = SLAVIC | {"G"}  # and -ei / -ey, which English names also end in
 
 
-def readable_word(word: str, key_word: str, respell: bool = False) -> str:
+def readable_word(
+    word: str, key_word: str, respell: bool = False, slavic_name: bool = False
+) -> str:
     """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
     Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
     lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
@@ -247,12 +250,12 @@ def readable_word(word: str, key_word: str, respell: bool = False) -> str:
     name, or one with a word English text does not use) a word takes its key's most used
     spelling unless it is itself used more (Sergey and Sergej -> sergei, Tschernihiw ->
     chernihiv), so every spelling of the key gets one id."""
-    if respell:
+    transliterated = bool(TRANSLITERATED.intersection(key_word))
+    if respell and (slavic_name or transliterated or frequency(word) < KNOWN):
         best = best_spelling(key_word)
         if frequency(best) >= frequency(word):
             return best
     spelled = spell(key_word)
-    transliterated = bool(SLAVIC.intersection(key_word))
     if frequency(word) >= KNOWN:
         # a spelling English text uses gives way only to a more common spelling of the
         # same transliterated name (Yevgeniy -> evgeny, Valerii -> valery)
