@@ -93,20 +93,27 @@ def normal(name: str) -> str:
     return " ".join(text.split())
 
 
-def _keyed(name: str) -> tuple[list[str], list[str], bool, bool]:
-    """A name's normal-form words, their keys, whether it reads as a Slavic name and
-    whether its id is spelled from its keys (Slavic, or a word English text does not use)."""
+@dataclass(frozen=True)
+class _Keyed:
+    words: list[str]
+    keys: list[str]
+    written_in: str  # the romanisation system: en, de or fr
+    slavic: bool  # reads as a Slavic name
+    respell: bool  # its id is spelled from its keys (Slavic, or a word English lacks)
+
+
+def _keyed(name: str) -> _Keyed:
     form = normal(name)
     written_in = system(form)
     is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     words = form.split()
     keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
-    return words, keys, is_slavic, is_slavic or is_foreign
+    return _Keyed(words, keys, written_in, is_slavic, is_slavic or is_foreign)
 
 
 def match_key(name: str) -> str:
     """The transliteration key two spellings of one name share (:mod:`transform.translit`)."""
-    return " ".join(_keyed(name)[1])
+    return " ".join(_keyed(name).keys)
 
 
 def display(key: str) -> str:
@@ -117,9 +124,10 @@ def display(key: str) -> str:
 def readable(name: str) -> str:
     """What a name's id is made of: each word as written where English text uses it
     (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
-    words, keys, is_slavic, respell = _keyed(name)
+    k = _keyed(name)
     return " ".join(
-        readable_word(w, k, respell, is_slavic) for w, k in zip(words, keys, strict=True)
+        readable_word(w, kw, k.respell, k.slavic, k.written_in)
+        for w, kw in zip(k.words, k.keys, strict=True)
     )
 
 

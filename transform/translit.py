@@ -183,7 +183,9 @@ _SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     )
 )
 # Applied to a Slavic name or one with a word English text does not use: French ou for u.
-_FOREIGN_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = ((re.compile(r"ou"), "U", MIN_WORD),)
+_FOREIGN_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = (
+    (re.compile(r"ou(?!sk)"), "U", MIN_WORD),
+)
 
 
 def slavic(form: str, written_in: str = "en") -> bool:
@@ -241,7 +243,11 @@ TRANSLITERATED = SLAVIC | {"G"}  # and -ei / -ey, which English names also end i
 
 
 def readable_word(
-    word: str, key_word: str, respell: bool = False, slavic_name: bool = False
+    word: str,
+    key_word: str,
+    respell: bool = False,
+    slavic_name: bool = False,
+    written_in: str = "en",
 ) -> str:
     """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
     Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
@@ -253,7 +259,12 @@ def readable_word(
     transliterated = bool(TRANSLITERATED.intersection(key_word))
     if respell and (slavic_name or transliterated or frequency(word) < KNOWN):
         best = best_spelling(key_word)
-        if frequency(best) >= frequency(word):
+        known = frequency(best)
+        # no spelling attested: a German or French one takes the BGN-style spelling unless
+        # i / y is in doubt (Pokrowsk -> pokrovsk; Schytomyr stays), an English one stays
+        # as written (Kyrylo, Grigoropoulos, not kirilo, grigoropulos)
+        guess = written_in != "en" and "I" not in key_word
+        if known >= frequency(word) and (known > 0 or guess):
             return best
     spelled = spell(key_word)
     if frequency(word) >= KNOWN:
