@@ -9,8 +9,9 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    ``anyascii`` (Зеленский -> Zelenskiy, Грайворон -> Grayvoron; chosen over Unidecode
    for its BGN-like, English-readable Cyrillic, wider script coverage and ISC licence,
    where Unidecode is GPL), case-folded, titles ("President", "Gov.") and possessives
-   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd) and the
-   Arabic article (al-Gaddafi) dropped.
+   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd, a final
+   Technologies), a lone middle initial (Dirk A. Kempthorne; not George H. W. Bush) and
+   the Arabic article (al-Gaddafi) dropped.
 2. **Match key** (:func:`match_key`, :mod:`transform.translit`): the sounds that English,
    German and French romanisations write differently become one placeholder each (kh/h ->
    X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised from the spelling:
@@ -21,7 +22,9 @@ across articles) but make the first-seen spelling the id, or ids that change lat
 3. **Readable id** (:func:`readable`): each word as English text writes it if it does
    (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
    BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for
-   Gorbatschow, ``zelensky`` for Zelenskyy -- never an artefact like ``moscov``. Ids carry
+   Gorbatschow, ``zelensky`` for Zelenskyy -- never an artefact like ``moscov``; in a
+   Slavic name or one with a word English text does not use, every word takes its key's
+   most used spelling (Sergey, Sergej Lawrow -> ``sergei-lavrov``). Ids carry
    no label: a place tagged GPE, LOC, ORG or MISC is one entity (no ``loc:x`` vs
    ``misc:x``); the label is an attribute (the majority label of the mentions).
 4. **In-article merging** (context): within one article, mentions of one kind (person

@@ -27,6 +27,7 @@ K     ks, x                                       Oleksandr / Olexandr
 Z     s, ss (not initial)                         Odesa / Odessa
 Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
 R     -ander, -andr, -andre                       Alexander / Aleksandr / Alexandre
+G     -ei, -ey, -ej after a consonant             Sergei / Sergey / Sergej / Sergueï
 ====  ==========================================  ================================
 
 plus "-ov" after a hushing sound as "-ev" (Gorbachov / Gorbachev), French "gu" before
@@ -36,6 +37,12 @@ Donetsk). The system a name is written in is recognised from its spelling (tsch,
 German or French reading of ch, s, z, w, j and ou applies only there. Words under 4
 letters are kept as they are, and a word-initial "h" or "ch" is never read as kh, so Khan
 and Han, Hart and Chart keep different keys.
+
+"dzh" and German "dsch" are read as j (Tadzhikistan / Tajikistan), "gh" between vowels
+as g (Daghestan). A name that looks Slavic (:func:`slavic`: a key shape such as -oV,
+-Zk, -ZkB, -enko, -VIC, -grad, or a sound of :data:`SLAVIC`) also gets final -i after a
+consonant as B (Vitali / Vitaly), yo as O, -ayev / -aev, -iyev / -iev as one sound and
+(as a name with a word English text does not use) French "ou" as u (Kouleba).
 
 The key is a pure function of the name, so every worker gives every spelling of a name
 the same key in any order. Ids are made of readable words (:func:`readable_word`): a word
@@ -49,7 +56,12 @@ transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spell
 (Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
 Other pairs of spellings English text both uses (Odesa / Odessa, Lisichansk / Lysychansk)
 keep their own ids: y/i, s/ss and the like also tell English names apart (Tindall /
-Tyndall, Vyvyan / Vivian), so they are not re-spelled.
+Tyndall, Vyvyan / Vivian, Fischer / Fisher), so they are not re-spelled -- unless the
+name is Slavic or has a word English text does not use (``respell``): then every word
+takes its key's most used spelling (:func:`best_spelling`) unless it is itself used
+more, so Sergei, Sergey and Sergej Lavrov, or Lisichansk and Lysychansk, share one id;
+an attested word of a merely unattested name (Joschka Fischer) is re-spelled only if its
+key holds a transliteration sound.
 """
 
 from __future__ import annotations
