@@ -272,10 +272,12 @@ def readable_word(
     if respell and (slavic_name or transliterated or frequency(word) < KNOWN):
         best = best_spelling(key_word)
         known = frequency(best)
-        # no spelling attested: a German or French one takes the BGN-style spelling unless
-        # i / y is in doubt (Pokrowsk -> pokrovsk; Schytomyr stays), an English one stays
-        # as written (Kyrylo, Grigoropoulos, not kirilo, grigoropulos)
-        guess = written_in != "en" and "I" not in key_word
+        # no spelling attested: the BGN-style spelling, unless i / y is in doubt
+        # (Pokrowsk, Kupyansk -> pokrovsk, kupiansk; Kyrylo, Schytomyr stay) or, in an
+        # English spelling, the name is not Slavic (Subryan) or it would drop letters
+        # (Grigoropoulos, Cherkessk stay)
+        english = slavic_name and len(best) == len(word)
+        guess = "I" not in key_word and (written_in != "en" or english)
         if known >= frequency(word) and (known > 0 or guess):
             return best
     spelled = spell(key_word)
