@@ -201,12 +201,16 @@ _FOREIGN_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = (
 
 
 def slavic(form: str, written_in: str = "en") -> bool:
-    """Whether a normal-form name looks like a transliterated Slavic name: a word of a
-    Slavic shape (-ov, -sky, -enko, -vich, -grad, ...) or with a sound only
-    transliterations write (kh, zh, shch, -iy; see :data:`SLAVIC`)."""
+    """Whether a normal-form name looks like a transliterated Slavic name: a word (5+
+    letters) of a Slavic shape (-ov, -sky, -enko, -vich, -grad, ...), or one English
+    text does not use with a sound only transliterations write (kh, zh, shch, -iy; see
+    :data:`SLAVIC`; English words such as yearly, Zhou, Chow or Bois do not count)."""
     words = [w for w in form.split() if MIN_WORD <= len(w) <= MAX_WORD and w.isalpha()]
-    keys = [word_key(w, written_in) for w in words]
-    return any(_SLAVIC_SHAPE.search(k) or SLAVIC.intersection(k) for k in keys)
+    return any(
+        (len(w) > MIN_WORD and _SLAVIC_SHAPE.search(k))
+        or (SLAVIC.intersection(k) and frequency(w) < KNOWN)
+        for w, k in ((w, word_key(w, written_in)) for w in words)
+    )
 
 
 def foreign(form: str) -> bool:

@@ -222,3 +222,9 @@ def test_father_and_son_stay_apart_within_one_article():
     for a, b in [("George W. Bush", "George H. W. Bush"), ("Kim Jong-un", "Kim Jong-il")]:
         together = ids(M("PER", a), M("PER", b))
         assert together[0] != together[1]
+
+
+@pytest.mark.parametrize("word", ["yearly", "Chow", "Zhou", "Bois", "Marlow", "Glasgow"])
+def test_english_words_with_transliteration_letters_keep_their_spelling(word):
+    # their keys hold Slavic sounds (ye-, ch, zh, -ow), yet they are no transliterations
+    assert readable(word) == normal(word)
