@@ -73,8 +73,8 @@ _ARTICLE = re.compile(r"\b(?:al|el|ad|ash|as|ar)-(?=\w)")  # Arabic article: al-
 _LEGAL = re.compile(
     r"(?<=\w) (?:technologies )?(?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$|(?<=\w) technologies$"
 )
-# a lone middle initial between two words: Dirk A. Kempthorne (not George H. W. Bush)
-_INITIAL = re.compile(r"(?<=\w\w) [a-z](?= \w\w)")
+# a lone middle initial with its period: Dirk A. Kempthorne (not George H. W. Bush, Plan B)
+_INITIAL = re.compile(r"(?<=\w\w)\s+[a-z]\.\s*(?=\w\w)")
 _LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")  # u s geological -> us geological
 _CONNECTORS = {"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van", "&"}
 _CONTEXT_LABELS = {"PER": "person", "LOC": "thing", "ORG": "thing", "MISC": "thing"}
@@ -85,14 +85,14 @@ def normal(name: str) -> str:
     text = anyascii(_ARTICLE.sub("", name)).casefold()
     text = _POSSESSIVE.sub("", text)
     text = _APOSTROPHE.sub("", text)
-    text = _NON_WORD.sub(" ", text).strip()
+    text = _NON_WORD.sub(" ", _INITIAL.sub(" ", text)).strip()
     while True:
         stripped = _TITLES.sub("", text)
         if stripped == text:
             break
         text = stripped
     text = _LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
-    text = _INITIAL.sub("", _LEGAL.sub("", text))
+    text = _LEGAL.sub("", text)
     return " ".join(text.split())
 
 

@@ -208,6 +208,7 @@ def test_general_rules_give_unlisted_variants_one_id(spellings):
         ("Sherri Shepherd", "Sherry Shepherd"),
         ("Luis Figo", "Louis Figo"),
         ("George W. Bush", "George H. W. Bush"),
+        ("Plan B Entertainment", "Plan Entertainment"),
         ("Kim Jong-un", "Kim Jong-il"),
     ],
 )
