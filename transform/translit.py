@@ -178,10 +178,11 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
 
 
 # Key shapes only Slavic names (and their transliterations) take: Lavrov / Lawrow (-oV),
-# Lysychansk (-Zk), Dostoevsky (-ZkB), Tymoshenko, Yanukovych (-VIC), Volgograd.
+# Lysychansk (-Zk), Dostoevsky (-ZkB), Tymoshenko, Yanukovych (-VIC), Volgograd; and the
+# -stan and -burg of place names transliterated as often (Dagestan, Yekaterinburg).
 # regex-audit: linear because it sees one word key of at most MAX_WORD chars
 _SLAVIC_SHAPE = re.compile(
-    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod)$"
+    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod|Ztan|bUrg)$"
 )
 # Applied (before the common rules) to a name that looks Slavic:
 # final -i after a consonant (Vitali / Vitaly), yo (ё), -ayev / -aev.
