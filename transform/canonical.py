@@ -9,8 +9,9 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    ``anyascii`` (Зеленский -> Zelenskiy, Грайворон -> Grayvoron; chosen over Unidecode
    for its BGN-like, English-readable Cyrillic, wider script coverage and ISC licence,
    where Unidecode is GPL), case-folded, titles ("President", "Gov.") and possessives
-   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd) and the
-   Arabic article (al-Gaddafi) dropped.
+   dropped, spaced letters joined (U.S. -> us), company suffixes (Inc, Corp, Ltd, a final
+   Technologies), a lone middle initial (Dirk A. Kempthorne; not George H. W. Bush) and
+   the Arabic article (al-Gaddafi) dropped.
 2. **Match key** (:func:`match_key`, :mod:`transform.translit`): the sounds that English,
    German and French romanisations write differently become one placeholder each (kh/h ->
    X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised from the spelling:
@@ -21,7 +22,9 @@ across articles) but make the first-seen spelling the id, or ids that change lat
 3. **Readable id** (:func:`readable`): each word as English text writes it if it does
    (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
    BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for
-   Gorbatschow, ``zelensky`` for Zelenskyy -- never an artefact like ``moscov``. Ids carry
+   Gorbatschow, ``zelensky`` for Zelenskyy -- never an artefact like ``moscov``; in a
+   Slavic name or one with a word English text does not use, every word takes its key's
+   most used spelling (Sergey, Sergej Lawrow -> ``sergei-lavrov``). Ids carry
    no label: a place tagged GPE, LOC, ORG or MISC is one entity (no ``loc:x`` vs
    ``misc:x``); the label is an attribute (the majority label of the mentions).
 4. **In-article merging** (context): within one article, mentions of one kind (person
@@ -53,7 +56,7 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from transform.translit import readable_word, spell, system, word_key
+from transform.translit import foreign, readable_word, slavic, spell, system, word_key
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
 ALIAS_FUZZY_RATIO = 85.0
@@ -67,7 +70,11 @@ _POSSESSIVE = re.compile(r"['’]s\b")
 _APOSTROPHE = re.compile(r"(?<=\w)['’ʼ](?=\w)")  # soft sign: Zelens'kyi
 _NON_WORD = re.compile(r"[\W_]+")
 _ARTICLE = re.compile(r"\b(?:al|el|ad|ash|as|ar)-(?=\w)")  # Arabic article: al-Gaddafi
-_LEGAL = re.compile(r"(?<=\w) (?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$")
+_LEGAL = re.compile(
+    r"(?<=\w) (?:technologies )?(?:inc|corp|co|ltd|llc|plc|gmbh|ag|sa)$|(?<=\w) technologies$"
+)
+# a lone middle initial with its period: Dirk A. Kempthorne (not George H. W. Bush, Plan B)
+_INITIAL = re.compile(r"(?<=\w\w)\s+[a-z]\.\s*(?=\w\w)")
 _LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")  # u s geological -> us geological
 _CONNECTORS = {"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van", "&"}
 _CONTEXT_LABELS = {"PER": "person", "LOC": "thing", "ORG": "thing", "MISC": "thing"}
@@ -78,7 +85,7 @@ def normal(name: str) -> str:
     text = anyascii(_ARTICLE.sub("", name)).casefold()
     text = _POSSESSIVE.sub("", text)
     text = _APOSTROPHE.sub("", text)
-    text = _NON_WORD.sub(" ", text).strip()
+    text = _NON_WORD.sub(" ", _INITIAL.sub(" ", text)).strip()
     while True:
         stripped = _TITLES.sub("", text)
         if stripped == text:
@@ -89,11 +96,27 @@ def normal(name: str) -> str:
     return " ".join(text.split())
 
 
-def match_key(name: str) -> str:
-    """The transliteration key two spellings of one name share (:mod:`transform.translit`)."""
+@dataclass(frozen=True)
+class _Keyed:
+    words: list[str]
+    keys: list[str]
+    written_in: str  # the romanisation system: en, de or fr
+    slavic: bool  # reads as a Slavic name
+    respell: bool  # its id is spelled from its keys (Slavic, or a word English lacks)
+
+
+def _keyed(name: str) -> _Keyed:
     form = normal(name)
     written_in = system(form)
-    return " ".join(word_key(w, written_in) for w in form.split())
+    is_slavic, is_foreign = slavic(form, written_in), foreign(form)
+    words = form.split()
+    keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
+    return _Keyed(words, keys, written_in, is_slavic, is_slavic or is_foreign)
+
+
+def match_key(name: str) -> str:
+    """The transliteration key two spellings of one name share (:mod:`transform.translit`)."""
+    return " ".join(_keyed(name).keys)
 
 
 def display(key: str) -> str:
@@ -104,9 +127,11 @@ def display(key: str) -> str:
 def readable(name: str) -> str:
     """What a name's id is made of: each word as written where English text uses it
     (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
-    form = normal(name)
-    written_in = system(form)
-    return " ".join(readable_word(w, word_key(w, written_in)) for w in form.split())
+    k = _keyed(name)
+    return " ".join(
+        readable_word(w, kw, k.respell, k.slavic, k.written_in)
+        for w, kw in zip(k.words, k.keys, strict=True)
+    )
 
 
 def slug(form: str) -> str:

@@ -27,6 +27,7 @@ K     ks, x                                       Oleksandr / Olexandr
 Z     s, ss (not initial)                         Odesa / Odessa
 Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
 R     -ander, -andr, -andre                       Alexander / Aleksandr / Alexandre
+G     -ei, -ey, -ej after a consonant             Sergei / Sergey / Sergej / Sergueï
 ====  ==========================================  ================================
 
 plus "-ov" after a hushing sound as "-ev" (Gorbachov / Gorbachev), French "gu" before
@@ -36,6 +37,12 @@ Donetsk). The system a name is written in is recognised from its spelling (tsch,
 German or French reading of ch, s, z, w, j and ou applies only there. Words under 4
 letters are kept as they are, and a word-initial "h" or "ch" is never read as kh, so Khan
 and Han, Hart and Chart keep different keys.
+
+"dzh" and German "dsch" are read as j (Tadzhikistan / Tajikistan), "gh" between vowels
+as g (Daghestan). A name that looks Slavic (:func:`slavic`: a key shape such as -oV,
+-Zk, -ZkB, -enko, -VIC, -grad, or a sound of :data:`SLAVIC`) also gets final -i after a
+consonant as B (Vitali / Vitaly), yo as O, -ayev / -aev, -iyev / -iev as one sound and
+(as a name with a word English text does not use) French "ou" as u (Kouleba).
 
 The key is a pure function of the name, so every worker gives every spelling of a name
 the same key in any order. Ids are made of readable words (:func:`readable_word`): a word
@@ -49,12 +56,18 @@ transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spell
 (Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
 Other pairs of spellings English text both uses (Odesa / Odessa, Lisichansk / Lysychansk)
 keep their own ids: y/i, s/ss and the like also tell English names apart (Tindall /
-Tyndall, Vyvyan / Vivian), so they are not re-spelled.
+Tyndall, Vyvyan / Vivian, Fischer / Fisher), so they are not re-spelled -- unless the
+name is Slavic or has a word English text does not use (``respell``): then every word
+takes its key's most used spelling (:func:`best_spelling`) unless it is itself used
+more, so Sergei, Sergey and Sergej Lavrov, or Lisichansk and Lysychansk, share one id;
+an attested word of a merely unattested name (Joschka Fischer) is re-spelled only if its
+key holds a transliteration sound.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from functools import lru_cache
 
@@ -65,6 +78,8 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     # regex-audit: linear because each rule sees one word of at most MAX_WORD chars
     (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
     for rule in (
+        (r"dzh|dsch", "j"),
+        (r"(?<=[aeiouy])gh(?=[aeiouy])", "g"),
         (r"shch|schtsch|chtch", "Q"),
         (r"tsch|tch", "C"),
         (r"sch", "S"),
@@ -81,6 +96,8 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"^ye|^e", "E"),
         (r"(?<=ts)ine$", "in"),
         (r"(?<=and)(?:er|re|r)$", "R"),
+        (r"(?<=g)u(?=e[iyj]$)", ""),
+        (r"(?<=[^aeiou])e[iyj]$", "G"),
         (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
         (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
         (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
@@ -115,12 +132,13 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "B": ("y", "iy", "yy", "yi", "ii"),
     "D": ("", "y", "j"),
     "R": ("er", "r", "re"),
+    "G": ("ei", "ey"),
 }
 
 
 # regex-audit: linear because it sees one word of at most MAX_WORD chars
 _GERMAN = re.compile(
-    r"tsch|sch|[^aeiou]j[aeiou]|[oei]wa?$|[iey]j$|w\w*(?:sk|skij|skaja|grad|gorod)$"
+    r"tsch|sch|[^aeioud]j[aeiou]|[oei]wa?$|[iey]j$|w\w*(?:sk|skij|skaja|grad|gorod)$"
 )
 # regex-audit: linear because it sees one word of at most MAX_WORD chars
 _FRENCH = re.compile(r"chtch|ï|ou\w*ch\w*(?:ko|ev|ov|ine)$|(?<=[aeiou])j(?=ine$)")
@@ -159,6 +177,50 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
 }
 
 
+# Key shapes only Slavic names (and their transliterations) take: Lavrov / Lawrow (-oV),
+# Lysychansk (-Zk), Dostoevsky (-ZkB), Tymoshenko, Yanukovych (-VIC), Volgograd; and the
+# -stan and -burg of place names transliterated as often (Dagestan, Yekaterinburg).
+# regex-audit: linear because it sees one word key of at most MAX_WORD chars
+_SLAVIC_SHAPE = re.compile(
+    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod|Ztan|bUrg)$"
+)
+# Applied (before the common rules) to a name that looks Slavic:
+# final -i after a consonant (Vitali / Vitaly), yo (ё), -ayev / -aev.
+_SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
+    # regex-audit: linear because each rule sees one word of at most MAX_WORD chars
+    (re.compile(p), r, n)
+    for p, r, n in (
+        (r"(?<=[bcdfgklmnprstvz])i$", "B", 6),
+        (r"(?<=[^aeiou])yo", "O", MIN_WORD),
+        (r"(?<=[aiu])[yj]?(?=e[vwV]a?$)", "D", 5),
+    )
+)
+# Applied to a Slavic name or one with a word English text does not use: French ou for u.
+_FOREIGN_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = (
+    (re.compile(r"ou(?!sk)"), "U", MIN_WORD),
+)
+
+
+def slavic(form: str, written_in: str = "en") -> bool:
+    """Whether a normal-form name looks like a transliterated Slavic name: a word (5+
+    letters) of a Slavic shape (-ov, -sky, -enko, -vich, -grad, ...), or one English
+    text does not use with a sound only transliterations write (kh, zh, shch, -iy; see
+    :data:`SLAVIC`; English words such as yearly, Zhou, Chow or Bois do not count)."""
+    words = [w for w in form.split() if MIN_WORD <= len(w) <= MAX_WORD and w.isalpha()]
+    return any(
+        (len(w) > MIN_WORD and _SLAVIC_SHAPE.search(k))
+        or (SLAVIC.intersection(k) and frequency(w) < KNOWN)
+        for w, k in ((w, word_key(w, written_in)) for w in words)
+    )
+
+
+def foreign(form: str) -> bool:
+    """Whether a normal-form name has a word (4+ letters) English text does not use."""
+    return any(
+        frequency(w) < KNOWN for w in form.split() if MIN_WORD <= len(w) <= MAX_WORD and w.isalpha()
+    )
+
+
 def system(form: str) -> str:
     """The romanisation a normal-form name is written in: German, French or English."""
     words = [w for w in form.split() if MIN_WORD <= len(w) <= MAX_WORD]
@@ -167,12 +229,16 @@ def system(form: str) -> str:
     return "fr" if any(_FRENCH.search(w) for w in words) else "en"
 
 
-def word_key(word: str, written_in: str = "en") -> str:
+def word_key(
+    word: str, written_in: str = "en", slavic_name: bool = False, foreign_name: bool = False
+) -> str:
     """The key of one normal-form word (see the module docstring)."""
     if not MIN_WORD <= len(word) <= MAX_WORD or not word.isalpha():
         return word
     length = len(word)
-    for pattern, repl, min_length in _SYSTEM_RULES[written_in] + _RULES:
+    extra = _SLAVIC_RULES if slavic_name else ()
+    extra += _FOREIGN_RULES if slavic_name or foreign_name else ()
+    for pattern, repl, min_length in _SYSTEM_RULES[written_in] + extra + _RULES:
         if length >= min_length:
             word = pattern.sub(repl, word)
     return word
@@ -190,15 +256,36 @@ def frequency(word: str) -> float:
 
 
 SLAVIC = frozenset("FBJQYX")  # placeholders (almost) only transliterations produce
+TRANSLITERATED = SLAVIC | {"G"}  # and -ei / -ey, which English names also end in
 
 
-def readable_word(word: str, key_word: str) -> str:
+def readable_word(
+    word: str,
+    key_word: str,
+    respell: bool = False,
+    slavic_name: bool = False,
+    written_in: str = "en",
+) -> str:
     """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
     Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
     lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
-    Graivoron -> grayvoron); else as written (Gudjohnsen)."""
+    Graivoron -> grayvoron); else as written (Gudjohnsen). With ``respell`` (a Slavic
+    name, or one with a word English text does not use) a word takes its key's most used
+    spelling unless it is itself used more (Sergey and Sergej -> sergei, Tschernihiw ->
+    chernihiv), so every spelling of the key gets one id."""
+    transliterated = bool(TRANSLITERATED.intersection(key_word))
+    if respell and (slavic_name or transliterated or frequency(word) < KNOWN):
+        best = best_spelling(key_word)
+        known = frequency(best)
+        # no spelling attested: the BGN-style spelling, unless i / y is in doubt
+        # (Pokrowsk, Kupyansk -> pokrovsk, kupiansk; Kyrylo, Schytomyr stay) or, in an
+        # English spelling, the name is not Slavic (Subryan) or it would drop letters
+        # (Grigoropoulos, Cherkessk stay)
+        english = slavic_name and len(best) == len(word)
+        guess = "I" not in key_word and (written_in != "en" or english)
+        if known >= frequency(word) and (known > 0 or guess):
+            return best
     spelled = spell(key_word)
-    transliterated = bool(SLAVIC.intersection(key_word))
     if frequency(word) >= KNOWN:
         # a spelling English text uses gives way only to a more common spelling of the
         # same transliterated name (Yevgeniy -> evgeny, Valerii -> valery)
@@ -229,3 +316,15 @@ def spell(key_word: str) -> str:
         if best_score < score < NAME_BAND:
             best, best_score = candidate, score
     return best
+
+
+@lru_cache(maxsize=65536)
+def best_spelling(key_word: str) -> str:
+    """The spelling of a key word English text uses most (Sergei for Sergei / Sergey /
+    Sergej, Lavrov for Lawrow), else its first (BGN/PCGN-style) spelling: a function of
+    the key alone, so every spelling of a transliterated name gets one id."""
+    slots = [SPELLINGS.get(ch, (ch,)) for ch in key_word]
+    if math.prod(len(options) for options in slots) > MAX_CANDIDATES:
+        return "".join(options[0] for options in slots)
+    candidates = enumerate("".join(combo) for combo in itertools.product(*slots))
+    return max(candidates, key=lambda ic: (frequency(ic[1]), -ic[0]))[1]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,77 @@ def test_entity_merge_eval_scores_against_the_baseline(tmp_path, capsys):
     args = type("Args", (), {"file": bad, "json": False})()
     assert run(args) == 2
     assert "not a name pair" in capsys.readouterr().err
+
+
+NAMES_FILE = Path(__file__).resolve().parents[2] / "bench" / "data" / "entity_merge_names.toml"
+
+
+def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
+    # the hand-written part of the entity-merge dev set (no ../shared data needed): every
+    # hard negative stays apart; recall on its variant pairs without the alias file was
+    # 0.36 before the Slavic / unattested re-spelling rules (0.58 measured after)
+    data = tomllib.loads(NAMES_FILE.read_text(encoding="utf-8"))
+    merged = [
+        (a, b)
+        for block in data["negatives"]
+        for a, b, label in block["pairs"]
+        if ids(M(label, a))[0] == ids(M(label, b))[0]
+    ]
+    assert merged == []
+    positives = [
+        ids(M(g["label"], a))[0] == ids(M(g["label"], b))[0]
+        for g in data["variants"]
+        for a, b in itertools.combinations(g["names"], 2)
+    ]
+    assert sum(positives) / len(positives) >= 0.55
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        # names that are not in the dev set: the rules, not a list, relate them
+        ["Sergei Ryabkov", "Sergey Ryabkov", "Sergej Rjabkow"],
+        ["Andrei Rublev", "Andrey Rublev"],
+        ["Alexei Kudrin", "Alexey Kudrin", "Alexej Kudrin"],
+        ["Matvei Safonov", "Matvey Safonov"],
+        ["Tadzhik", "Tajik", "Tadschik"],
+        ["Dirk A. Kempthorne", "Dirk Kempthorne", "Dirk A.Kempthorne"],
+        ["ATI Technologies Inc", "ATI Technologies", "ATI"],
+    ],
+)
+def test_general_rules_give_unlisted_variants_one_id(spellings):
+    assert len({ids(M("PER", s))[0] for s in spellings}) == 1
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Fischer", "Fisher"),
+        ("Joschka Fischer", "Joschka Fisher"),
+        ("Tindall", "Tyndall"),
+        ("Hanson", "Hansson"),
+        ("Carlson", "Carlsson"),
+        ("Sherri Shepherd", "Sherry Shepherd"),
+        ("Luis Figo", "Louis Figo"),
+        ("George W. Bush", "George H. W. Bush"),
+        ("Plan B Entertainment", "Plan Entertainment"),
+        ("Kim Jong-un", "Kim Jong-il"),
+    ],
+)
+def test_english_spellings_and_father_son_names_stay_apart(a, b):
+    # across articles; within one article a shared key (Fischer / Fisher) is one entity
+    assert ids(M("PER", a))[0] != ids(M("PER", b))[0]
+    context = M("LOC", "Berlin")
+    assert ids(M("PER", a), context)[0] != ids(M("PER", b), context)[0]
+
+
+def test_father_and_son_stay_apart_within_one_article():
+    for a, b in [("George W. Bush", "George H. W. Bush"), ("Kim Jong-un", "Kim Jong-il")]:
+        together = ids(M("PER", a), M("PER", b))
+        assert together[0] != together[1]
+
+
+@pytest.mark.parametrize("word", ["yearly", "Chow", "Zhou", "Bois", "Marlow", "Glasgow"])
+def test_english_words_with_transliteration_letters_keep_their_spelling(word):
+    # their keys hold Slavic sounds (ye-, ch, zh, -ow), yet they are no transliterations
+    assert readable(word) == normal(word)
