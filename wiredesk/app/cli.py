@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.set_defaults(handler=lambda a, s: commands().local(s))
 
+    run = sub.add_parser(
+        "run",
+        help="the whole pipeline as one long-running service on one machine, no broker "
+        "(sql bus: state survives restarts; runs until SIGTERM)",
+    )
+    from wiredesk.app import run_service
+
+    run_service.add_arguments(run)
+    run.set_defaults(handler=lambda a, s: run_service.run(a, s, stop_on_signals()))
+
     poll = sub.add_parser("poll", help="feed poller service: feeds -> news.links, forever")
     poll.add_argument("--once", action="store_true", help="poll the due feeds once and exit")
     poll.add_argument(

@@ -49,6 +49,8 @@ def _bus(settings: Settings) -> Bus:
         kafka_bootstrap=settings.kafka_bootstrap,
         partitions=settings.partitions,
         namespace=settings.namespace,
+        url=settings.sql_bus_url() if settings.bus == "sql" else "",
+        retention_hours=settings.bus_retention_hours,
     )
 
 
@@ -177,7 +179,8 @@ def _require_shared_bus(settings: Settings, service: str) -> None:
         raise SettingsError(
             f"{service} runs as a separate service and needs Kafka: set "
             "WIREDESK_BUS=kafka and WIREDESK_KAFKA_BOOTSTRAP (the in-memory bus would lose "
-            "its records); for the whole pipeline in one process use `wiredesk local`"
+            "its records); for the whole pipeline in one process use `wiredesk run` "
+            "(a long-running service, no broker) or `wiredesk local` (one pass)"
         )
 
 
