@@ -7,11 +7,8 @@ SIGTERM exits 0. Needs no Kafka or PostgreSQL: the state is in two SQLite files.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,6 +18,7 @@ from sqlalchemy import create_engine, func, select
 from devserver.faults import Faults
 from devserver.server import NewsServer, load_corpus
 from tests.integration.conftest import Workers, free_port, wait_for
+from tests.integration.test_ops_replay import wiredesk
 from wiredesk.bus.sql_tables import heads, offsets
 from wiredesk.db.tables import ArticleRow
 
@@ -28,16 +26,6 @@ pytestmark = pytest.mark.integration
 
 FAULTED = "/harbourherald/2026/*"  # this outlet's article pages answer 500 at first
 STAGES = ("fetch_pages", "extract_articles", "enrich_articles", "write_articles")
-
-
-def wiredesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wiredesk.app.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def stored(db_url: str) -> dict[str, tuple[str, str | None, object]]:
