@@ -106,3 +106,19 @@ def test_retention_keeps_raw_pages_dead_letters_and_what_a_live_group_has_not_re
         b"3",
     ]
     assert bus.prune(now_ms=int(time.time() * 1000)) == 0  # nothing is old yet
+
+
+def test_one_run_or_local_per_sql_bus(tmp_path: Path) -> None:
+    from wiredesk.app.buslock import only_one
+    from wiredesk.settings import Settings, SettingsError
+
+    settings = Settings(bus="sql", database_url=f"sqlite:///{tmp_path / 'news.db'}")
+    assert settings.sql_bus_url() == f"sqlite:///{tmp_path / 'news.bus.db'}"
+    with (
+        only_one(settings),
+        pytest.raises(SettingsError, match="another `wiredesk run`"),
+        only_one(settings),
+    ):
+        pass
+    with only_one(settings):  # released on exit
+        pass

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     local = sub.add_parser(
         "local",
         help="poll the configured feeds once and run every stage in one process until "
-        "done (bus=memory; database from the settings)",
+        "done (sql bus: dead letters and unfinished work are kept; database from the "
+        "settings); `run` does the same continuously",
     )
     local.set_defaults(handler=lambda a, s: commands().local(s))
 

@@ -16,13 +16,9 @@ stage stuck in a batch stops the loop's heartbeat, so ``/healthz`` reports it.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the rest is imported when the service starts: `--help` stays fast
@@ -59,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
     del args
     from wiredesk import db as database
+    from wiredesk.app.buslock import only_one
     from wiredesk.app.commands import _bus, _serve_metrics, log, runner_options
     from wiredesk.app.topology import build_pipeline
     from wiredesk.attempts import SqlLedger
@@ -72,7 +69,7 @@ def run(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> 
     engine = database.make_engine(settings.database_url, **settings.db_session_options())
     health = Health("run", stale_after_s=settings.liveness_timeout_s)
     _serve_metrics(settings, health)
-    with _only_one(settings):
+    with only_one(settings):
         bus = _bus(settings)
         bus.ensure_topics(t.name for t in ALL_TOPICS)
         pipeline = build_pipeline(settings, engine)
@@ -154,39 +151,3 @@ def _register_db_metrics(settings: Settings, engine: Any) -> None:
         settings.poll_interval_s * 3,
         settings.db_metrics_refresh_s,
     )
-
-
-@contextmanager
-def _only_one(settings: Settings) -> Iterator[None]:
-    """Hold an exclusive lock on the bus for the life of the service: two `run`s on one
-    bus would both consume every record (each group has one member). Released by the OS
-    on any exit, kill -9 included (a file lock on SQLite, a session advisory lock on
-    PostgreSQL)."""
-    from sqlalchemy import make_url, text
-
-    from wiredesk import db as database
-    from wiredesk.settings import SettingsError
-
-    if settings.bus != "sql":
-        yield
-        return
-    url = make_url(settings.sql_bus_url())
-    message = f"another `wiredesk run` is using the bus {url.render_as_string()}"
-    if url.get_backend_name() == "sqlite":
-        path = Path(str(url.database)).with_suffix(".run.lock")
-        with open(path, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SettingsError(message) from None
-            yield
-        return
-    engine = database.make_engine(settings.sql_bus_url(), pool_size=1)
-    try:
-        with engine.connect() as conn:
-            if not conn.scalar(text("SELECT pg_try_advisory_lock(hashtext('wiredesk run'))")):
-                raise SettingsError(message)
-            conn.commit()
-            yield
-    finally:
-        engine.dispose()
