@@ -136,7 +136,7 @@ class SqlBus:
             grouped.setdefault((topic, part), []).append((key, value, headers))
         now = _now_ms()
         with self.writer.begin() as conn:
-            for (topic, part), items in grouped.items():
+            for (topic, part), items in sorted(grouped.items()):  # one lock order
                 end = conn.execute(
                     update(heads)
                     .where(heads.c.topic == topic, heads.c.part == part)
