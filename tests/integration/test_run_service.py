@@ -146,3 +146,24 @@ def test_run_survives_kill_9_and_its_dead_letters_are_resent(tmp_path: Path) -> 
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0, workers.logs()
         assert stored(db_url) == rows
+
+
+def test_run_on_postgresql_keeps_its_bus_in_the_database(pg_url: str, tmp_path: Path) -> None:
+    corpus = load_corpus()
+    with NewsServer(corpus) as server:
+        env = {
+            "WIREDESK_DATABASE_URL": pg_url,  # the bus tables go in the same database
+            "WIREDESK_FEEDS": json.dumps(server.feed_urls()),
+            "WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS": str(server.port),
+            "WIREDESK_FETCH_HOST_DELAY_S": "0",
+            "WIREDESK_LOG_FORMAT": "json",
+        }
+        workers = Workers(env, tmp_path)
+        service = workers.start("run")
+        everything = {server.base_url + a.path for a in corpus.articles}
+        wait_for(lambda: set(stored(pg_url)) == everything, 120, "every article stored")
+        wait_for(lambda: lag(pg_url) == 0, 60, "every stage caught up")
+        second = wiredesk(env, "run")  # one `run` per bus: the second is refused
+        assert second.returncode == 2 and "another `wiredesk run`" in second.stderr
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(30) == 0, workers.logs()
