@@ -97,3 +97,16 @@ def test_loopback_ports_take_plain_and_list_syntax(
 ) -> None:
     monkeypatch.setenv("WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS", value)
     assert load_settings().fetch_allow_loopback_ports[0] == 8800
+
+
+@pytest.mark.parametrize(
+    "command", [["run"], ["dlq", "list"], ["replay", "--stage", "sink", "--from", "1h"]]
+)
+def test_run_refuses_kafka_and_the_ops_commands_refuse_the_in_memory_bus(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if command == ["run"]:
+        monkeypatch.setenv("WIREDESK_BUS", "kafka")  # run is the no-broker service
+    assert main(command) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "WIREDESK_BUS" in line and "sql" in line

@@ -32,12 +32,13 @@ Run the whole pipeline as one long-running service on one machine, with no broke
 poll the feeds on their schedule, fetch, extract, enrich and store continuously until
 SIGTERM (the batch in hand is finished and committed; exit 0).
 
-Records pass through the sql bus (WIREDESK_BUS=sql; the in-memory default is replaced
-by it): tables in WIREDESK_BUS_URL, by default a SQLite file beside a SQLite database
-(wiredesk.db -> wiredesk.bus.db) or the database itself on PostgreSQL. Links not yet
-fetched, raw pages and dead letters survive a restart or kill -9; `wiredesk dlq list|
-resend` and `wiredesk replay` work on them (export WIREDESK_BUS=sql for those).
-Kafka (WIREDESK_BUS=kafka, one service per stage) is how wiredesk scales out.
+Records pass through the sql bus (WIREDESK_BUS=sql; the in-memory default is replaced by
+it; with WIREDESK_BUS=kafka run the separate services instead): tables in
+WIREDESK_BUS_URL, by default a SQLite file beside a SQLite database (wiredesk.db ->
+wiredesk.bus.db) or the database itself on PostgreSQL. Links not yet fetched, raw pages
+and dead letters survive a restart or kill -9; `wiredesk dlq list`, `dlq resend` and
+`wiredesk replay` work on them (export WIREDESK_BUS=sql for those). Kafka
+(WIREDESK_BUS=kafka, one service per stage) is how wiredesk scales out.
 
 Settings that matter: WIREDESK_DATABASE_URL (migrated at start), WIREDESK_FEEDS or
 WIREDESK_FEEDS_FILE (or `wiredesk feeds add`), WIREDESK_METRICS_PORT (/metrics, /healthz,
@@ -63,8 +64,14 @@ def run(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> 
     from wiredesk.runner import StageRunner
     from wiredesk.topics import ALL_TOPICS
 
-    if settings.bus == "memory":
-        settings = settings.model_copy(update={"bus": "sql"})
+    if settings.bus == "kafka":
+        from wiredesk.settings import SettingsError
+
+        raise SettingsError(
+            "`wiredesk run` runs on the sql bus (unset WIREDESK_BUS or set it to sql); "
+            "on Kafka, run one service per stage (wiredesk poll|fetch|extract|enrich|sink)"
+        )
+    settings = settings.model_copy(update={"bus": "sql"})  # memory (the default) or sql
     database.upgrade(settings.database_url)
     engine = database.make_engine(settings.database_url, **settings.db_session_options())
     health = Health("run", stale_after_s=settings.liveness_timeout_s)
