@@ -1,8 +1,9 @@
-"""`wiredesk run` on SQLite against the local news site, as a real process: killed with
-SIGKILL mid-run and restarted, it loses nothing and stores nothing twice; pages that
-failed with a server error are dead letters that survive the kill and, once the site is
-fixed, `dlq resend` gets them stored; `replay --stage extract` then changes no row;
-SIGTERM exits 0. Needs no Kafka or PostgreSQL: the state is in two SQLite files."""
+"""`wiredesk run` against the local news site, as a real process. On SQLite (no Kafka or
+PostgreSQL: the state is in two SQLite files): killed with SIGKILL mid-run, twice, and
+restarted, it loses nothing and stores nothing twice; pages that failed with a server
+error are dead letters that survive the kills and, once the site is fixed, `dlq resend`
+gets them stored; `replay --stage extract` then changes no row; SIGTERM exits 0. On
+PostgreSQL: the bus lives in the database and a second `run` is refused."""
 
 from __future__ import annotations
 
@@ -95,6 +96,10 @@ def test_run_survives_kill_9_and_its_dead_letters_are_resent(tmp_path: Path) -> 
         first.kill()  # SIGKILL, mid-run: links, pages and articles are still in flight
         assert first.wait(10) == -signal.SIGKILL
         assert len(stored(db_url)) < len(visible - faulted), "killed too late to test anything"
+        again = workers.start("run")  # and once more, later in the run
+        wait_for(lambda: len(stored(db_url)) >= 8, 120, "more articles stored")
+        again.kill()
+        assert again.wait(10) == -signal.SIGKILL
 
         port = free_port()
         second = workers.start("run", WIREDESK_METRICS_PORT=str(port))

@@ -127,24 +127,36 @@ def _loop(settings: Settings, bus: Any, source: Any, runners: Any, health: Any, 
                 wait = source.seconds_until_next_due()
                 next_poll = now + min(POLL_CHECK_MAX_S, max(1.0, wait))
                 backoff = 0.5
+                health.set_ready(True)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
+                health.set_ready(False)
                 metrics.RETRIES.labels(source.name, "poll").inc()
                 log.warning("transient_failure", step="poll", error=repr(exc)[:300])
                 next_poll = now + backoff
                 backoff = min(backoff * 2, settings.retry_max_backoff_s)
+        moved = 0
         try:
-            moved = sum(runner.run_batch() for runner in runners)
+            for runner in runners:
+                if stop.is_set():  # SIGTERM: the batch in hand was finished; start no other
+                    return
+                moved += runner.run_batch()
         except (Stopping, Interrupted):
             log.info("stopped_mid_batch", note="uncommitted batch will be redelivered")
             return
         health.beat()
-        if hasattr(bus, "prune") and time.monotonic() >= next_prune:
-            deleted = bus.prune()
-            if deleted:
-                log.info("bus_pruned", messages=deleted)
+        if time.monotonic() >= next_prune:
             next_prune = time.monotonic() + PRUNE_EVERY_S
+            try:
+                deleted = bus.prune()
+            except Exception as exc:  # retention can wait for the next round
+                if not is_transient(exc):
+                    raise
+                log.warning("bus_prune_failed", error=repr(exc)[:300])
+            else:
+                if deleted:
+                    log.info("bus_pruned", messages=deleted)
         if moved == 0:
             stop.wait(max(0.0, min(settings.poll_timeout_s, next_poll - time.monotonic())))
 
