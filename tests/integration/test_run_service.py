@@ -1,9 +1,10 @@
 """`wiredesk run` against the local news site, as a real process. On SQLite (no Kafka or
-PostgreSQL: the state is in two SQLite files): killed with SIGKILL mid-run, twice, and
-restarted, it loses nothing and stores nothing twice; pages that failed with a server
-error are dead letters that survive the kills and, once the site is fixed, `dlq resend`
-gets them stored; `replay --stage extract` then changes no row; SIGTERM exits 0. On
-PostgreSQL: the bus lives in the database and a second `run` is refused."""
+PostgreSQL: the state is in two SQLite files): killed with SIGKILL mid-run, twice,
+stopped with SIGTERM while busy, and restarted, it loses nothing and stores nothing
+twice; pages that failed with a server error are dead letters that survive the kills
+and, once the site is fixed, `dlq resend` gets them stored; `replay --stage extract`
+then changes no row; SIGTERM exits 0. On PostgreSQL: the bus lives in the database and a
+second `run` is refused."""
 
 from __future__ import annotations
 
@@ -100,6 +101,10 @@ def test_run_survives_kill_9_and_its_dead_letters_are_resent(tmp_path: Path) -> 
         wait_for(lambda: len(stored(db_url)) >= 8, 120, "more articles stored")
         again.kill()
         assert again.wait(10) == -signal.SIGKILL
+        graceful = workers.start("run")  # SIGTERM while busy: the batch in hand, then exit 0
+        wait_for(lambda: len(stored(db_url)) >= 12, 120, "more articles stored")
+        graceful.send_signal(signal.SIGTERM)
+        assert graceful.wait(30) == 0, workers.logs()
 
         port = free_port()
         second = workers.start("run", WIREDESK_METRICS_PORT=str(port))
