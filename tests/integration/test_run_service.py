@@ -21,7 +21,7 @@ from devserver.faults import Faults
 from devserver.server import NewsServer, load_corpus
 from tests.integration.conftest import Workers, free_port, wait_for
 from tests.integration.test_ops_replay import wiredesk
-from wiredesk.bus.sql_tables import heads, offsets
+from wiredesk.bus.sql_tables import heads, messages, offsets
 from wiredesk.db.tables import ArticleRow
 
 pytestmark = pytest.mark.integration
@@ -69,23 +69,33 @@ def lag(bus_url: str) -> int:
     return sum(ends.get(topic, 0) - done.get((g, topic), 0) for g, topic in inputs.items())
 
 
+def service_env(server: NewsServer, db_url: str, **extra: str) -> dict[str, str]:
+    """`wiredesk run`'s settings for the local news site and ``db_url``."""
+    return {
+        "WIREDESK_DATABASE_URL": db_url,
+        "WIREDESK_FEEDS": json.dumps(server.feed_urls()),
+        "WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS": str(server.port),
+        "WIREDESK_FETCH_HOST_DELAY_S": "0",
+        "WIREDESK_LOG_FORMAT": "json",
+        **extra,
+    }
+
+
 def test_run_survives_kill_9_and_its_dead_letters_are_resent(tmp_path: Path) -> None:
     corpus = load_corpus()
     faults = Faults(fail_paths={FAULTED: 500}, feed_cache_control="max-age=0")
     with NewsServer(corpus, faults=faults, hold_back=4) as server:
         db_url = f"sqlite:///{tmp_path / 'news.db'}"
         bus_url = f"sqlite:///{tmp_path / 'news.bus.db'}"
-        env = {
-            "WIREDESK_DATABASE_URL": db_url,
-            "WIREDESK_FEEDS": json.dumps(server.feed_urls()),
-            "WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS": str(server.port),
-            "WIREDESK_FETCH_HOST_DELAY_S": "0.3",  # slow enough to be killed mid-run
-            "WIREDESK_BATCH_SIZE": "4",
-            "WIREDESK_POLL_ADAPTIVE": "false",
-            "WIREDESK_POLL_INTERVAL_S": "2",
-            "WIREDESK_POLL_MIN_INTERVAL_S": "1",
-            "WIREDESK_LOG_FORMAT": "json",
-        }
+        env = service_env(
+            server,
+            db_url,
+            WIREDESK_FETCH_HOST_DELAY_S="0.3",  # slow enough to be killed mid-run
+            WIREDESK_BATCH_SIZE="4",
+            WIREDESK_POLL_ADAPTIVE="false",
+            WIREDESK_POLL_INTERVAL_S="2",
+            WIREDESK_POLL_MIN_INTERVAL_S="1",
+        )
         workers = Workers(env, tmp_path)
         url = {a.id: server.base_url + a.path for a in corpus.articles}
         faulted = {a.id for a in corpus.articles if a.path.startswith("/harbourherald/2026/")}
@@ -161,13 +171,7 @@ def test_run_survives_kill_9_and_its_dead_letters_are_resent(tmp_path: Path) -> 
 def test_run_on_postgresql_keeps_its_bus_in_the_database(pg_url: str, tmp_path: Path) -> None:
     corpus = load_corpus()
     with NewsServer(corpus) as server:
-        env = {
-            "WIREDESK_DATABASE_URL": pg_url,  # the bus tables go in the same database
-            "WIREDESK_FEEDS": json.dumps(server.feed_urls()),
-            "WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS": str(server.port),
-            "WIREDESK_FETCH_HOST_DELAY_S": "0",
-            "WIREDESK_LOG_FORMAT": "json",
-        }
+        env = service_env(server, pg_url)  # the bus tables go in the same database
         workers = Workers(env, tmp_path)
         service = workers.start("run")
         everything = {server.base_url + a.path for a in corpus.articles}
@@ -177,3 +181,29 @@ def test_run_on_postgresql_keeps_its_bus_in_the_database(pg_url: str, tmp_path: 
         assert second.returncode == 2 and "another `wiredesk run`" in second.stderr
         service.send_signal(signal.SIGTERM)
         assert service.wait(30) == 0, workers.logs()
+
+
+def test_run_killed_between_its_output_and_its_commit_stores_each_article_once(
+    tmp_path: Path,
+) -> None:
+    corpus = load_corpus()
+    with NewsServer(corpus) as server:
+        db_url = f"sqlite:///{tmp_path / 'news.db'}"
+        bus_url = f"sqlite:///{tmp_path / 'news.bus.db'}"
+        env = service_env(server, db_url)
+        workers = Workers(env, tmp_path)
+        # dies (exit 137) after the first batch's pages are on the bus, before its commit
+        crashed = workers.start("run", WIREDESK_CRASH_AT="after_output")
+        assert crashed.wait(120) == 137, workers.logs()
+        service = workers.start("run")
+        everything = {server.base_url + a.path for a in corpus.articles}
+        wait_for(lambda: set(stored(db_url)) == everything, 120, "every article stored")
+        wait_for(lambda: lag(bus_url) == 0, 60, "every stage caught up")
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(30) == 0, workers.logs()
+    engine = create_engine(bus_url)
+    with engine.connect() as conn:
+        raw = conn.scalar(select(func.count()).where(messages.c.topic == "news.raw"))
+    engine.dispose()
+    assert raw is not None and raw > len(corpus.articles)  # the batch was redelivered...
+    assert len(stored(db_url)) == len(corpus.articles)  # ...and stored once
