@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="sql bus: messages older than this are deleted once consumed "
         "(news.raw and news.dlq are kept for replays and dlq resend); 0 = keep all",
     )
+    bus_raw_retention_hours: float = Field(
+        0.0,
+        ge=0,
+        description="sql bus: news.raw (replays) and news.dlq (dlq resend) are deleted "
+        "once consumed and older than this; 0 = keep them for ever",
+    )
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
     namespace: str = Field(
         "",

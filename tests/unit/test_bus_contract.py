@@ -122,3 +122,23 @@ def test_one_run_or_local_per_sql_bus(tmp_path: Path) -> None:
         pass
     with only_one(settings):  # released on exit
         pass
+
+
+def test_raw_pages_and_dead_letters_have_their_own_retention(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bus.db'}"
+    bus = SqlBus(url, partitions=1, retention_hours=0, keep_hours=1)  # 0: keep the others
+    for topic in ("news.links", "news.raw", "news.dlq"):
+        for i in range(4):
+            bus.publish(topic, None, f"{i}".encode())
+    bus.flush()
+    raw = bus.consumer(["news.raw"], "extract_articles")
+    raw.commit(raw.poll(3, 0))  # extract has read 3 pages; no stage reads news.dlq
+    assert bus.prune(now_ms=int(time.time() * 1000) + 2 * 3_600_000) == 3 + 4
+    left = bus.consumer(["news.raw", "news.links"], "new-group").poll(100, 0)
+    assert sorted((m.topic, m.value) for m in left) == [
+        ("news.links", b"0"),
+        ("news.links", b"1"),
+        ("news.links", b"2"),
+        ("news.links", b"3"),
+        ("news.raw", b"3"),
+    ]

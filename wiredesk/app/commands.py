@@ -52,6 +52,7 @@ def _bus(settings: Settings) -> Bus:
         namespace=settings.namespace,
         url=settings.sql_bus_url() if settings.bus == "sql" else "",
         retention_hours=settings.bus_retention_hours,
+        keep_hours=settings.bus_raw_retention_hours,
     )
 
 

@@ -41,10 +41,11 @@ and dead letters survive a restart or kill -9; `wiredesk dlq list`, `dlq resend`
 (WIREDESK_BUS=kafka, one service per stage) is how wiredesk scales out.
 
 Settings that matter: WIREDESK_DATABASE_URL (migrated at start), WIREDESK_FEEDS or
-WIREDESK_FEEDS_FILE (or `wiredesk feeds add`), WIREDESK_METRICS_PORT (/metrics, /healthz,
-/readyz), WIREDESK_BUS_URL, WIREDESK_BUS_RETENTION_HOURS (consumed messages of
+WIREDESK_FEEDS_FILE (or `wiredesk feeds add`), WIREDESK_METRICS_PORT (/metrics,
+/healthz, /readyz), WIREDESK_BUS_URL, WIREDESK_BUS_RETENTION_HOURS (consumed messages of
 news.links/articles/enriched older than this are deleted; news.raw and news.dlq are
-kept), WIREDESK_POLL_INTERVAL_S. One `wiredesk run` per bus: a second one exits 2.
+kept, for ever unless WIREDESK_BUS_RAW_RETENTION_HOURS), WIREDESK_POLL_INTERVAL_S. One
+`wiredesk run` per bus: a second one exits 2.
 """
 
 

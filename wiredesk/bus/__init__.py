@@ -87,6 +87,7 @@ def make_bus(
     namespace: str = "",
     url: str = "",
     retention_hours: float = 168.0,
+    keep_hours: float = 0.0,
 ) -> Bus:
     """Build the bus named in the settings (``memory``, ``sql`` or ``kafka``)."""
     if kind == "memory":
@@ -96,7 +97,9 @@ def make_bus(
     if kind == "sql":
         from wiredesk.bus.sql import SqlBus
 
-        return SqlBus(url, partitions=partitions, retention_hours=retention_hours)
+        return SqlBus(
+            url, partitions=partitions, retention_hours=retention_hours, keep_hours=keep_hours
+        )
     from wiredesk.bus.kafka import KafkaBus
 
     return KafkaBus(kafka_bootstrap, partitions=partitions, namespace=namespace)

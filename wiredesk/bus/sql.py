@@ -15,9 +15,10 @@ A consumer is the only member of its group: it owns every partition of its topic
 
 Retention (:meth:`SqlBus.prune`): messages older than ``retention_hours`` are deleted,
 except in ``keep_topics`` (news.raw and news.dlq by default: the raw pages replays read
-and the dead letters), and never one that a consumer group has not committed past (a
-replay group, ``<stage>.replay.<time>``, only while it committed within the period), so
-a service stopped for longer than the retention loses nothing.
+and the dead letters), which have their own ``keep_hours`` (0, the default: kept for
+ever), and never one that a consumer group has not committed past (a replay group,
+``<stage>.replay.<time>``, only while it committed within the period), so a service
+stopped for longer than the retention loses nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 
 from wiredesk.bus import MAX_MESSAGE_BYTES, Message, next_offsets, partition_for
 from wiredesk.bus.sql_tables import (
@@ -60,11 +61,13 @@ class SqlBus:
         *,
         retention_hours: float = 168.0,
         keep_topics: Iterable[str] = DEFAULT_KEEP,
+        keep_hours: float = 0.0,
     ) -> None:
         self.url = url
         self.partitions = partitions
         self.retention_hours = retention_hours
         self.keep_topics = frozenset(keep_topics)
+        self.keep_hours = keep_hours  # retention of keep_topics; 0: kept for ever
         self.writer, self.reader = make_engines(url)
         metadata.create_all(self.writer)
         self._lock = threading.Lock()
@@ -241,29 +244,29 @@ class SqlBus:
     # -- retention -------------------------------------------------------------------
     def prune(self, now_ms: int | None = None) -> int:
         """Delete what retention allows (see the module docstring). Returns rows deleted."""
-        if self.retention_hours <= 0:
-            return 0
-        cutoff = (now_ms or _now_ms()) - int(self.retention_hours * 3_600_000)
-        deleted = 0
+        now_ms = now_ms or _now_ms()
         with self.reader.connect() as conn:
             parts = conn.execute(select(heads.c.topic, heads.c.part, heads.c.next_seq)).all()
-            floors = {
-                (r.topic, r.part): int(r.seq)
-                for r in conn.execute(
-                    select(offsets.c.topic, offsets.c.part, func.min(offsets.c.seq).label("seq"))
-                    .where(
-                        or_(
-                            offsets.c.updated_ms >= cutoff,
-                            offsets.c.grp.not_like(f"%{REPLAY_MARK}%"),
-                        )
-                    )
-                    .group_by(offsets.c.topic, offsets.c.part)
+            groups = conn.execute(
+                select(offsets.c.grp, offsets.c.topic, offsets.c.part, offsets.c.seq).add_columns(
+                    offsets.c.updated_ms
                 )
-            }
+            ).all()
+        deleted = 0
         for r in parts:
-            if r.topic in self.keep_topics:
+            hours = self.keep_hours if r.topic in self.keep_topics else self.retention_hours
+            if hours <= 0:
                 continue
-            below = floors.get((r.topic, r.part), int(r.next_seq))
+            cutoff = now_ms - int(hours * 3_600_000)
+            below = min(
+                [int(r.next_seq)]
+                + [
+                    int(g.seq)
+                    for g in groups
+                    if (g.topic, g.part) == (r.topic, r.part)
+                    and (REPLAY_MARK not in g.grp or g.updated_ms >= cutoff)
+                ]
+            )
             with self.writer.begin() as conn:
                 deleted += conn.execute(
                     delete(messages).where(
