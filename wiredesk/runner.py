@@ -3,7 +3,7 @@
 Offsets are committed only after the outputs are acknowledged by the broker (or the
 sink's transaction has committed), so a crash anywhere before the commit re-delivers the
 batch; keyed records and upserts make that harmless. Failure handling, the same for every
-stage and both buses:
+stage and every bus:
 
 * undecodable/invalid message, ``BadInput``, a record that keeps crashing ``process`` or
   exceeds its CPU/wall budget (``budget_exceeded``, :mod:`wiredesk.budget`), or one that

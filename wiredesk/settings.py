@@ -14,13 +14,20 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from sqlalchemy import make_url
 
 ENV_PREFIX = "WIREDESK_"
 
@@ -32,7 +39,28 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
-    bus: Literal["memory", "kafka"] = Field("memory", description="memory (one process) or kafka")
+    bus: Literal["memory", "kafka", "sql"] = Field(
+        "memory",
+        description="memory (one process, nothing kept), sql (tables in bus_url: "
+        "`wiredesk run`, one machine) or kafka (services)",
+    )
+    bus_url: str = Field(
+        "",
+        description="database of the sql bus; empty: <database>.bus.db beside a SQLite "
+        "database_url, or the database_url itself on PostgreSQL",
+    )
+    bus_retention_hours: float = Field(
+        168.0,
+        ge=0,
+        description="sql bus: messages older than this are deleted once consumed "
+        "(news.raw and news.dlq are kept for replays and dlq resend); 0 = keep all",
+    )
+    bus_raw_retention_hours: float = Field(
+        0.0,
+        ge=0,
+        description="sql bus: news.raw (replays) and news.dlq (dlq resend) are deleted "
+        "once consumed and older than this; 0 = keep them for ever",
+    )
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
     namespace: str = Field(
         "",
@@ -242,10 +270,27 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("database_url")
+    def sql_bus_url(self) -> str:
+        """The sql bus's database: ``bus_url``, else beside (or in) ``database_url``."""
+        if self.bus_url:
+            return self.bus_url
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite":
+            return self.database_url
+        if not url.database or url.database == ":memory:":
+            raise SettingsError(
+                "the sql bus needs a file: set WIREDESK_BUS_URL (database_url is in memory)"
+            )
+        path = Path(url.database)
+        bus = url.set(database=str(path.with_name(path.stem + ".bus.db")))
+        return bus.render_as_string(hide_password=False)
+
+    @field_validator("database_url", "bus_url")
     @classmethod
-    def _known_dialect(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql")):
+    def _known_dialect(cls, value: str, info: ValidationInfo) -> str:
+        if (value or info.field_name == "database_url") and not value.startswith(
+            ("sqlite:", "postgresql")
+        ):
             raise ValueError(f"expected a sqlite:// or postgresql+psycopg:// URL, got {value!r}")
         return value
 

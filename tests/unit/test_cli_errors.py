@@ -139,3 +139,16 @@ def test_a_bad_value_is_quoted_once(capsys: pytest.CaptureFixture[str], monkeypa
     assert main(["config"]) == 2
     line = _one_line(capsys.readouterr().err)
     assert line.count("'localhost'") == 1 and "WIREDESK_KAFKA_BOOTSTRAP" in line
+
+
+@pytest.mark.parametrize(
+    "command", [["run"], ["dlq", "list"], ["replay", "--stage", "sink", "--from", "1h"]]
+)
+def test_run_refuses_kafka_and_the_ops_commands_refuse_the_in_memory_bus(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if command == ["run"]:
+        monkeypatch.setenv("WIREDESK_BUS", "kafka")  # run is the no-broker service
+    assert main(command) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "WIREDESK_BUS" in line and "sql" in line

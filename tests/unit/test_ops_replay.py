@@ -99,3 +99,29 @@ def test_replay_times(text, expected):
 def test_a_bad_time_says_what_is_accepted():
     with pytest.raises(ValueError, match="earliest"):
         parse_time("yesterday-ish")
+
+
+def test_a_bounded_consumer_on_the_sql_bus_keeps_the_range_and_resumes_its_group(
+    tmp_path, monkeypatch
+):
+    import wiredesk.bus.sql as sql_bus
+    from wiredesk.app.ops.replay_consumers import SqlReplayConsumer
+
+    bus = sql_bus.SqlBus(f"sqlite:///{tmp_path / 'bus.db'}", partitions=1)
+    for i in range(10):  # ten flushes, 1 s apart
+        monkeypatch.setattr(sql_bus, "_now_ms", lambda i=i: 1_000_000 + i * 1000)
+        bus.publish(RAW.name, str(i), b"x")
+        bus.flush()
+    consumer = SqlReplayConsumer(bus, RAW.name, "g", 1_003_000, 1_007_000)
+    assert consumer.total == 4
+    first = consumer.poll(2, 0)
+    assert [m.offset for m in first] == [3, 4]
+    consumer.commit(first)  # interrupted here; the same group resumes after what it did
+    resumed = SqlReplayConsumer(bus, RAW.name, "g", 1_003_000, 1_007_000)
+    got = []
+    while not resumed.caught_up():
+        got += resumed.poll(3, 0)
+    assert [m.offset for m in got] == [5, 6]
+    assert (resumed.total, resumed.done_count) == (4, 4)
+    everything = SqlReplayConsumer(bus, RAW.name, "fresh", None, None)
+    assert everything.total == 10  # earliest, to the end taken at the start

@@ -80,9 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     local = sub.add_parser(
         "local",
         help="poll the configured feeds once and run every stage in one process until "
-        "done (bus=memory; database from the settings)",
+        "done (sql bus: dead letters and unfinished work are kept; database from the "
+        "settings); `run` does the same continuously",
     )
     local.set_defaults(handler=lambda a, s: commands().local(s))
+
+    run = sub.add_parser(
+        "run",
+        help="the whole pipeline as one long-running service on one machine, no broker "
+        "(sql bus: state survives restarts; runs until SIGTERM)",
+    )
+    from wiredesk.app import run_service
+
+    run_service.add_arguments(run)
+    run.set_defaults(handler=lambda a, s: run_service.run(a, s, stop_on_signals()))
 
     poll = sub.add_parser(
         "poll",

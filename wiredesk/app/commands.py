@@ -18,6 +18,7 @@ from wiredesk import db as database
 from wiredesk.attempts import Ledger, SqlLedger
 from wiredesk.budget import Budget
 from wiredesk.bus import Bus, make_bus
+from wiredesk.bus.memory import MemoryBus
 from wiredesk.db.tables import ArticleRow
 from wiredesk.errors import is_transient
 from wiredesk.metrics import Health, serve_metrics
@@ -50,25 +51,44 @@ def _bus(settings: Settings) -> Bus:
         kafka_bootstrap=settings.kafka_bootstrap,
         partitions=settings.partitions,
         namespace=settings.namespace,
+        url=settings.sql_bus_url() if settings.bus == "sql" else "",
+        retention_hours=settings.bus_retention_hours,
+        keep_hours=settings.bus_raw_retention_hours,
     )
 
 
-def run_embedded(settings: Settings, engine: Engine) -> dict[str, int]:
-    """Poll the feeds once and drain every stage in one process on the in-process bus."""
+def run_embedded(settings: Settings, engine: Engine, bus: Bus | None = None) -> dict[str, int]:
+    """Poll the feeds once and drain every stage in one process: on the in-process bus
+    (``demo``), or on ``bus`` (``local``: the sql bus, whose leftovers it drains too)."""
+    from dataclasses import replace
+
     from wiredesk.app.topology import build_pipeline
 
-    bus = make_bus("memory", partitions=1)
+    bus = bus or make_bus("memory", partitions=1)
     bus.ensure_topics(t.name for t in ALL_TOPICS)
+    letters_before = _dead_letters(bus)
     pipeline = build_pipeline(settings, engine, force_poll=True)  # one-shot: poll every feed
     try:
         runners = [
-            StageRunner(s, bus, options=runner_options(settings, s.name)) for s in pipeline.stages
+            # poll without waiting: an empty stage must not hold up the others' round
+            StageRunner(s, bus, options=replace(runner_options(settings, s.name), poll_timeout_s=0))
+            for s in pipeline.stages
         ]
         links = publish_from(pipeline.source, bus, LINKS.name)
         moved = drain(runners)
     finally:
         pipeline.close()
-    return {"links": links, "records_moved": moved, "dead_letters": len(bus.messages(DLQ.name))}
+    dead = _dead_letters(bus) - letters_before
+    return {"links": links, "records_moved": moved, "dead_letters": dead}
+
+
+def _dead_letters(bus: Bus) -> int:
+    from wiredesk.bus.sql import SqlBus
+
+    if isinstance(bus, SqlBus):
+        return sum(bus.end_offsets(DLQ.name).values())
+    assert isinstance(bus, MemoryBus)
+    return len(bus.messages(DLQ.name))
 
 
 def demo(settings: Settings, db_path: Path, corpus: Path | None) -> int:
@@ -114,7 +134,15 @@ def local(settings: Settings) -> int:
             "no feeds to poll: set WIREDESK_FEEDS='[\"https://…/rss\"]' or "
             "WIREDESK_FEEDS_FILE, or add one with `wiredesk feeds add URL`"
         )
-    counts = run_embedded(settings, engine)
+    from wiredesk.app.buslock import only_one
+
+    settings = settings.model_copy(update={"bus": "sql"})  # dead letters and leftovers kept
+    with only_one(settings):
+        bus = _bus(settings)
+        try:
+            counts = run_embedded(settings, engine, bus)
+        finally:
+            bus.close()
     print_summary(_console(), engine, counts)
     return 0
 
@@ -178,7 +206,8 @@ def _require_shared_bus(settings: Settings, service: str) -> None:
         raise SettingsError(
             f"{service} runs as a separate service and needs Kafka: set "
             "WIREDESK_BUS=kafka and WIREDESK_KAFKA_BOOTSTRAP (the in-memory bus would lose "
-            "its records); for the whole pipeline in one process use `wiredesk local`"
+            "its records); for the whole pipeline in one process use `wiredesk run` "
+            "(a long-running service, no broker) or `wiredesk local` (one pass)"
         )
 
 

@@ -16,7 +16,7 @@ SERVICES = {
     "enrich": ("enrich_articles", "dedup and tag: news.articles -> news.enriched"),
     "sink": ("write_articles", "write to the database: news.enriched -> articles table"),
 }
-LONG_RUNNING = frozenset({"poll", *SERVICES})
+LONG_RUNNING = frozenset({"poll", "run", *SERVICES})
 
 _COMMON = "bus, kafka_bootstrap, namespace, batch_size, metrics_port, log_format"
 # command -> what `wiredesk COMMAND --help` explains: input, output, the settings that matter

@@ -1,6 +1,7 @@
-"""The single seam between stages and infrastructure: a Bus with two implementations.
+"""The single seam between stages and infrastructure: a Bus with three implementations.
 
-``MemoryBus`` (one process, no servers) and ``KafkaBus`` (kafka-python) give the same
+``MemoryBus`` (one process, no servers, nothing kept), ``SqlBus`` (tables in SQLite or
+PostgreSQL: one machine, durable, no broker) and ``KafkaBus`` (kafka-python) give the same
 semantics: partitioned append-only topics, consumer groups with their own committed
 offsets, explicit commits, and publishes that are only durable after ``flush()``
 returns without raising.
@@ -8,12 +9,13 @@ returns without raising.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 # Kafka's default max.message.bytes is 1 MiB; stay a little under it for headers and
-# batch overhead. Both buses refuse larger records, so the embedded mode catches them too.
+# batch overhead. Every bus refuses larger records, so the embedded mode catches them too.
 MAX_MESSAGE_BYTES = 1_000_000
 
 
@@ -35,6 +37,13 @@ def next_offsets(messages: Sequence[Message]) -> dict[tuple[str, int], int]:
         tp = (m.topic, m.partition)
         offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
     return offsets
+
+
+def partition_for(key: str | None, partitions: int, fallback: int) -> int:
+    """Stable key → partition (crc32; Kafka uses murmur2, only stability matters here)."""
+    if key is None:
+        return fallback % partitions
+    return zlib.crc32(key.encode("utf-8")) % partitions
 
 
 class Consumer(Protocol):
@@ -71,13 +80,26 @@ class Bus(Protocol):
 
 
 def make_bus(
-    kind: str, *, kafka_bootstrap: str = "", partitions: int = 6, namespace: str = ""
+    kind: str,
+    *,
+    kafka_bootstrap: str = "",
+    partitions: int = 6,
+    namespace: str = "",
+    url: str = "",
+    retention_hours: float = 168.0,
+    keep_hours: float = 0.0,
 ) -> Bus:
-    """Build the bus named in the settings (``memory`` or ``kafka``)."""
+    """Build the bus named in the settings (``memory``, ``sql`` or ``kafka``)."""
     if kind == "memory":
         from wiredesk.bus.memory import MemoryBus
 
         return MemoryBus(partitions=partitions)
+    if kind == "sql":
+        from wiredesk.bus.sql import SqlBus
+
+        return SqlBus(
+            url, partitions=partitions, retention_hours=retention_hours, keep_hours=keep_hours
+        )
     from wiredesk.bus.kafka import KafkaBus
 
     return KafkaBus(kafka_bootstrap, partitions=partitions, namespace=namespace)

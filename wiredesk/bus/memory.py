@@ -8,18 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections.abc import Iterable, Sequence
 
-from wiredesk.bus import MAX_MESSAGE_BYTES, Message, next_offsets
+from wiredesk.bus import MAX_MESSAGE_BYTES, Message, next_offsets, partition_for
 from wiredesk.errors import RecordRejected
-
-
-def partition_for(key: str | None, partitions: int, fallback: int) -> int:
-    """Stable key → partition (crc32; Kafka uses murmur2, only stability matters here)."""
-    if key is None:
-        return fallback % partitions
-    return zlib.crc32(key.encode("utf-8")) % partitions
 
 
 class MemoryBus:

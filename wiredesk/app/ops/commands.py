@@ -22,6 +22,7 @@ from wiredesk.app.ops import dlq, views
 from wiredesk.app.ops.replay import bounded_consumer, parse_time, replay, replay_group
 from wiredesk.app.ops.replay_consumers import TopicMissing
 from wiredesk.app.services import SERVICES
+from wiredesk.bus import Bus
 from wiredesk.settings import Settings, SettingsError
 
 log = structlog.get_logger("wiredesk")
@@ -36,10 +37,10 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
     from wiredesk.app.commands import _bus, runner_options
     from wiredesk.app.topology import build_pipeline
 
-    if settings.bus != "kafka":
+    if settings.bus == "memory":
         raise SettingsError(
-            "replay reads topics kept by Kafka: set WIREDESK_BUS=kafka (the in-process bus "
-            "keeps no topics between runs)"
+            "replay reads topics kept by the sql bus (`wiredesk run`) or Kafka: set "
+            "WIREDESK_BUS=sql or WIREDESK_BUS=kafka (the in-process bus keeps nothing)"
         )
     try:
         start, end = parse_time(args.start), parse_time(args.end) if args.end else None
@@ -114,44 +115,44 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
     return 130 if result.interrupted else 0
 
 
-def _kafka_only(settings: Settings) -> None:
-    if settings.bus != "kafka":
-        raise SettingsError("the DLQ lives in Kafka: set WIREDESK_BUS=kafka")
+def _durable_bus(settings: Settings) -> Bus:
+    from wiredesk.app.commands import _bus
+
+    if settings.bus == "memory":
+        raise SettingsError(
+            "dead letters are kept by the sql bus (`wiredesk run`) or Kafka: set "
+            "WIREDESK_BUS=sql or WIREDESK_BUS=kafka (the in-process bus keeps nothing)"
+        )
+    return _bus(settings)
+
+
+def _letters(args: argparse.Namespace, bus: Bus) -> list[dlq.Letter]:
+    return [item for item in dlq.read_letters(bus) if dlq.matches(item, args.stage, args.reason)]
 
 
 def dlq_list(args: argparse.Namespace, settings: Settings) -> int:
-    _kafka_only(settings)
-    letters = [
-        item
-        for item in dlq.read_letters(settings.kafka_bootstrap, settings.namespace)
-        if dlq.matches(item, args.stage, args.reason)
-    ]
+    bus = _durable_bus(settings)
     engine = db.make_engine(settings.database_url)
     try:
-        resent = dlq.resent_keys(engine, settings.namespace + "news.dlq")
+        letters = _letters(args, bus)
+        resent = dlq.resent_keys(engine, dlq.topic_label(bus))
     finally:
+        bus.close()
         engine.dispose()
     views.console().print(views.dlq_table(dlq.summarise(letters, resent)))
     return 0
 
 
 def dlq_resend(args: argparse.Namespace, settings: Settings) -> int:
-    from wiredesk.bus.kafka import KafkaBus
-
-    _kafka_only(settings)
-    letters = [
-        item
-        for item in dlq.read_letters(settings.kafka_bootstrap, settings.namespace)
-        if dlq.matches(item, args.stage, args.reason)
-    ]
-    out = views.console()
-    if args.dry_run:
-        out.print(views.dlq_table(dlq.summarise(letters, set())))
-        out.print(f"dry run: would consider {len(letters)} dead letters")
-        return 0
+    bus = _durable_bus(settings)
     engine = db.make_engine(settings.database_url)
-    bus = KafkaBus(settings.kafka_bootstrap, namespace=settings.namespace)
+    out = views.console()
     try:
+        letters = _letters(args, bus)
+        if args.dry_run:
+            out.print(views.dlq_table(dlq.summarise(letters, set())))
+            out.print(f"dry run: would consider {len(letters)} dead letters")
+            return 0
         sent, skipped = dlq.resend(bus, engine, letters)
     finally:
         bus.close()

@@ -1,7 +1,8 @@
 """``wiredesk dlq list|resend``: inspect dead letters and re-publish them.
 
-Reading news.dlq never joins a consumer group (partitions are assigned directly and read
-from the beginning to the end offsets taken at the start). ``resend`` re-publishes each
+Dead letters are kept by Kafka or the sql bus (``wiredesk run``). Reading news.dlq never
+joins a consumer group (partitions are read from the beginning to the end offsets taken
+at the start). ``resend`` re-publishes each
 letter's original bytes, with its original key, to the topic it came from, then records
 the letter's (topic, partition, offset) in ``dlq_resends`` - only after the broker
 acknowledged the publish - so a second resend skips it. A crash between the two can
@@ -13,27 +14,74 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Engine, select
 
-from wiredesk.bus.kafka import KafkaBus
+from wiredesk.bus import Bus
 from wiredesk.db import insert_for
 from wiredesk.db.tables import DlqResendRow
 from wiredesk.records import DeadLetter, DecodeError
 from wiredesk.topics import DLQ
 
+if TYPE_CHECKING:
+    from wiredesk.bus.sql import SqlBus
+
 
 @dataclass(frozen=True)
 class Letter:
-    topic: str  # news.dlq with its namespace prefix
+    topic: str  # news.dlq as dlq_resends names it (topic_label)
     partition: int
     offset: int
     letter: DeadLetter
 
 
-def read_letters(bootstrap: str, namespace: str = "") -> Iterator[Letter]:
+def topic_label(bus: Bus) -> str:
+    """The name ``dlq_resends`` remembers letters by: news.dlq with its namespace on
+    Kafka; on the sql bus, with the bus's id (a recreated bus restarts its offsets)."""
+    from wiredesk.bus.sql import SqlBus
+
+    if isinstance(bus, SqlBus):
+        return f"{DLQ.name}@sql:{bus.identity}"
+    return getattr(bus, "namespace", "") + DLQ.name
+
+
+def read_letters(bus: Bus) -> Iterator[Letter]:
     """Every dead letter now in news.dlq (undecodable entries are skipped)."""
+    from wiredesk.bus.kafka import KafkaBus
+    from wiredesk.bus.sql import SqlBus
+
+    if isinstance(bus, KafkaBus):
+        entries = _kafka_entries(bus.bootstrap, bus.namespace)
+    elif isinstance(bus, SqlBus):
+        entries = _sql_entries(bus)
+    else:
+        raise TypeError(f"dead letters are kept by Kafka or the sql bus, not {type(bus)}")
+    label = topic_label(bus)
+    for partition, offset, value in entries:
+        try:
+            letter = DeadLetter.decode(value)
+        except DecodeError:
+            continue
+        assert isinstance(letter, DeadLetter)
+        yield Letter(label, partition, offset, letter)
+
+
+def _sql_entries(bus: SqlBus) -> Iterator[tuple[int, int, bytes | None]]:
+    for partition, end in sorted(bus.end_offsets(DLQ.name).items()):
+        position = 0
+        while position < end:
+            chunk = bus.read(DLQ.name, partition, position, end, 500)
+            if not chunk:
+                break
+            for m in chunk:
+                yield partition, m.offset, m.value
+            position = chunk[-1].offset + 1
+
+
+def _kafka_entries(bootstrap: str, namespace: str) -> Iterator[tuple[int, int, bytes | None]]:
+    """news.dlq from the beginning to the end offsets taken now, joining no group."""
     topic = namespace + DLQ.name
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
@@ -48,14 +96,8 @@ def read_letters(bootstrap: str, namespace: str = "") -> Iterator[Letter]:
         while remaining:
             for tp, records in consumer.poll(timeout_ms=1000, max_records=500).items():
                 for r in records:
-                    if r.offset >= ends[tp]:
-                        continue
-                    try:
-                        letter = DeadLetter.decode(r.value)
-                    except DecodeError:
-                        continue
-                    assert isinstance(letter, DeadLetter)
-                    yield Letter(topic, r.partition, r.offset, letter)
+                    if r.offset < ends[tp]:
+                        yield r.partition, r.offset, r.value
             remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}
     finally:
         consumer.close(autocommit=False)
@@ -98,9 +140,7 @@ def matches(item: Letter, stage: str | None, reason: str | None) -> bool:
     )
 
 
-def resend(
-    bus: KafkaBus, engine: Engine, letters: list[Letter], batch: int = 200
-) -> tuple[int, int]:
+def resend(bus: Bus, engine: Engine, letters: list[Letter], batch: int = 200) -> tuple[int, int]:
     """Re-publish ``letters`` not resent before. Returns (resent, skipped as done)."""
     if not letters:
         return 0, 0

@@ -18,7 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from wiredesk.app.ops.replay_consumers import KafkaReplayConsumer, MemoryReplayConsumer, _Bounded
+from wiredesk.app.ops.replay_consumers import (
+    KafkaReplayConsumer,
+    MemoryReplayConsumer,
+    SqlReplayConsumer,
+    _Bounded,
+)
 from wiredesk.bus import Bus
 from wiredesk.metrics import Health
 from wiredesk.runner import RunnerOptions, StageRunner, Stopping
@@ -73,11 +78,14 @@ def bounded_consumer(
 ) -> _Bounded:
     from wiredesk.bus.kafka import KafkaBus
     from wiredesk.bus.memory import MemoryBus
+    from wiredesk.bus.sql import SqlBus
 
     if isinstance(bus, KafkaBus):
         return KafkaReplayConsumer(
             bus.bootstrap, stage.input.name, group, millis(start), millis(end), bus.namespace
         )
+    if isinstance(bus, SqlBus):
+        return SqlReplayConsumer(bus, stage.input.name, group, millis(start), millis(end))
     assert isinstance(bus, MemoryBus)
     return MemoryReplayConsumer(bus, stage.input.name, group, millis(start), millis(end))
 

@@ -1,6 +1,6 @@
 """Bounded consumers for replays: read one topic from a timestamp to a stop offset.
 
-Both implement the runner's ``Consumer`` protocol, so a replay runs the stage's own code
+Each implements the runner's ``Consumer`` protocol, so a replay runs the stage's own code
 through ``StageRunner``. The Kafka one assigns every partition to itself (no group
 membership, so no rebalance of anyone) and commits to its own fresh group, which never
 touches the live groups' offsets.
@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import kafka.errors
 from kafka import KafkaConsumer, TopicPartition
 
-from wiredesk.bus import Message
+from wiredesk.bus import Message, next_offsets
 from wiredesk.bus.kafka import _message, commit_offsets
 from wiredesk.bus.memory import MemoryBus
+from wiredesk.bus.sql import SqlBus
 
 
 class TopicMissing(Exception):
@@ -164,6 +165,41 @@ class MemoryReplayConsumer(_Bounded):
 
     def commit(self, messages: Sequence[Message]) -> None:
         self.bus.consumer([self.topic], self.group).commit(messages)
+
+    def close(self) -> None:
+        pass
+
+
+class SqlReplayConsumer(_Bounded):
+    """The same over the sql bus: reads below the stop offsets, commits to its own group."""
+
+    def __init__(
+        self, bus: SqlBus, topic: str, group: str, from_ms: int | None, to_ms: int | None
+    ) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.group = group
+        bus.ensure_topics([topic])
+        self.start = bus.first_offsets_at(topic, from_ms)
+        self.stop = bus.first_offsets_at(topic, to_ms) if to_ms is not None else {}
+        self.stop = {p: self.stop.get(p, end) for p, end in bus.end_offsets(topic).items()}
+        self.position = dict(self.start)
+        for p, committed in bus.committed(group, topic).items():
+            if self.start[p] < committed:  # a group that committed inside the range resumes
+                self.position[p] = min(committed, self.stop[p])
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Message]:
+        batch: list[Message] = []
+        for p in sorted(self.stop):
+            want = max_records - len(batch)
+            if want <= 0:
+                break
+            if self.position[p] < self.stop[p]:
+                batch.extend(self.bus.read(self.topic, p, self.position[p], self.stop[p], want))
+        return self._keep(batch)
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        self.bus.commit(self.group, next_offsets(messages))
 
     def close(self) -> None:
         pass
