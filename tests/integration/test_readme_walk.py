@@ -98,18 +98,18 @@ def test_the_readme_services_section_gets_a_newcomer_to_rows(
     env["WIREDESK_STACK_DIR"] = os.environ.get("WIREDESK_STACK_DIR", str(ROOT / ".stack"))
     # the check block runs in the state the start block left: the same environment
     script.append(f"env > {tmp_path / 'walk.env'}")
-    walk = subprocess.Popen(
-        ["bash", "-c", "\n".join(script)],
-        cwd=tmp_path,
-        env=env,
-        start_new_session=True,  # the services are its background jobs: one group to stop
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    transcript = tmp_path / "walk.out"
+    with transcript.open("w") as out:  # a file, not a pipe: the background jobs keep it open
+        walk = subprocess.Popen(
+            ["bash", "-c", "\n".join(script)],
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,  # the services are its background jobs: one group to stop
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        output, _ = walk.communicate(timeout=180)
-        assert walk.returncode == 0, output
+        assert walk.wait(timeout=180) == 0, transcript.read_text()
         walked = dict(
             line.split("=", 1)
             for line in (tmp_path / "walk.env").read_text().splitlines()
