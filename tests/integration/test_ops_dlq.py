@@ -70,3 +70,5 @@ def test_dlq_list_and_an_idempotent_resend(kafka_bootstrap, pg_url, unique, work
     )
     listed = wiredesk(workers.env, "dlq", "list", "--reason", "write_rejected")
     assert "3 dead letters" in listed.stdout
+    nothing = wiredesk(workers.env, "dlq", "list", "--reason", "no_such_reason")
+    assert nothing.returncode == 3, nothing.stderr  # a read command that found nothing

@@ -1,7 +1,7 @@
 """``wiredesk``: the command line. One subcommand per service, plus demo and operations.
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 3 a read command
-found nothing (search, stories), 130 interrupted, 143 terminated before it began.
+found nothing (search, stories, dlq list), 130 interrupted, 143 terminated before it began.
 """
 
 from __future__ import annotations

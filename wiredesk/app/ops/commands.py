@@ -29,7 +29,8 @@ log = structlog.get_logger("wiredesk")
 
 # service name -> stage name, so `--stage sink` works as well as `--stage write_articles`
 ALIASES = {command: stage for command, (stage, _) in SERVICES.items()}
-# exit code of a read command that found nothing (search, stories), the same everywhere
+# exit code of a read command that found nothing (search, stories, dlq list), the same
+# everywhere
 NO_RESULT = 3
 
 
@@ -140,7 +141,7 @@ def dlq_list(args: argparse.Namespace, settings: Settings) -> int:
         bus.close()
         engine.dispose()
     views.console().print(views.dlq_table(dlq.summarise(letters, resent)))
-    return 0
+    return 0 if letters else NO_RESULT
 
 
 def dlq_resend(args: argparse.Namespace, settings: Settings) -> int:
