@@ -69,6 +69,6 @@ def test_read_side_commands_print_tables(pg_url, workers):
     found = wiredesk(workers.env, "search", "Port", "Velmar")
     assert found.returncode == 0 and "articles matching 'Port Velmar'" in found.stdout
     missing = wiredesk(workers.env, "search", "zzzyzzx")
-    assert missing.returncode == 1 and "0 articles matching" in missing.stdout
+    assert missing.returncode == 3 and "0 articles matching" in missing.stdout
     feeds = wiredesk(workers.env, "feeds")
     assert feeds.returncode == 0 and "no feeds polled yet" in feeds.stdout
