@@ -7,7 +7,7 @@ workers refreshing the same story, so neither computes from a snapshot missing t
 other's article.
 
 In the same transaction and under the same lock, the story's entity map
-(``story_entities``, :func:`sink.story_entities.resolve_story`) is recomputed from the
+(``story_entities``, :func:`wiredesk.story_entities.resolve_story`) is recomputed from the
 (entity id, label) pairs of its current articles and rewritten where it changed.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, case, delete, func, or_, select, text, tuple_
 
-from sink.story_entities import resolve_story
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, StoryEntityRow, StoryRow
+from wiredesk.story_entities import resolve_story
 
 STORY_COLUMNS = ("title", "first_seen_at", "last_update_at", "article_count")
 # one round trip; sorted, so two workers take shared stories' locks in the same order

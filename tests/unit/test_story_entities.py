@@ -1,4 +1,4 @@
-"""The story entity map (sink.story_entities): unique targets only, acronyms, and the same
+"""The story entity map (wiredesk.story_entities): unique targets only, acronyms, and the same
 map for any order or repetition of the story's (entity id, label) pairs."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from sink.story_entities import resolve_story
+from wiredesk.story_entities import resolve_story
 
 
 def test_bare_surname_maps_to_the_one_full_name() -> None:

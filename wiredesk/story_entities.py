@@ -14,8 +14,8 @@ the story row (never accumulates it: uniqueness is not monotone). Rules, each re
 3. an all-letter id of 2-6 letters that is not a person -> the one multi-word non-person
    id whose initials it is (``usgs``, ``us``; connectors such as ``of`` may be skipped).
 
-It lives in the sink, not in ``transform``, because the sink applies it (stages do not
-import each other) and it needs only the ids and labels the sink has stored.
+It lives in the core, not in a stage, because the sink applies it and the entity-merge
+eval (``transform``) measures it, and stages do not import each other.
 
 No unique target: no mapping (``peterson`` beside ``laci-peterson`` and
 ``scott-peterson`` stays ``peterson``). A resolved id is never itself mapped (no chains).
