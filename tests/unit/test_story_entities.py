@@ -108,3 +108,29 @@ def test_kind_is_a_function_of_the_set() -> None:
     # the same id seen as PER in one article and ORG in another is a person, either order
     a = [("heller", "ORG"), ("heller", "PER"), ("mark-heller", "PER")]
     assert resolve_story(a) == resolve_story(list(reversed(a))) == {"heller": "mark-heller"}
+
+
+def test_eval_scores_names_after_their_documents_story_map() -> None:
+    from transform.eval_entity_merge import evaluate
+
+    def side(name: str, doc: str, *context: str) -> dict:
+        return {"name": name, "label": "PER", "doc": doc, "context": [[c, "PER"] for c in context]}
+
+    pairs = [
+        # same story (d1, d2): the bare surname resolves through the story's one full name
+        {"a": side("Heller", "d1"), "b": side("Mark Jay Heller", "d2"), "same": True},
+        # d3 (another story, another Heller): not resolved by d2's full name
+        {"a": side("Heller", "d3"), "b": side("Mark Jay Heller", "d2"), "same": False},
+        # two Petersons in the story: no mapping, so no false merge
+        {
+            "a": side("Peterson", "d4"),
+            "b": side("Laci Peterson", "d5", "Scott Peterson"),
+            "same": False,
+        },
+    ]
+    stories = {"d1": "s1", "d2": "s1", "d3": "s3", "d4": "s4", "d5": "s4"}
+    result = evaluate(pairs, stories)
+    before, after = result["canonical"], result["canonical_after_story_map"]
+    assert (before["tp"], before["fp"]) == (0, 0)
+    assert (after["tp"], after["fp"], after["fn"]) == (1, 0, 0)
+    assert result["story_map"]["documents_without_story"] == 0
