@@ -8,7 +8,7 @@ other's article.
 
 In the same transaction and under the same lock, the story's entity map
 (``story_entities``, :func:`wiredesk.story_entities.resolve_story`) is recomputed from the
-(entity id, label) pairs of its current articles and rewritten where it changed.
+(entity id, label) pairs of its current articles' mentions and rewritten where it changed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, case, delete, func, or_, select, text, tuple_
 
 from wiredesk.db import insert_for, upsert_many
-from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, StoryEntityRow, StoryRow
+from wiredesk.db.tables import ArticleRow, StoryEntityRow, StoryRow
 from wiredesk.story_entities import resolve_story
 
 STORY_COLUMNS = ("title", "first_seen_at", "last_update_at", "article_count")
@@ -126,14 +126,15 @@ def _rewrite_entity_maps(conn: Connection, ids: list[str]) -> int:
     articles' (entity id, label) pairs; write only the difference. Returns how many
     stories' maps changed."""
     members: dict[str, set[tuple[str, str]]] = {sid: set() for sid in ids}
-    for sid, eid, label in conn.execute(
-        select(ArticleRow.story_id, ArticleEntityRow.canonical_id, EntityRow.label)
-        .join(ArticleEntityRow, ArticleEntityRow.article_id == ArticleRow.article_id)
-        .join(EntityRow, EntityRow.canonical_id == ArticleEntityRow.canonical_id)
-        .where(ArticleRow.story_id.in_(ids))
-        .distinct()
+    # each article's own mentions (its row's copy: id and label as that article tagged
+    # them), so the map is a function of the story's articles alone, not of the
+    # last-written label in ``entities``
+    for sid, mentions in conn.execute(
+        select(ArticleRow.story_id, ArticleRow.entities).where(ArticleRow.story_id.in_(ids))
     ):
-        members[sid].add((eid, label))
+        for m in mentions or ():
+            if isinstance(m, dict) and isinstance(m.get("canonical_id"), str):
+                members[sid].add((m["canonical_id"], str(m.get("label") or "")))
     wanted = {(sid, eid): rid for sid in ids for eid, rid in resolve_story(members[sid]).items()}
     existing = {
         (r.story_id, r.entity_id): r.resolved_id

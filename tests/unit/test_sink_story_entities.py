@@ -23,17 +23,19 @@ NAMES = {
 }
 
 
-def article(n: int, story: str, ids: list[str], revision: int = 0) -> EnrichedArticle:
+def article(
+    n: int, story: str, ids: list[str], revision: int = 0, label: str | None = None
+) -> EnrichedArticle:
     text = f"Report {n}: " + ". ".join(f"{NAMES[i][0]} spoke" for i in ids) + "."
     entities = []
     for cid in ids:
-        surface, label = NAMES[cid]
+        surface, tagged = NAMES[cid]
         start = text.index(surface)
         entities.append(
             Entity(
                 canonical_id=cid,
                 name=surface,
-                label=label,
+                label=label or tagged,
                 surface=surface,
                 start=start,
                 end=start + len(surface),
@@ -114,3 +116,13 @@ def test_the_map_does_not_depend_on_arrival_order(tmp_path: Path) -> None:
         maps.append(story_map(engine))
         engine.dispose()
     assert maps[0] == maps[1] == FULL
+
+
+def test_the_map_uses_each_articles_own_labels(sqlite_engine: Engine) -> None:
+    # another story's article tags "Heller" ORG and is written last (so the entities
+    # row says ORG): this story's map, from its own articles' mentions, keeps the person
+    writer = ArticleWriter(sqlite_engine)
+    writer.write(BASE)
+    writer.write([article(9, "s9", ["heller"], label="ORG")])
+    writer.write([article(4, "s1", ["usgs"])])  # s1 is refreshed after the relabel
+    assert story_map(sqlite_engine) == FULL
