@@ -23,7 +23,9 @@ Generated at run time (nothing from ECB+ is committed) from:
 Run: ``.venv/bin/python bench/build_entity_merge_devset.py OUT.jsonl``, then
 ``wiredesk eval entity-merge OUT.jsonl``. One line per pair:
 ``{"a": {"name", "label", "context": [[name, label], ...]}, "b": {...}, "same": bool,
-"source": "ecbplus" | "variants"}``.
+"source": "ecbplus" | "variants"}``; an ECB+ side also has ``"doc"``, its document's id
+in ``ecbplus_dev.jsonl.gz`` (for ``--stories``: the story map over the deployed story
+model's clusters; the gold topics are not written).
 """
 
 from __future__ import annotations
@@ -127,7 +129,10 @@ def variants(a: str, b: str) -> bool:
 
 def _item(name: str, label: str, doc: str | None, context: dict) -> dict:
     ctx = [[n, lab] for n, lab in context.get(doc, []) if n != name] if doc else []
-    return {"name": name, "label": label, "context": sorted(map(list, {tuple(c) for c in ctx}))}
+    item = {"name": name, "label": label, "context": sorted(map(list, {tuple(c) for c in ctx}))}
+    if doc:  # the document's id in ecbplus_dev.jsonl.gz, for the story-map eval
+        item["doc"] = Path(doc).stem
+    return item
 
 
 def ecb_pairs(path: Path) -> tuple[list[dict], dict[str, int]]:

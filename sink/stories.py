@@ -5,6 +5,10 @@ same however, and how often, its articles arrived (replays, restores, moves betw
 stories). On PostgreSQL a transaction-scoped advisory lock per story serialises two
 workers refreshing the same story, so neither computes from a snapshot missing the
 other's article.
+
+In the same transaction and under the same lock, the story's entity map
+(``story_entities``, :func:`wiredesk.story_entities.resolve_story`) is recomputed from the
+(entity id, label) pairs of its current articles' mentions and rewritten where it changed.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, or_, select, text
+from sqlalchemy import Connection, case, delete, func, or_, select, text, tuple_
 
 from wiredesk.db import insert_for, upsert_many
-from wiredesk.db.tables import ArticleRow, StoryRow
+from wiredesk.db.tables import ArticleRow, StoryEntityRow, StoryRow
+from wiredesk.story_entities import resolve_story
 
 STORY_COLUMNS = ("title", "first_seen_at", "last_update_at", "article_count")
 # one round trip; sorted, so two workers take shared stories' locks in the same order
@@ -99,6 +104,7 @@ def refresh(conn: Connection, story_ids: Iterable[str]) -> dict[str, int]:
             counts["unchanged"] += 1
     empty = [sid for sid in ids if sid not in aggregates and sid in existing]
     if empty:
+        conn.execute(delete(StoryEntityRow).where(StoryEntityRow.story_id.in_(empty)))
         conn.execute(delete(StoryRow).where(StoryRow.story_id.in_(empty)))
         counts["deleted"] = len(empty)
     if rows:
@@ -111,7 +117,40 @@ def refresh(conn: Connection, story_ids: Iterable[str]) -> dict[str, int]:
             stmt.on_conflict_do_update(index_elements=["story_id"], set_=update, where=changed),
             rows,
         )
+        _rewrite_entity_maps(conn, [r["story_id"] for r in rows])
     return counts
+
+
+def _rewrite_entity_maps(conn: Connection, ids: list[str]) -> int:
+    """Recompute the ``story_entities`` rows of these (existing) stories from their
+    articles' (entity id, label) pairs; write only the difference. Returns how many
+    stories' maps changed."""
+    members: dict[str, set[tuple[str, str]]] = {sid: set() for sid in ids}
+    # each article's own mentions (its row's copy: id and label as that article tagged
+    # them), so the map is a function of the story's articles alone, not of the
+    # last-written label in ``entities``
+    for sid, mentions in conn.execute(
+        select(ArticleRow.story_id, ArticleRow.entities).where(ArticleRow.story_id.in_(ids))
+    ):
+        for m in mentions or ():
+            if isinstance(m, dict) and isinstance(m.get("canonical_id"), str):
+                members[sid].add((m["canonical_id"], str(m.get("label") or "")))
+    wanted = {(sid, eid): rid for sid in ids for eid, rid in resolve_story(members[sid]).items()}
+    existing = {
+        (r.story_id, r.entity_id): r.resolved_id
+        for r in conn.execute(select(StoryEntityRow).where(StoryEntityRow.story_id.in_(ids)))
+    }
+    gone = sorted(k for k, rid in existing.items() if wanted.get(k) != rid)
+    new = sorted(k for k, rid in wanted.items() if existing.get(k) != rid)
+    table = StoryEntityRow.__table__
+    if gone:
+        conn.execute(delete(table).where(tuple_(table.c.story_id, table.c.entity_id).in_(gone)))
+    if new:
+        conn.execute(
+            table.insert(),
+            [{"story_id": s, "entity_id": e, "resolved_id": wanted[(s, e)]} for s, e in new],
+        )
+    return len({s for s, _ in gone} | {s for s, _ in new})
 
 
 def _differs(old: Any, new: Any) -> bool:

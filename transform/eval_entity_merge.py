@@ -8,6 +8,10 @@ coreferent when both names get the same id. Printed beside the baseline, in the 
 the exact-key matcher (label + case- and accent-folded name), the transliteration rules
 of the matcher before issue 12 (kh/ch/h -> h, w -> v, ...; label-prefixed ids), and the
 current rules alone with the alias file left out.
+
+With ``--stories ECB_JSONL`` (``../shared/data/ecbplus_dev.jsonl.gz``), also the deployed
+canonical ids after the story entity map (``transform/eval_story_map.py``): the documents
+are clustered by the deployed story model, never by the file's gold topics.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from transform.canonical import AliasTable, default_aliases, resolve
+from transform.eval_stories import EvalInputError as StoriesInputError
+from transform.eval_story_map import doc_stories, story_key
 from transform.text import fold
 
 
@@ -38,6 +44,14 @@ class _Mention:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="JSONL of name pairs (see --help)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--stories",
+        type=Path,
+        help="documents of the pairs' 'doc' ids (ECB+ JSONL): also score after the story map",
+    )
+    parser.add_argument(
+        "--ner-model", default="wiredesk_news_ner", help="tagger for the story model's entities"
+    )
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
@@ -52,6 +66,8 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
                     item = row[side]
                     if not isinstance(item["name"], str) or not isinstance(item["label"], str):
                         raise TypeError("name and label must be strings")
+                    if not isinstance(item.get("doc", ""), str):
+                        raise TypeError("doc must be a string")
                     for ctx in item.get("context", []):
                         if not (isinstance(ctx, list) and len(ctx) == 2):
                             raise TypeError("context items are [name, label]")
@@ -113,19 +129,31 @@ def score(pairs: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> 
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
-def evaluate(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+def evaluate(pairs: list[dict[str, Any]], stories: dict[str, str] | None = None) -> dict[str, Any]:
     no_aliases = AliasTable([])
+
+    def canonical(item: dict[str, Any]) -> str:
+        return merged_id(item, default_aliases())
+
     matchers: dict[str, Callable[[dict[str, Any]], str]] = {
         "baseline_exact_key": exact_key,
         "baseline_previous_rules": previous_key,
         "rules_without_aliases": lambda item: merged_id(item, no_aliases),
-        "canonical": lambda item: merged_id(item, default_aliases()),
+        "canonical": canonical,
     }
     result: dict[str, Any] = {
         "pairs": len(pairs),
         "coreferent": sum(r["same"] for r in pairs),
         "negatives": sum(not r["same"] for r in pairs),
     }
+    if stories is not None:
+        matchers["canonical_after_story_map"], counts = story_key(pairs, stories, canonical)
+        docs = {i["doc"] for r in pairs for i in (r["a"], r["b"]) if "doc" in i}
+        result["story_map"] = {
+            **counts,
+            "documents_with_pairs": len(docs),
+            "documents_without_story": len(docs - set(stories)),
+        }
     sources = sorted({str(r.get("source", "all")) for r in pairs})
     for name, key in matchers.items():
         result[name] = score(pairs, key)
@@ -138,8 +166,12 @@ def evaluate(pairs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = evaluate(read_pairs(args.file))
-    except (OSError, UnicodeDecodeError, EvalInputError) as exc:
+        pairs = read_pairs(args.file)
+        stories, ner = doc_stories(args.stories, args.ner_model) if args.stories else (None, "")
+        result = evaluate(pairs, stories)
+        if stories is not None:
+            result["story_map"] |= {"documents": len(stories), "entities": ner}
+    except (OSError, UnicodeDecodeError, EvalInputError, StoriesInputError) as exc:
         print(f"wiredesk eval entity-merge: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -149,8 +181,10 @@ def run(args: argparse.Namespace) -> int:
         f"pairs {result['pairs']}: {result['coreferent']} coreferent, "
         f"{result['negatives']} negatives"
     )
+    if "story_map" in result:
+        print("story map: " + ", ".join(f"{k} {v}" for k, v in result["story_map"].items()))
     for key, value in result.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and "precision" in value:
             print(
                 f"{key:<36} precision {value['precision']:.4f}  recall {value['recall']:.4f}"
                 f"  f1 {value['f1']:.4f}  (tp {value['tp']}, fp {value['fp']}, fn {value['fn']})"

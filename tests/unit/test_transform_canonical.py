@@ -152,7 +152,7 @@ def test_entity_merge_eval_scores_against_the_baseline(tmp_path, capsys):
     assert result["baseline_exact_key"]["recall"] == 0.0
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"a": 1}\n')
-    args = type("Args", (), {"file": bad, "json": False})()
+    args = type("Args", (), {"file": bad, "json": False, "stories": None})()
     assert run(args) == 2
     assert "not a name pair" in capsys.readouterr().err
 

@@ -147,6 +147,22 @@ class StoryRow(Base):
     __table_args__ = (Index("ix_stories_last_update_at", "last_update_at"),)
 
 
+class StoryEntityRow(Base):
+    """Within one story, an entity id resolved to the story's full id for it (a surname to
+    the full name, an acronym to the name): :mod:`transform.story_entities`; rewritten
+    with the story row. Ids that resolve to themselves have no row."""
+
+    __tablename__ = "story_entities"
+
+    story_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("stories.story_id", ondelete="CASCADE"), primary_key=True
+    )
+    entity_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    resolved_id: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_story_entities_resolved", "resolved_id", "story_id"),)
+
+
 class VerdictRevisionRow(Base):
     """A verdict revision that arrived before its article's row; applied when it comes."""
 

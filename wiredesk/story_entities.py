@@ -1,0 +1,91 @@
+"""Entity ids resolved within a story: a bare surname, a middle name given in one article
+only, an acronym, mapped to the one full id of the story that it names.
+
+:mod:`transform.canonical` gives ids as a pure function of one article, so it cannot
+relate ``heller`` in one article to ``mark-jay-heller`` in another. This module does, as a
+pure function of the story's current set of (entity id, label) pairs, so the map is the
+same whatever the arrival order, replays or worker count; the sink recomputes it with
+the story row (never accumulates it: uniqueness is not monotone). Rules, each requiring a
+**unique** target among the story's ids of the same kind (person or not):
+
+1. a person id ``first-last`` -> the one person id ``first-...-last`` with middle names;
+2. a one-word person id ``s`` -> the one multi-word person id ending in ``-s`` (counted
+   after rule 1, so ``mark-heller`` and ``mark-jay-heller`` are one target);
+3. an all-letter id of 2-6 letters that is not a person -> the one multi-word non-person
+   id whose initials it is (``usgs``, ``us``; connectors such as ``of`` may be skipped).
+
+It lives in the core, not in a stage, because the sink applies it and the entity-merge
+eval (``transform``) measures it, and stages do not import each other.
+
+No unique target: no mapping (``peterson`` beside ``laci-peterson`` and
+``scott-peterson`` stays ``peterson``). A resolved id is never itself mapped (no chains).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+PERSON_LABELS = frozenset({"PER", "PERSON"})
+_CONNECTORS = frozenset({"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van"})
+ACRONYM_LENGTHS = range(2, 7)
+
+
+def _is_person(labels: set[str]) -> bool:
+    return bool(labels & PERSON_LABELS)
+
+
+def _initials(words: list[str]) -> set[str]:
+    """The initials of a multi-word id, with and without its connector words."""
+    every = "".join(w[0] for w in words if w)
+    content = "".join(w[0] for w in words if w and w not in _CONNECTORS)
+    return {every, content}
+
+
+def resolve_story(members: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Map ``entity_id -> resolved_id`` for a story's (entity id, label) pairs.
+
+    Only ids that change are in the map. An id seen with a person label in any member is a
+    person (the kind is a function of the set, not of the order).
+    """
+    labels: dict[str, set[str]] = defaultdict(set)
+    for entity_id, label in members:
+        if entity_id:
+            labels[entity_id].add(label)
+    people = sorted(i for i, ls in labels.items() if _is_person(ls))
+    things = sorted(i for i, ls in labels.items() if not _is_person(ls))
+    mapping: dict[str, str] = {}
+
+    # 1. first-last -> the one first-...-last
+    long_names: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for pid in people:
+        words = pid.split("-")
+        if len(words) >= 3:
+            long_names[(words[0], words[-1])].append(pid)
+    for pid in people:
+        words = pid.split("-")
+        if len(words) == 2 and len(targets := long_names.get((words[0], words[1]), [])) == 1:
+            mapping[pid] = targets[0]
+
+    # 2. surname -> the one multi-word person id ending in it (after rule 1)
+    by_surname: dict[str, set[str]] = defaultdict(set)
+    for pid in people:
+        words = pid.split("-")
+        if len(words) >= 2:
+            by_surname[words[-1]].add(mapping.get(pid, pid))
+    for pid in people:
+        if "-" not in pid and len(targets := by_surname.get(pid, set())) == 1:
+            mapping[pid] = next(iter(targets))
+
+    # 3. acronym -> the one multi-word non-person id with those initials
+    by_initials: dict[str, set[str]] = defaultdict(set)
+    for tid in things:
+        words = tid.split("-")
+        if len(words) >= 2:
+            for initials in _initials(words):
+                by_initials[initials].add(tid)
+    for tid in things:
+        acronym = tid.isalpha() and tid.isascii() and len(tid) in ACRONYM_LENGTHS
+        if acronym and len(targets := by_initials.get(tid, set())) == 1:
+            mapping[tid] = next(iter(targets))
+    return mapping
