@@ -77,8 +77,9 @@ def make_engines(url: str) -> tuple[Engine, Engine]:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000"):
-                dbapi_conn.execute(f"PRAGMA {pragma}")
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=FULL")
+            dbapi_conn.execute("PRAGMA busy_timeout=30000")
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any, immediate: bool = immediate) -> None:
