@@ -8,6 +8,13 @@ than lxml's 255 levels, E1). The extractor version travels with every article, s
 replay of news.raw with a newer trafilatura can be told apart. The language is
 trafilatura's when it detects one (with its optional language detector installed), else
 the one the page declares.
+
+Rights (:mod:`ingest.rights`): the page's markup is read for paywall, TDM and AI opt-out
+signals, combined with the fetcher's evidence (headers, robots.txt, tdmrep.json), and
+counted. For an article whose publisher reserved TDM or opted out of AI use, the rights
+policy decides: ``store`` keeps it whole, ``metadata`` stores it without its text
+(``text_withheld``), ``skip`` drops it before extraction (counted and logged; a policy
+decision, not a dead letter).
 """
 
 from __future__ import annotations
@@ -17,13 +24,13 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import re2
 import structlog
 import trafilatura
 
-from ingest import metrics, sandbox_tasks
+from ingest import metrics, rights, sandbox_tasks
 from ingest.normalise import (
     TEXT_MAX,
     TEXT_MAX_BYTES,
@@ -40,6 +47,7 @@ from wiredesk.stage import BadInput
 log = structlog.get_logger(__name__)
 
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
+RightsPolicy = Literal["store", "metadata", "skip"]
 _SPACE = re.compile(r"\s+")
 # Run on page text in this (the consumer's) process, outside the sandbox: RE2 (linear
 # time) because the backtracking version took ~30 s on a 20 KB head of unclosed tags.
@@ -83,13 +91,23 @@ def _published(page: datetime | None, entry: datetime | None) -> datetime | None
     return page
 
 
+def page_rights(record: RawPage, html: str) -> rights.Rights:
+    """The fetcher's evidence (or ``UNCHECKED``) with the page's own markup."""
+    fetched = record.rights_evidence
+    host = rights.UNCHECKED if fetched is None else fetched
+    return rights.verdict([*host, *rights.html_evidence(html)])
+
+
 class ExtractArticles:
     """Options in the constructor, work in ``__call__``; ``sandbox=None`` runs in-process
     (only for benchmarks and evaluation on trusted files)."""
 
-    def __init__(self, sandbox: Sandbox | None, min_chars: int = 200) -> None:
+    def __init__(
+        self, sandbox: Sandbox | None, min_chars: int = 200, rights_policy: RightsPolicy = "store"
+    ) -> None:
         self.sandbox = sandbox
         self.min_chars = min_chars
+        self.rights_policy = rights_policy
 
     def extract(self, html: str, url: str) -> dict[str, Any] | None:
         """The raw trafilatura fields of one page; ``BadInput`` if the bound was hit."""
@@ -110,6 +128,10 @@ class ExtractArticles:
         except DecodeError as exc:
             raise self._reject(exc.reason, f"{record.url}: {exc.detail}") from exc
         html = clean_markup(html)  # one &#1; would make trafilatura return nothing (B8)
+        found = page_rights(record, html)
+        action = self._policy(record, found)
+        if action == "skip":
+            return
         doc = self.extract(html, record.final_url)
         if doc is None:
             raise self._reject("depth_or_empty", f"{record.url}: trafilatura found no content")
@@ -127,7 +149,7 @@ class ExtractArticles:
             url=record.url,
             canonical_url=clean(doc["url"], URL_MAX, one_line=True),
             title=title,
-            text=text,
+            text="" if action == "metadata" else text,
             authors=authors,
             published_at=_published(_date(doc["date"]), record.entry_published),
             language=clean(doc["language"], 16, one_line=True) or page_language(html),
@@ -138,7 +160,30 @@ class ExtractArticles:
             extractor_version=EXTRACTOR_VERSION,
             content_hash=content_hash(text),
             truncated=truncated,
+            paywalled=found.paywalled,
+            tdm_reserved=found.tdm_reserved,
+            ai_opt_out=found.ai_opt_out,
+            rights_evidence=list(found.evidence),
+            text_withheld=action == "metadata",
         )
+
+    def _policy(self, record: RawPage, found: rights.Rights) -> RightsPolicy | None:
+        """The rights policy's action for an opted-out article (None: not opted out)."""
+        for signal in rights.SIGNALS:
+            value = getattr(found, signal)
+            label = "unknown" if value is None else str(value).lower()
+            metrics.RIGHTS_ARTICLES.labels(signal, label).inc()
+        if not found.opted_out:
+            return None
+        metrics.RIGHTS_POLICY.labels(self.rights_policy).inc()
+        if self.rights_policy == "skip":
+            log.info(
+                "rights_skipped",
+                url=record.url[:300],
+                article_id=record.article_id,
+                evidence=list(found.evidence),
+            )
+        return self.rights_policy
 
     @staticmethod
     def _reject(reason: str, detail: str) -> BadInput:

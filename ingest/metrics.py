@@ -1,9 +1,9 @@
 """Prometheus metrics of the ingest stages.
 
-Labels are bounded: ``kind`` (feed, page, robots), ``reason`` (a fixed vocabulary of
-short codes, see the modules that raise them), ``status_class`` (2xx..5xx),
-``outcome`` and ``field``. Never a URL, a host or a feed id: per-feed health lives in the
-``feeds`` table, and the gauges here aggregate it.
+Labels are bounded: ``kind`` (feed, page, robots, tdmrep), ``reason`` (a fixed
+vocabulary of short codes, see the modules that raise them), ``status_class`` (2xx..5xx),
+``outcome``, ``field``, ``signal``/``value`` and ``action``. Never a URL, a host or a feed
+id: per-feed health lives in the ``feeds`` table, and the gauges here aggregate it.
 """
 
 from __future__ import annotations
@@ -100,6 +100,23 @@ BACKFILL_RECORDS = Counter(
     "wiredesk_backfill_records_total",
     "WARC records seen by the backfill: published, skipped_* reasons",
     ["outcome"],
+)
+TDMREP = Counter(
+    "wiredesk_tdmrep_total",
+    "/.well-known/tdmrep.json fetches by outcome: found, absent (4xx), invalid, unknown",
+    ["outcome"],
+)
+RIGHTS_ARTICLES = Counter(
+    "wiredesk_rights_articles_total",
+    "Extracted articles by rights signal (paywalled, tdm_reserved, ai_opt_out) and its "
+    "value (true, false, unknown)",
+    ["signal", "value"],
+)
+RIGHTS_POLICY = Counter(
+    "wiredesk_rights_policy_total",
+    "Articles whose publisher opted out (TDM reservation or AI opt-out), by the action the "
+    "rights policy took: store (text kept), metadata (text withheld), skip (not stored)",
+    ["action"],
 )
 
 

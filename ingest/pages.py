@@ -7,6 +7,10 @@ hands the fetcher each batch first (:meth:`FetchPages.prepare`), so the links of
 are fetched concurrently on a thread pool: a slow or rate-limited host delays only its
 own links.
 
+Rights: each page carries the evidence of its response headers, the host's robots.txt
+(AI crawler rules) and its ``/.well-known/tdmrep.json`` (:mod:`ingest.rights`,
+:mod:`ingest.tdmrep`); the extractor adds the page's own markup and decides.
+
 Safety and bounds come from :mod:`ingest.http`. Non-200 answers, non-HTML or binary
 bodies, refused addresses, timeouts and oversized pages are ``BadInput`` and land in the
 DLQ with the reason. The HTML is decoded to ``str`` here (declared charset checked
@@ -25,10 +29,11 @@ import httpx
 import re2
 from charset_normalizer import from_bytes
 
-from ingest import metrics
+from ingest import metrics, rights
 from ingest.http import FetchOptions, Response, fetch, preflight
 from ingest.politeness import HostGate, host_key, retry_after_seconds
 from ingest.robots import RobotsCache
+from ingest.tdmrep import TdmRepCache
 from wiredesk.records import Link, RawPage, Record
 from wiredesk.stage import BadInput
 
@@ -106,11 +111,13 @@ class FetchPages:
         gate: HostGate,
         robots: RobotsCache | None,
         workers: int = 8,
+        tdmrep: TdmRepCache | None = None,
     ) -> None:
         self.client = client
         self.options = options
         self.gate = gate
         self.robots = robots
+        self.tdmrep = tdmrep
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self._pending: dict[str, deque[Future[RawPage]]] = defaultdict(deque)
 
@@ -156,7 +163,15 @@ class FetchPages:
             entry_published=record.entry_published,
             discovered_at=record.discovered_at,
             source="fetch",
+            rights_evidence=self.rights_evidence(resp),
         )
+
+    def rights_evidence(self, resp: Response) -> list[str]:
+        """Evidence of the headers, robots.txt and tdmrep.json (each cached per host)."""
+        robots = self.robots.ai_evidence(resp.url) if self.robots else ["robots:unknown"]
+        tdmrep = self.tdmrep.evidence(resp.url) if self.tdmrep else ["tdmrep:unknown"]
+        found = [*rights.header_evidence(resp.headers), *robots, *tdmrep]
+        return list(rights.verdict(found).evidence)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

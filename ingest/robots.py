@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +19,10 @@ import structlog
 from protego import Protego
 
 from ingest import metrics
+from ingest.hostcache import HostCache
 from ingest.http import FetchOptions, Refused, fetch
 from ingest.politeness import host_key
+from ingest.rights import robots_evidence
 from wiredesk.stage import BadInput
 
 log = structlog.get_logger(__name__)
@@ -30,7 +31,7 @@ ROBOTS_MAX_BYTES = 500 * 1024
 
 @dataclass
 class _Rules:
-    expires: float
+    ttl_s: float
     parser: Protego | None  # None: allow or deny everything, per ``allow_all``
     allow_all: bool
     crawl_delay: float | None = None
@@ -52,9 +53,7 @@ class RobotsCache:
         self.ttl_s = min(ttl_s, 86_400)
         self.error_ttl_s = min(error_ttl_s, self.ttl_s)
         self.clock = clock
-        self._rules: dict[str, _Rules] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._cache: HostCache[_Rules] = HostCache(self._load, clock)
 
     def check(self, url: str) -> float | None:
         """Raise ``BadInput`` unless robots.txt allows ``url``; return its Crawl-delay."""
@@ -71,18 +70,26 @@ class RobotsCache:
         metrics.ROBOTS.labels("allowed").inc()
         return rules.crawl_delay
 
+    def ai_evidence(self, url: str) -> list[str]:
+        """The AI crawlers the host's robots.txt keeps off ``url`` (:mod:`ingest.rights`);
+        ``robots:unknown`` when it cannot be read. Never raises."""
+        try:
+            rules = self._get(host_key(url))
+        except Exception as exc:  # e.g. a redirect's host whose robots.txt is refused
+            log.info("robots_unknown_for_rights", host=host_key(url), error=repr(exc)[:200])
+            return ["robots:unknown"]
+        if rules.parser is None:
+            return [] if rules.allow_all else ["robots:unknown"]
+        return robots_evidence(rules.parser, url)
+
     def _get(self, key: str) -> _Rules:
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # one robots.txt fetch per host at a time
-            rules = self._rules.get(key)
-            if rules is None or rules.expires <= self.clock():
-                rules = self._fetch(key)
-                self._rules[key] = rules
-            return rules
+        return self._cache.get(key)
+
+    def _load(self, key: str) -> tuple[_Rules, float]:
+        rules = self._fetch(key)
+        return rules, rules.ttl_s
 
     def _fetch(self, key: str) -> _Rules:
-        now = self.clock()
         opts = FetchOptions(**{**self.options.__dict__, "max_bytes": ROBOTS_MAX_BYTES})
         metrics.ROBOTS.labels("fetched").inc()
         try:
@@ -91,13 +98,13 @@ class RobotsCache:
             raise
         except BadInput as exc:
             log.warning("robots_unreachable", host=key, reason=exc.reason)
-            return _Rules(now + self.error_ttl_s, None, allow_all=False)
+            return _Rules(self.error_ttl_s, None, allow_all=False)
         if resp.status >= 500 or resp.status == 429:
             log.warning("robots_server_error", host=key, status=resp.status)
-            return _Rules(now + self.error_ttl_s, None, allow_all=False)
+            return _Rules(self.error_ttl_s, None, allow_all=False)
         if resp.status >= 400 or resp.status < 200 or resp.status >= 300:
-            return _Rules(now + self.ttl_s, None, allow_all=True)
+            return _Rules(self.ttl_s, None, allow_all=True)
         text = resp.body.decode("utf-8", "replace")
         parser = Protego.parse(text)
         delay = parser.crawl_delay(self.agent)
-        return _Rules(now + self.ttl_s, parser, allow_all=True, crawl_delay=delay)
+        return _Rules(self.ttl_s, parser, allow_all=True, crawl_delay=delay)

@@ -5,6 +5,9 @@ PostgreSQL: ``SEARCH_DOCUMENT`` is exactly the expression of the GIN index
 ``websearch_to_tsquery`` (quoted phrases, ``or``, ``-word``). SQLite (the embedded mode):
 every word must occur in the title or text (case-insensitive LIKE; no ranking beyond
 newest first).
+
+Every answer carries the rights flags (ingest.rights): per article, and per story the
+number of its articles with each flag; :func:`rights_label` is their compact form.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal_column, or_, select
+from sqlalchemy import Connection, and_, case, func, literal_column, or_, select
 
 from wiredesk.db.tables import ArticleRow, SourceRow, StoryRow
 
@@ -28,6 +32,38 @@ class Hit:
     published_at: datetime | None
     story_id: str | None
     snippet: str
+    paywalled: bool | None = None
+    tdm_reserved: bool | None = None
+    ai_opt_out: bool | None = None
+    text_withheld: bool = False
+
+    @property
+    def rights(self) -> str:
+        return rights_label(self)
+
+
+RIGHTS_COLUMNS = (
+    ArticleRow.paywalled,
+    ArticleRow.tdm_reserved,
+    ArticleRow.ai_opt_out,
+    ArticleRow.text_withheld,
+)
+_LABELS = (("paywalled", "paywall"), ("tdm_reserved", "tdm"), ("ai_opt_out", "noai"))
+
+
+def rights_label(row: Any) -> str:
+    """``paywall tdm noai`` for the flags that hold (a count each for a story row), and
+    ``no-text`` when the rights policy withheld the text; empty when none holds."""
+    words = []
+    for column, word in _LABELS:
+        value = getattr(row, column, None)
+        if value is True:
+            words.append(word)
+        elif isinstance(value, int) and value > 0:  # a story: how many of its articles
+            words.append(f"{word} {value}")
+    if getattr(row, "text_withheld", False) is True:
+        words.append("no-text")
+    return " ".join(words)
 
 
 def search(conn: Connection, query: str, limit: int = 20) -> list[Hit]:
@@ -39,6 +75,7 @@ def search(conn: Connection, query: str, limit: int = 20) -> list[Hit]:
         ArticleRow.published_at,
         ArticleRow.story_id,
         ArticleRow.text,
+        *RIGHTS_COLUMNS,
     )
     stmt = select(*columns).outerjoin(SourceRow, SourceRow.source_id == ArticleRow.source_id)
     if conn.dialect.name == "postgresql":
@@ -59,7 +96,18 @@ def search(conn: Connection, query: str, limit: int = 20) -> list[Hit]:
         ).order_by(ArticleRow.published_at.desc())
     rows = conn.execute(stmt.limit(limit)).all()
     return [
-        Hit(r.article_id, r.title, r.source, r.published_at, r.story_id, snippet(r.text, query))
+        Hit(
+            r.article_id,
+            r.title,
+            r.source,
+            r.published_at,
+            r.story_id,
+            "(text withheld)" if r.text_withheld else snippet(r.text, query),
+            r.paywalled,
+            r.tdm_reserved,
+            r.ai_opt_out,
+            bool(r.text_withheld),
+        )
         for r in rows
     ]
 
@@ -76,17 +124,35 @@ def snippet(text: str, query: str, width: int = 70) -> str:
     return " ".join(text[:width].split()) + "…"
 
 
-def latest_stories(conn: Connection, limit: int = 20) -> list[object]:
+def latest_stories(conn: Connection, limit: int = 20) -> list[Any]:
+    """The latest stories, each with how many of its articles carry each rights flag."""
+    top = (
+        select(StoryRow)
+        .order_by(StoryRow.last_update_at.desc().nulls_last(), StoryRow.story_id)
+        .limit(limit)
+        .subquery()
+    )
+    flagged = [
+        func.sum(case((getattr(ArticleRow, column).is_(True), 1), else_=0)).label(column)
+        for column, _ in _LABELS
+    ]
+    counts = (
+        select(ArticleRow.story_id, *flagged)
+        .where(ArticleRow.story_id.in_(select(top.c.story_id)))
+        .group_by(ArticleRow.story_id)
+        .subquery()
+    )
+    totals = [func.coalesce(counts.c[column], 0).label(column) for column, _ in _LABELS]
     return list(
         conn.execute(
-            select(StoryRow)
-            .order_by(StoryRow.last_update_at.desc().nulls_last(), StoryRow.story_id)
-            .limit(limit)
+            select(*top.c, *totals)
+            .outerjoin(counts, counts.c.story_id == top.c.story_id)
+            .order_by(top.c.last_update_at.desc().nulls_last(), top.c.story_id)
         ).all()
     )
 
 
-def story_articles(conn: Connection, story_id: str) -> list[object]:
+def story_articles(conn: Connection, story_id: str) -> list[Any]:
     return list(
         conn.execute(
             select(
@@ -95,6 +161,7 @@ def story_articles(conn: Connection, story_id: str) -> list[object]:
                 ArticleRow.site_name,
                 ArticleRow.published_at,
                 ArticleRow.duplicate_of,
+                *RIGHTS_COLUMNS,
             )
             .where(ArticleRow.story_id == story_id)
             .order_by(ArticleRow.published_at, ArticleRow.article_id)

@@ -29,7 +29,8 @@ their order or the number of workers (as long as a candidate list stays under
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +69,13 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     bands = nearcopy.single_bands(sig) + minhash.band_keys(lead, salt=1)
     packed = nearcopy.pack(sig, lead_grams, grams)
     return Fingerprint(normalised_hash(words), len(grams), packed, lead, bands)
+
+
+def withheld_fingerprint(article_id: str) -> Fingerprint:
+    """An article stored without its text (rights policy ``metadata``): no band keys and
+    a content hash of its own, so it is never linked to another article, nor they to it."""
+    own = hashlib.sha256(f"withheld:{article_id}".encode()).hexdigest()
+    return replace(fingerprint("", ""), content_hash=own, bands=[])
 
 
 @dataclass(frozen=True)
@@ -180,11 +188,12 @@ class DedupIndex:
             ).scalar_one()
             # one multi-row INSERT (executemany would send one statement per band)
             bands = [{"band_key": k, "entry_seq": seq} for k in sorted(set(fp.bands))]
-            conn.execute(
-                insert_for(self.engine, DedupBandRow.__table__)
-                .values(bands)
-                .on_conflict_do_nothing()
-            )
+            if bands:  # none for a withheld text
+                conn.execute(
+                    insert_for(self.engine, DedupBandRow.__table__)
+                    .values(bands)
+                    .on_conflict_do_nothing()
+                )
             claim = insert_for(self.engine, ContentFingerprintRow.__table__).values(
                 content_hash=fp.content_hash, article_id=article_id
             )

@@ -21,7 +21,11 @@ Per article:
 
 Every decision is stored before the output is published, and a stored decision is
 returned as is, so redelivery, a restarted worker and a replay of news.articles give the
-verdict as it stands. An article whose text has no words is ``BadInput("no_text")``.
+verdict as it stands. An article whose text has no words is ``BadInput("no_text")``,
+except one whose text the rights policy withheld (``text_withheld``): it is stored with
+its metadata, takes no part in dedup (:func:`transform.dedup.withheld_fingerprint`), gets
+no entities (``wiredesk_entities_skipped_total{reason="withheld"}``) and joins a story by
+its title alone.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import structlog
 from sqlalchemy import Connection, Engine
 
 from transform import metrics, revisions
-from transform.dedup import DedupIndex, fingerprint
+from transform.dedup import DedupIndex, fingerprint, withheld_fingerprint
 from transform.entities import EntityTagger
 from transform.language import detect_language
 from transform.state import as_utc, lock_state, prune, untrusted_date
@@ -106,8 +110,11 @@ class EnrichArticles:
         published = as_utc(published) if published is not None else None
         event_at = published or record.discovered_at or record.fetched_at
         with _timed("fingerprint"):
-            fp = fingerprint(record.title, record.text)
-        if fp.shingle_count == 0:
+            if record.text_withheld:
+                fp = withheld_fingerprint(record.article_id)
+            else:
+                fp = fingerprint(record.title, record.text)
+        if fp.shingle_count == 0 and not record.text_withheld:
             raise BadInput("no_text", f"{record.article_id}: no words in the text")
         with _timed("dedup"):
             verdict = self.dedup.decide(record.article_id, fp, published, record.discovered_at)
@@ -155,6 +162,9 @@ class EnrichArticles:
         """NER of the article's own text (a copy too: see the module docstring)."""
         if not self.options.ner_enabled:
             metrics.ENTITY_SOURCE.labels("off").inc()
+            return []
+        if record.text_withheld:
+            metrics.ENTITIES_SKIPPED.labels("withheld").inc()
             return []
         language = detected or _primary(record.language)  # the declaration if text is unsure
         if language is not None and language not in self.options.ner_languages:

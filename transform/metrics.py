@@ -49,7 +49,7 @@ PRUNED = Counter(
 ENTITIES_SKIPPED = Counter(
     "wiredesk_entities_skipped_total",
     "Articles that got no entity tagging, by reason: language (the detected language is "
-    "not one the NER model was trained for)",
+    "not one the NER model was trained for), withheld (the rights policy kept the text out)",
     ["reason"],
 )
 LANGUAGES = Counter(

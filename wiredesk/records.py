@@ -136,11 +136,11 @@ class RawPage(Record):
     /2 carries the HTML gzip-compressed and base64-encoded in ``html_gzip`` so a page of
     up to several MB fits the broker's 1 MB message limit (news pages compress 5-10x).
     ``RawPage(html=...)`` compresses; ``page.html`` decompresses. Messages of /1 (plain
-    ``html``) are still read and upgraded in memory.
+    ``html``) are still read and upgraded in memory. /3 adds ``rights_evidence``.
     """
 
-    SCHEMA: ClassVar[str] = "news.raw/2"
-    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.raw/1",)
+    SCHEMA: ClassVar[str] = "news.raw/3"
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.raw/1", "news.raw/2")
     MAX_HTML_BYTES: ClassVar[int] = 20_000_000
     article_id: str
     url: str
@@ -154,6 +154,11 @@ class RawPage(Record):
     entry_published: datetime | None = None
     discovered_at: datetime | None = None
     source: str | None = Field(None, description="how it was obtained: fetch, warc")
+    rights_evidence: list[str] | None = Field(
+        None,
+        description="rights evidence of the response headers, robots.txt and tdmrep.json "
+        "(ingest.rights); None: not checked (WARC backfill, older records)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -185,10 +190,14 @@ class RawPage(Record):
 
 
 class Article(Record):
-    """news.articles: text and metadata extracted from one page."""
+    """news.articles: text and metadata extracted from one page.
 
-    SCHEMA: ClassVar[str] = "news.articles/2"
-    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.articles/1",)  # /1: no ``truncated``
+    /3 adds the rights flags (None: unknown), their evidence and ``text_withheld`` (the
+    rights policy ``metadata`` kept the text out: ``text`` is empty)."""
+
+    SCHEMA: ClassVar[str] = "news.articles/3"
+    # /1: no ``truncated``; /2: no rights fields
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.articles/1", "news.articles/2")
     article_id: str
     url: str
     canonical_url: str | None = None
@@ -204,6 +213,11 @@ class Article(Record):
     extractor_version: str
     content_hash: str
     truncated: bool = Field(False, description="text was cut at ingest.normalise's cap")
+    paywalled: bool | None = None
+    tdm_reserved: bool | None = None
+    ai_opt_out: bool | None = None
+    rights_evidence: list[str] = Field(default_factory=list)
+    text_withheld: bool = False
 
     def key(self) -> str:
         return self.article_id
@@ -251,11 +265,16 @@ class EnrichedArticle(Article):
 
     /3 adds ``revision`` (of the verdict, see :class:`VerdictRevision`) and
     ``published_at_claimed``: the page's publication date when it was not believable
-    (before 1990 or over a day after the fetch); ``published_at`` is then None.
+    (before 1990 or over a day after the fetch); ``published_at`` is then None. /4 adds
+    the rights fields of :class:`Article` /3.
     """
 
-    SCHEMA: ClassVar[str] = "news.enriched/3"
-    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.enriched/1", "news.enriched/2")
+    SCHEMA: ClassVar[str] = "news.enriched/4"
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = (
+        "news.enriched/1",
+        "news.enriched/2",
+        "news.enriched/3",
+    )
     ALTERNATIVES: ClassVar[tuple[type[Record], ...]] = (VerdictRevision,)
     duplicate_of: str | None = None
     similarity: float | None = None

@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     extract_memory_mb: int = Field(1024, ge=128, description="address-space limit of a worker")
     extract_workers: int = Field(1, ge=1, le=32, description="sandboxed worker processes")
     extract_min_chars: int = Field(200, ge=0, description="shorter extractions are rejected")
+    rights_policy: Literal["store", "metadata", "skip"] = Field(
+        "store",
+        description="articles whose publisher reserved text-and-data mining or opted out of "
+        "AI use: store (whole), metadata (stored without text) or skip (not stored)",
+    )
+    rights_tdmrep: bool = Field(
+        True, description="read each host's /.well-known/tdmrep.json (cached like robots.txt)"
+    )
 
     # -- transform -------------------------------------------------------------------
     ner_enabled: bool = Field(True, description="tag named entities with spaCy in enrich")

@@ -32,16 +32,18 @@ SERVICE_HELP = {
     "fetch": (
         "Consumes news.links and fetches each page: public addresses only (loopback ports "
         "by fetch_allow_loopback_ports), robots.txt and Crawl-delay obeyed, size and time "
-        "bounded; publishes the raw page to news.raw. Refusals and failures go to news.dlq.",
+        "bounded; publishes the raw page to news.raw with its rights evidence (headers, "
+        "robots.txt AI rules, tdmrep.json). Refusals and failures go to news.dlq.",
         "fetch_workers, fetch_host_delay_s, fetch_host_concurrency, fetch_timeout_s, "
-        "fetch_max_bytes, fetch_allow_loopback_ports, robots_enabled, user_agent, "
-        f"fetch_budget_cpu_s, {_COMMON}",
+        "fetch_max_bytes, fetch_allow_loopback_ports, robots_enabled, rights_tdmrep, "
+        f"user_agent, fetch_budget_cpu_s, {_COMMON}",
     ),
     "extract": (
         "Consumes news.raw, extracts text and metadata with trafilatura in a sandboxed "
-        "worker process (time and memory bounded) and publishes news.articles.",
-        f"extract_workers, extract_timeout_s, extract_memory_mb, extract_min_chars, "
-        f"extract_budget_cpu_s, {_COMMON}",
+        "worker process (time and memory bounded), records paywall, TDM and AI opt-out "
+        "flags, applies the rights policy and publishes news.articles.",
+        "extract_workers, extract_timeout_s, extract_memory_mb, extract_min_chars, "
+        f"rights_policy, extract_budget_cpu_s, {_COMMON}",
     ),
     "enrich": (
         "Consumes news.articles: detects the language, flags wire copies (the earliest "

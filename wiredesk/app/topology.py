@@ -27,6 +27,7 @@ from ingest.registry import config_feeds
 from ingest.robots import RobotsCache
 from ingest.sandbox import Sandbox
 from ingest.schedule import PollPolicy
+from ingest.tdmrep import TdmRepCache
 from sink.articles import ArticleWriter
 from transform.enrich import EnrichArticles, EnrichOptions
 from wiredesk.settings import Settings
@@ -95,7 +96,14 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         if settings.robots_enabled
         else None
     )
-    fetcher = FetchPages(client, options, gate, robots, workers=settings.fetch_workers)
+    tdmrep = (
+        TdmRepCache(client, options, ttl_s=settings.robots_cache_s)
+        if settings.rights_tdmrep
+        else None
+    )
+    fetcher = FetchPages(
+        client, options, gate, robots, workers=settings.fetch_workers, tdmrep=tdmrep
+    )
     batch = settings.batch_size
     stages = [
         Stage(
@@ -109,7 +117,11 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         Stage(
             "extract_articles",
             RAW,
-            ExtractArticles(sandbox, min_chars=settings.extract_min_chars),
+            ExtractArticles(
+                sandbox,
+                min_chars=settings.extract_min_chars,
+                rights_policy=settings.rights_policy,
+            ),
             output=ARTICLES,
             batch_size=batch,
         ),

@@ -90,6 +90,13 @@ class ArticleRow(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The page's publication date when it was not believable (published_at is then NULL).
     published_at_claimed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Rights and access (ingest.rights): NULL = unknown; the evidence they rest on; and
+    # whether the rights policy ``metadata`` kept the text out (``text`` is then empty).
+    paywalled: Mapped[bool | None] = mapped_column(Boolean)
+    tdm_reserved: Mapped[bool | None] = mapped_column(Boolean)
+    ai_opt_out: Mapped[bool | None] = mapped_column(Boolean)
+    rights_evidence: Mapped[list[str] | None] = mapped_column(JSON)
+    text_withheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
-from sink.search import Hit
+from sink.search import Hit, rights_label
 from wiredesk import db
 from wiredesk.app.ops.dlq import Summary
 from wiredesk.settings import Settings, SettingsError
@@ -68,13 +68,14 @@ def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) ->
 def stories_table(rows: list[Any]) -> Table:
     return _table(
         f"{len(rows)} latest stories",
-        ("last update", "articles", "title", "first seen", "story"),
+        ("last update", "articles", "title", "first seen", "rights", "story"),
         (
             (
                 when(r.last_update_at),
                 str(r.article_count),
                 r.title[:80],
                 when(r.first_seen_at),
+                rights_label(r),
                 r.story_id,
             )
             for r in rows
@@ -85,13 +86,14 @@ def stories_table(rows: list[Any]) -> Table:
 def story_table(story_id: str, rows: list[Any]) -> Table:
     return _table(
         f"story {story_id}: {len(rows)} articles",
-        ("published", "source", "title", "duplicate of", "article"),
+        ("published", "source", "title", "duplicate of", "rights", "article"),
         (
             (
                 when(r.published_at),
                 r.site_name or "?",
                 r.title[:70],
                 r.duplicate_of or "",
+                rights_label(r),
                 r.article_id,
             )
             for r in rows
@@ -102,9 +104,16 @@ def story_table(story_id: str, rows: list[Any]) -> Table:
 def hits_table(query: str, hits: list[Hit]) -> Table:
     return _table(
         f"{len(hits)} articles matching {query!r}",
-        ("published", "source", "title", "snippet", "article"),
+        ("published", "source", "title", "snippet", "rights", "article"),
         (
-            (when(h.published_at), h.source or "?", h.title[:60], h.snippet, h.article_id)
+            (
+                when(h.published_at),
+                h.source or "?",
+                h.title[:60],
+                h.snippet,
+                h.rights,
+                h.article_id,
+            )
             for h in hits
         ),
     )
