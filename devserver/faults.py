@@ -35,6 +35,12 @@ class Faults:
     malformed_feed_paths: tuple[str, ...] = ()  # truncated, ill-formed XML
     wrong_charset_paths: tuple[str, ...] = ()  # says iso-8859-1, sends UTF-8
     robots_txt: str | None = None  # rules served at /robots.txt (default: allow all)
+    # rights fixtures (invented): /.well-known/tdmrep.json (None: 404), extra response
+    # headers (pattern -> headers, e.g. X-Robots-Tag) and markup added to the <head> of
+    # matching pages (pattern -> HTML, e.g. a robots meta or JSON-LD isAccessibleForFree)
+    tdmrep_json: str | None = None
+    page_headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    page_head_markup: dict[str, str] = field(default_factory=dict)
     feed_ttl_minutes: int | None = None  # RSS 2.0 feeds carry <ttl>
     feed_cache_control: str | None = None  # replaces the feeds' "max-age=60"
     feed_prologs: dict[str, str] = field(default_factory=dict)  # pattern -> DOCTYPE etc.
@@ -179,6 +185,14 @@ def _fault_charset(f: Faults, path: str, r: Response) -> Response:
     return r
 
 
+def _fault_rights(f: Faults, path: str, r: Response) -> Response:
+    if r.status == 200 and (p := match(f.page_headers, path)):
+        r.headers.update(f.page_headers[p])
+    if r.status == 200 and "html" in r.ctype and (p := match(f.page_head_markup, path)):
+        r.body = r.body.replace(b"</head>", f.page_head_markup[p].encode() + b"</head>", 1)
+    return r
+
+
 PreRouteFault = Callable[[Faults, str, threading.Event], Response | None]
 PostRouteFault = Callable[[Faults, str, Response], Response]
 # Add a switch: a field on Faults plus a hook in one of these lists.
@@ -190,4 +204,9 @@ PRE_ROUTE_FAULTS: list[PreRouteFault] = [
     _fault_huge,
     _fault_bomb,
 ]
-POST_ROUTE_FAULTS: list[PostRouteFault] = [_fault_malformed, _fault_charset, _fault_prolog]
+POST_ROUTE_FAULTS: list[PostRouteFault] = [
+    _fault_malformed,
+    _fault_charset,
+    _fault_prolog,
+    _fault_rights,
+]

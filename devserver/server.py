@@ -240,6 +240,8 @@ class NewsServer(Serving):
         if path == "/robots.txt":
             robots = pages.render_robots(self.base_url, self.faults.robots_txt)
             return Response(200, robots, "text/plain; charset=utf-8")
+        if path == "/.well-known/tdmrep.json" and self.faults.tdmrep_json is not None:
+            return Response(200, self.faults.tdmrep_json.encode(), "application/json")
         if path == "/feeds.opml":
             body = pages.render_opml(self.corpus.sites, self.base_url, self._start_mtime)
             return Response(200, body, "text/x-opml; charset=utf-8", cacheable=True)

@@ -14,7 +14,7 @@ Rights: each page carries the evidence of its response headers, the host's robot
 Safety and bounds come from :mod:`ingest.http`. Non-200 answers, non-HTML or binary
 bodies, refused addresses, timeouts and oversized pages are ``BadInput`` and land in the
 DLQ with the reason. The HTML is decoded to ``str`` here (declared charset checked
-against the bytes) and published compressed (news.raw/2).
+against the bytes) and published compressed (news.raw/3).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Feed parsing guards (catalogue X2, X3, X8), JSON Feed, the normaliser (X6, P3), the
-sandbox bounds, robots.txt caching, and the news.raw/2 record."""
+sandbox bounds, robots.txt caching, and the news.raw/3 record."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def test_raw_pages_are_compressed_and_old_records_still_read():
         status=200,
         html=html,
     )
-    assert page.schema_name == "news.raw/2" and page.html == html
+    assert page.schema_name == "news.raw/3" and page.html == html
     assert len(page.encode()) < len(html) / 10
     old = json.dumps(
         {
@@ -153,7 +153,8 @@ def test_raw_pages_are_compressed_and_old_records_still_read():
         }
     ).encode()
     upgraded = RawPage.decode(old)
-    assert upgraded.html == "<p>old</p>" and upgraded.schema_name == "news.raw/2"
+    assert upgraded.html == "<p>old</p>" and upgraded.schema_name == "news.raw/3"
+    assert upgraded.rights_evidence is None  # not checked: the extractor reads it as unknown
     bomb = page.model_copy(
         update={"html_gzip": base64.b64encode(gzip.compress(bytes(25_000_000))).decode()}
     )
