@@ -12,62 +12,20 @@ from sqlalchemy import select
 
 from devserver.server import Faults, NewsServer, load_corpus
 from tests.conftest import metric
+from tests.rights_support import (
+    CB_LOCKED,
+    CB_META,
+    CORPUS,
+    EXPECTED,
+    FAULTS,
+    OPTED_OUT,
+    check_flags,
+)
 from wiredesk import db
 from wiredesk.app.cli import main
 from wiredesk.app.commands import run_embedded
 from wiredesk.db.tables import ArticleRow
 from wiredesk.settings import load_settings
-
-CORPUS = load_corpus()
-PAYWALL_LD = (
-    '<script type="application/ld+json">'
-    '{"@type": "NewsArticle", "isAccessibleForFree": false}</script>'
-)
-ROBOTS = "User-agent: *\nAllow: /\n\nUser-agent: GPTBot\nDisallow: /meridianledger/\n"
-TDMREP = [
-    {
-        "location": "/northgatepost/*",
-        "tdm-reservation": 1,
-        "tdm-policy": "https://policy.example/tdm",
-    },
-    {"location": "/", "tdm-reservation": 0},
-]
-
-
-def _path(article_id: str) -> str:
-    return next(a.path for a in CORPUS.articles if a.id == article_id)
-
-
-# One coastlinebulletin article opts out in its own markup, another is gated in its markup,
-# a third says TDM-Reservation in its headers; the outlet's other pages say nothing.
-CB_META, CB_LOCKED, CB_HEADER = "cb-0004", "cb-0005", "cb-0006"
-FAULTS = dict(
-    robots_txt=ROBOTS,
-    tdmrep_json=json.dumps(TDMREP),
-    page_headers={
-        "/harbourherald/*": {"X-Robots-Tag": "googlebot: noindex, noai"},
-        _path(CB_HEADER): {"TDM-Reservation": "1"},
-    },
-    page_head_markup={
-        "/valleyclarion/*": PAYWALL_LD,
-        _path(CB_META): '<meta name="robots" content="noai, noimageai">',
-        _path(CB_LOCKED): '<meta property="article:content_tier" content="locked">',
-    },
-)
-# article id -> (paywalled, tdm_reserved, ai_opt_out, evidence that must be there)
-EXPECTED: dict[str, tuple[bool | None, bool, bool, str | None]] = {}
-for a in CORPUS.articles:
-    EXPECTED[a.id] = {
-        "harbourherald": (None, False, True, "header:X-Robots-Tag: noai"),
-        "meridianledger": (None, False, True, "robots:GPTBot disallow"),
-        "northgatepost": (None, True, False, "tdmrep:/northgatepost/* tdm-reservation=1"),
-        "valleyclarion": (True, False, False, "jsonld:isAccessibleForFree=false"),
-        "coastlinebulletin": (None, False, False, "tdmrep:/ tdm-reservation=0"),
-    }[a.site]
-EXPECTED[CB_META] = (None, False, True, "meta:robots noai")
-EXPECTED[CB_LOCKED] = (True, False, False, "meta:article:content_tier=locked")
-EXPECTED[CB_HEADER] = (None, True, False, "header:TDM-Reservation: 1")
-OPTED_OUT = {i for i, (_, tdm, ai, _) in EXPECTED.items() if tdm or ai}
 
 
 @pytest.fixture(scope="module")
@@ -98,24 +56,12 @@ def _run(server: NewsServer, tmp_path, policy: str, **extra) -> tuple[str, dict,
     return url, counts, by_id
 
 
-def _check_flags(rows: dict) -> None:
-    for article_id, row in rows.items():
-        if row is None:
-            continue
-        paywalled, tdm, ai, evidence = EXPECTED[article_id]
-        assert (row.paywalled, row.tdm_reserved, row.ai_opt_out) == (paywalled, tdm, ai), (
-            article_id,
-            row.rights_evidence,
-        )
-        assert evidence in row.rights_evidence, (article_id, row.rights_evidence)
-
-
 def test_store_records_every_signal_and_keeps_all_text(server, tmp_path, monkeypatch, capsys):
     stored_before = metric("wiredesk_rights_policy_total", action="store")
     url, counts, rows = _run(server, tmp_path, "store", ner_enabled=False)
     assert counts["dead_letters"] == 0
     assert all(row is not None for row in rows.values())
-    _check_flags(rows)
+    check_flags(rows)
     assert all(row.text and not row.text_withheld for row in rows.values())
     assert metric("wiredesk_rights_policy_total", action="store") - stored_before == len(OPTED_OUT)
     # tdmrep.json was read once for the host, like robots.txt
@@ -152,7 +98,7 @@ def test_metadata_policy_stores_opted_out_articles_without_text(
     url, counts, rows = _run(server, tmp_path, "metadata")  # NER on: it must skip them
     assert counts["dead_letters"] == 0
     assert all(row is not None for row in rows.values())
-    _check_flags(rows)
+    check_flags(rows)
     for article_id, row in rows.items():
         if article_id in OPTED_OUT:
             assert row.text == "" and row.text_withheld and row.entities == []
@@ -181,5 +127,5 @@ def test_skip_policy_drops_opted_out_articles_without_dead_letters(server, tmp_p
     _, counts, rows = _run(server, tmp_path, "skip", ner_enabled=False)
     assert counts["dead_letters"] == 0  # a policy decision, not an error
     assert {i for i, row in rows.items() if row is None} == OPTED_OUT
-    _check_flags(rows)
+    check_flags(rows)
     assert metric("wiredesk_rights_policy_total", action="skip") - skipped_before == len(OPTED_OUT)
