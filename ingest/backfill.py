@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from ingest import metrics
+from ingest import metrics, rights
 from ingest.normalise import clean_url
 from ingest.pages import HTML_TYPES, decode_html
 from ingest.urls import canonical_url
@@ -98,7 +98,15 @@ def read_pages(stream: BinaryIO, max_bytes: int) -> Iterator[RawPage | str]:
             html=decode_html(body, content_type),
             fetched_at=_warc_date(record.rec_headers.get_header("WARC-Date")),
             source="warc",
+            rights_evidence=_rights_evidence(http.headers),
         )
+
+
+def _rights_evidence(headers: list[tuple[str, str]]) -> list[str]:
+    """The archived response's header evidence; robots.txt and tdmrep.json as they were
+    then are not in the archive: unknown."""
+    found = [*rights.header_evidence(rights.joined_headers(headers)), *rights.UNCHECKED]
+    return list(rights.verdict(found).evidence)
 
 
 def backfill(

@@ -4,12 +4,16 @@ stores an article whose text was withheld."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from devserver.server import Faults, NewsServer, load_corpus
+from ingest.backfill import read_pages
 from ingest.extract import ExtractArticles
 from ingest.http import make_client
 from ingest.pages import FetchPages
@@ -190,3 +194,29 @@ def test_enrich_stores_withheld_articles_without_dedup_or_ner(sqlite_engine):
     assert stored.duplicate_of is None and stored.text  # nor is a text a copy of a withheld one
     [again] = list(plain(withheld[0]))  # redelivered: the stored verdict, still no copy
     assert again.duplicate_of is None
+
+
+# -- WARC backfill -----------------------------------------------------------------------
+def test_backfilled_pages_keep_their_archived_header_evidence():
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=False)
+    headers = [
+        ("Content-Type", "text/html"),
+        ("X-Robots-Tag", "noindex"),
+        ("X-Robots-Tag", "noai"),  # a repeated header: both values count
+        ("TDM-Reservation", "1"),
+    ]
+    http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
+    body = io.BytesIO(HTML.replace("{head}", "").encode())
+    url = "https://gazette.example/news/ferry.html"
+    writer.write_record(writer.create_warc_record(url, "response", payload=body, http_headers=http))
+    out.seek(0)
+    [page] = list(read_pages(out, 1_000_000))
+    assert page.rights_evidence == [
+        "header:X-Robots-Tag: noai",
+        "header:TDM-Reservation: 1",
+        "robots:unknown",
+        "tdmrep:unknown",
+    ]
+    [art] = ExtractArticles(None, min_chars=100, rights_policy="metadata")(page)
+    assert (art.tdm_reserved, art.ai_opt_out, art.text_withheld) == (True, True, True)
