@@ -129,8 +129,15 @@ class ExtractArticles:
             raise self._reject(exc.reason, f"{record.url}: {exc.detail}") from exc
         html = clean_markup(html)  # one &#1; would make trafilatura return nothing (B8)
         found = page_rights(record, html)
-        action = self._policy(record, found)
+        action = self.rights_policy if found.opted_out else None
         if action == "skip":
+            self._count(found, action)
+            log.info(
+                "rights_skipped",
+                url=record.url[:300],
+                article_id=record.article_id,
+                evidence=list(found.evidence),
+            )
             return
         doc = self.extract(html, record.final_url)
         if doc is None:
@@ -144,6 +151,7 @@ class ExtractArticles:
         if not title:
             raise self._reject("no_title", record.url)
         authors = [a.strip() for a in (clean(doc["author"], 1000) or "").split(";") if a.strip()]
+        self._count(found, action)
         yield Article(
             article_id=record.article_id,
             url=record.url,
@@ -167,23 +175,15 @@ class ExtractArticles:
             text_withheld=action == "metadata",
         )
 
-    def _policy(self, record: RawPage, found: rights.Rights) -> RightsPolicy | None:
-        """The rights policy's action for an opted-out article (None: not opted out)."""
+    @staticmethod
+    def _count(found: rights.Rights, action: RightsPolicy | None) -> None:
+        """Count an article by rights signal and, if opted out, by the policy's action."""
         for signal in rights.SIGNALS:
             value = getattr(found, signal)
             label = "unknown" if value is None else str(value).lower()
             metrics.RIGHTS_ARTICLES.labels(signal, label).inc()
-        if not found.opted_out:
-            return None
-        metrics.RIGHTS_POLICY.labels(self.rights_policy).inc()
-        if self.rights_policy == "skip":
-            log.info(
-                "rights_skipped",
-                url=record.url[:300],
-                article_id=record.article_id,
-                evidence=list(found.evidence),
-            )
-        return self.rights_policy
+        if action is not None:
+            metrics.RIGHTS_POLICY.labels(action).inc()
 
     @staticmethod
     def _reject(reason: str, detail: str) -> BadInput:

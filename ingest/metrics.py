@@ -108,8 +108,8 @@ TDMREP = Counter(
 )
 RIGHTS_ARTICLES = Counter(
     "wiredesk_rights_articles_total",
-    "Extracted articles by rights signal (paywalled, tdm_reserved, ai_opt_out) and its "
-    "value (true, false, unknown)",
+    "Articles extracted (or skipped by the rights policy) by rights signal (paywalled, "
+    "tdm_reserved, ai_opt_out) and its value (true, false, unknown)",
     ["signal", "value"],
 )
 RIGHTS_POLICY = Counter(

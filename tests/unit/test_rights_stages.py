@@ -141,11 +141,16 @@ def _raw(evidence: list[str] | None, head: str = "") -> RawPage:
 def test_policy_applies_to_opted_out_articles_only(policy):
     extractor = ExtractArticles(None, min_chars=100, rights_policy=policy)
     before = metric("wiredesk_rights_policy_total", action=policy)
+    gated = metric("wiredesk_rights_articles_total", signal="paywalled", value="true")
+    no_ai_before = metric("wiredesk_rights_articles_total", signal="ai_opt_out", value="true")
     free = list(extractor(_raw([])))
     reserved = list(extractor(_raw(["tdmrep:/news/* tdm-reservation=1"])))
     no_ai = list(extractor(_raw([], head='<meta name="robots" content="noai">')))
     paywalled = list(extractor(_raw([], head=LOCKED)))
     assert metric("wiredesk_rights_policy_total", action=policy) - before == 2
+    assert metric("wiredesk_rights_articles_total", signal="paywalled", value="true") == gated + 1
+    ai_now = metric("wiredesk_rights_articles_total", signal="ai_opt_out", value="true")
+    assert ai_now == no_ai_before + 1  # counted whatever the policy does with it
     for out in (free, paywalled):  # not opted out: always stored whole
         [art] = out
         assert BODY[:50] in art.text and not art.text_withheld
