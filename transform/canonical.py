@@ -14,13 +14,13 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    the Arabic article (al-Gaddafi) dropped.
 2. **Match key** (:func:`match_key`, :mod:`transform.translit`): the sounds that English,
    German and French romanisations write differently become one placeholder each (kh/h ->
-   X, -y/-iy/-yy -> B, sh/zh/shch/German sch/French j -> S, ...; the system is recognised
+   X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised
    from the spelling: tsch, -ow, -ij are German, ou...ch, chtch French, and a word English
-   text does not use takes the reading whose spelling English text attests), so
-   Zelensky/Zelenskiy, Bakhmut/Bahmut, Gorbachev/Gorbatschow, Prigozhin/Prigoschin/
-   Prigojine, Avdiivka/Avdeyevka, Kherson/Cherson share a key. Words under 4 letters are
-   kept, and a word-initial h or ch is never read as kh: Khan/Han and Hart/Chart stay
-   apart.
+   text does not use in a Slavic name takes the reading whose spelling English text
+   attests), so Zelensky/Zelenskiy, Bakhmut/Bahmut, Gorbachev/Gorbatschow,
+   Prigozhin/Prigojine, Avdiivka/Avdeyevka, Zakharova/Sacharowa share a key. Words under
+   4 letters are kept, and a word-initial h or ch is never read as kh: Khan/Han and
+   Hart/Chart stay apart.
 3. **Readable id** (:func:`readable`): each word as English text writes it if it does
    (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
    BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for
@@ -60,7 +60,15 @@ from typing import Protocol
 from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
-from transform.translit import foreign, likeliest_key, readable_word, slavic, spell, system
+from transform.translit import (
+    foreign,
+    likeliest_key,
+    readable_word,
+    slavic,
+    spell,
+    system,
+    word_key,
+)
 from wiredesk.names import similar
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
@@ -116,7 +124,10 @@ def _keyed(name: str) -> _Keyed:
     written_in = system(form)
     is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     words = form.split()
-    keys = [likeliest_key(w, written_in, is_slavic, is_foreign) for w in words]
+    if is_slavic:  # a Slavic name: read it in every system
+        keys = [likeliest_key(w, written_in, is_slavic, is_foreign) for w in words]
+    else:  # rare English and German words are not re-read (Charpy, Tesch)
+        keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
     return _Keyed(words, keys, written_in, is_slavic, is_slavic or is_foreign)
 
 
@@ -135,7 +146,8 @@ def readable(name: str) -> str:
     (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
     k = _keyed(name)
     return " ".join(
-        readable_word(w, kw, k.respell, k.slavic) for w, kw in zip(k.words, k.keys, strict=True)
+        readable_word(w, kw, k.respell, k.slavic, k.written_in)
+        for w, kw in zip(k.words, k.keys, strict=True)
     )
 
 

@@ -7,11 +7,10 @@ becomes one placeholder (upper case; the normal form is lower case):
 ====  ==========================================  ================================
 key   written as                                  e.g.
 ====  ==========================================  ================================
+Q     shch, schtsch, chtch                        Khrushchev / Khrouchtchev
 C     ch, tch, tsch                               Gorbachev / Gorbatschow
-S     sh, sch, zh, zhzh, schsch, French j,        Shoigu / Schoigu, Prigozhin /
-      shch, schtsch, chtch (ш, ж, щ: German sch   Prigoschin / Prigojine,
-      writes both ш and ж, and many spellings     Khrushchev / Khruschev /
-      drop the t of shch)                         Khrouchtchev
+S     sh, sch                                     Shoigu / Schoigu
+J     zh, zhzh, French j, German schsch           Prigozhin / Prigojine
 X     kh, German ch                               Bakhmut / Bachmut (German)
 V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
 I     i, y after a consonant (6+ letters)         Lysychansk / Lisichansk
@@ -37,9 +36,12 @@ Donetsk). The system a name is written in is recognised from its spelling (tsch,
 -ow, -ij, consonant + j + vowel: German; ou...ch...-ko/-ev, chtch, ï: French), and the
 German or French reading of ch, s, z, w, j and ou applies only there (German s before
 a vowel or a voiced consonant is з: Resnikow / Reznikov). A word English text does not
-use is also read in the other systems (and with a German initial s as з), and takes the
-reading whose best spelling English text attests most (:func:`likeliest_key`): Cherson
-without a German marker still meets Kherson, Tymochenko without a French one Tymoshenko.
+use, in a name that looks Slavic, is also read in the other systems, with German sch as
+zh (Schukow) or as a shch missing its t (Khruschev) and a German initial s as з
+(Sacharowa), and takes the reading whose best spelling English text attests most, if that
+spelling keeps the reading's first letter (:func:`likeliest_key`): Tymochenko without a
+French marker still meets Tymoshenko. Rare English and German words are not re-read
+(Charpy is not Harpy, Tesch not Tej).
 Words under 4 letters are kept as they are, and a word-initial "h" or "ch" is never read
 as kh, so Khan and Han, Hart and Chart keep different keys.
 
@@ -63,11 +65,10 @@ Other pairs of spellings English text both uses (Odesa / Odessa, Lisichansk / Ly
 keep their own ids: y/i, s/ss and the like also tell English names apart (Tindall /
 Tyndall, Vyvyan / Vivian, Fischer / Fisher), so they are not re-spelled -- unless the
 name is Slavic or has a word English text does not use (``respell``): then every word
-takes its key's most used spelling (:func:`best_spelling`; with none attested, its first
-spelling: Kyrylo and Kirilo Budanov are both ``kirilo-budanov``), so Sergei, Sergey and
-Sergej Lavrov, or Lisichansk and Lysychansk, share one id; an attested word of a merely
-unattested name (Joschka Fischer) is re-spelled only if its key holds a transliteration
-sound.
+takes its key's most used spelling (:func:`best_spelling`) unless it is itself used
+more, so Sergei, Sergey and Sergej Lavrov, or Lisichansk and Lysychansk, share one id;
+an attested word of a merely unattested name (Joschka Fischer) is re-spelled only if its
+key holds a transliteration sound.
 """
 
 from __future__ import annotations
@@ -87,7 +88,6 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"dzh|dsch", "j"),
         (r"(?<=[aeiouy])gh(?=[aeiouy])", "g"),
         (r"shch|schtsch|chtch", "Q"),
-        (r"(?:sch|sh)(?:sch|sh)", "S"),  # German schsch for жж: Saporischschja
         (r"tsch|tch", "C"),
         (r"sch", "S"),
         (r"zk$", "tsk"),
@@ -122,7 +122,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
 SPELLINGS: dict[str, tuple[str, ...]] = {
     "Q": ("shch", "schtsch", "chtch"),
     "C": ("ch", "tch", "tsch"),
-    "S": ("sh", "zh", "sch", "j", "shch", "zhzh", "schtsch", "chtch"),
+    "S": ("sh", "sch"),
     "J": ("zh", "j", "zhzh"),
     "X": ("kh", "h", "ch"),
     "V": ("v", "w", "ff"),
@@ -156,6 +156,7 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
         (re.compile(p), r, MIN_WORD)
         for p, r in (
             (r"schtsch", "Q"),
+            (r"schsch", "J"),  # жж: Saporischschja
             (r"tsch", "C"),
             (r"(?<![st])ch", "X"),
             (r"w", "V"),
@@ -219,7 +220,7 @@ def slavic(form: str, written_in: str = "en") -> bool:
     return any(
         (len(w) > MIN_WORD and _SLAVIC_SHAPE.search(k))
         or (SLAVIC.intersection(k) and frequency(w) < KNOWN)
-        for w, k in ((w, _sounds(w, written_in, False, False)) for w in words)
+        for w, k in ((w, word_key(w, written_in)) for w in words)
     )
 
 
@@ -242,11 +243,6 @@ def word_key(
     word: str, written_in: str = "en", slavic_name: bool = False, foreign_name: bool = False
 ) -> str:
     """The key of one normal-form word (see the module docstring)."""
-    return _sounds(word, written_in, slavic_name, foreign_name).translate(_HUSHING)
-
-
-def _sounds(word: str, written_in: str, slavic_name: bool, foreign_name: bool) -> str:
-    """The word's sounds, with zh, sh and shch still told apart."""
     if not MIN_WORD <= len(word) <= MAX_WORD or not word.isalpha():
         return word
     length = len(word)
@@ -258,22 +254,18 @@ def _sounds(word: str, written_in: str, slavic_name: bool, foreign_name: bool) -
     return word
 
 
-# German writes both ж and ш as sch, and spellings that drop the t of shch (Khruschev)
-# are common: the hushing sounds are one sound of the key.
-_HUSHING = str.maketrans({"J": "S", "Q": "S"})
-
-
 SYSTEMS = ("en", "de", "fr")
 
 
 def likeliest_key(
     word: str, written_in: str = "en", slavic_name: bool = False, foreign_name: bool = False
 ) -> str:
-    """The key of a word English text does not use, read in the romanisation whose key
-    English text knows best: a spelling the system rules misread (Cherson without a
-    German marker, Tymochenko without a French one) still finds the key of its attested
-    spelling (Kherson, Tymoshenko). A word English text uses, or one no reading makes
-    attested, keeps the key of its detected system (:func:`word_key`)."""
+    """The key of a word English text does not use (in a Slavic name: the caller decides),
+    read in the romanisation whose key English text knows best: a spelling the system
+    rules misread (Tymochenko without a French marker, Schukow's sch for zh) still finds
+    the key of its attested spelling (Tymoshenko, Zhukov). A word English text uses, or
+    one no reading makes attested, keeps the key of its detected system
+    (:func:`word_key`)."""
     key = word_key(word, written_in, slavic_name, foreign_name)
     if len(word) <= MIN_WORD or not word.isalpha() or frequency(word) >= KNOWN:
         return key
@@ -286,11 +278,17 @@ def _likeliest(word: str, key: str, slavic_name: bool, foreign_name: bool) -> st
     readings = [(word, written_in) for written_in in SYSTEMS]
     if word.startswith("s") and not word.startswith("sch"):
         readings.append(("z" + word[1:], "de"))  # German s for з: Sacharowa / Zakharova
+    if "sch" in word:  # German sch for ж (Prigoschin), sch for shch (Khruschev)
+        for sound in ("zh", "shch"):
+            readings += [(word.replace("sch", sound), "en"), (word.replace("sch", sound), "de")]
     for spelled, written_in in readings:  # a fixed order: ties keep the earlier reading
         for as_slavic in dict.fromkeys((slavic_name, True)):
             other = word_key(spelled, written_in, as_slavic, foreign_name)
-            known = frequency(best_spelling(other))
-            if known > best_known:  # best_known >= 0: only an attested spelling wins
+            attested = best_spelling(other)
+            known = frequency(attested)
+            # only an attested spelling wins (best_known >= 0), and one with the same
+            # first letter as the reading (Charpy is not Harpy, Sacharowa is Zakharova)
+            if known > best_known and attested[:1] == spelled[:1]:
                 best, best_known = other, known
     return best
 
@@ -315,23 +313,26 @@ def readable_word(
     key_word: str,
     respell: bool = False,
     slavic_name: bool = False,
+    written_in: str = "en",
 ) -> str:
     """How a word shows in an id: as written if English text uses it (Croucher, Tindall,
     Zelensky); else the attested spelling of its key (Zelenskyy -> zelensky, Lawrow ->
     lavrov); else, for a transliteration, its key's BGN-style spelling (Grayvoron and
     Graivoron -> grayvoron); else as written (Gudjohnsen). With ``respell`` (a Slavic
     name, or one with a word English text does not use) a word takes its key's most used
-    spelling, or with none attested its first spelling, unless it is itself used more
-    (Sergey and Sergej -> sergei, Tschernihiw -> chernihiv, Kyrylo -> kirilo), so every
-    spelling of the key gets one id."""
+    spelling unless it is itself used more (Sergey and Sergej -> sergei, Tschernihiw ->
+    chernihiv), so every spelling of the key gets one id."""
     transliterated = bool(TRANSLITERATED.intersection(key_word))
     if respell and (slavic_name or transliterated or frequency(word) < KNOWN):
         best = best_spelling(key_word)
         known = frequency(best)
-        # every spelling of the key gets the same id, even where no spelling is attested
-        # (Kyrylo / Kirilo, Sievierodonetsk / Sjewjerodonezk): merging wins over keeping
-        # the page's own spelling
-        if known >= frequency(word):
+        # no spelling attested: the BGN-style spelling, unless i / y is in doubt
+        # (Pokrowsk, Kupyansk -> pokrovsk, kupiansk; Kyrylo, Schytomyr stay) or, in an
+        # English spelling, the name is not Slavic (Subryan) or it would drop letters
+        # (Grigoropoulos, Cherkessk stay)
+        english = slavic_name and len(best) == len(word)
+        guess = "I" not in key_word and (written_in != "en" or english)
+        if known >= frequency(word) and (known > 0 or guess):
             return best
     spelled = spell(key_word)
     if frequency(word) >= KNOWN:

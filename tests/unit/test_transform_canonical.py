@@ -163,8 +163,8 @@ NAMES_FILE = Path(__file__).resolve().parents[2] / "bench" / "data" / "entity_me
 def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
     # the hand-written part of the entity-merge dev set (no ../shared data needed): every
     # hard negative stays apart; recall on its variant pairs without the alias file was
-    # 0.36 before the Slavic / unattested re-spelling rules, 0.58 after them, 0.72 with
-    # the merged hushing sounds and the likeliest reading (192 of 268 measured)
+    # 0.36 before the Slavic / unattested re-spelling rules, 0.58 after them, 0.65 with
+    # the likeliest reading of a Slavic name's unattested words (175 of 268 measured)
     data = tomllib.loads(NAMES_FILE.read_text(encoding="utf-8"))
     merged = [
         (a, b)
@@ -178,7 +178,7 @@ def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
         for g in data["variants"]
         for a, b in itertools.combinations(g["names"], 2)
     ]
-    assert sum(positives) / len(positives) >= 0.70
+    assert sum(positives) / len(positives) >= 0.63
 
 
 @pytest.mark.parametrize(
@@ -238,7 +238,10 @@ def test_father_and_son_stay_apart_within_one_article():
         assert together[0] != together[1]
 
 
-@pytest.mark.parametrize("word", ["yearly", "Chow", "Zhou", "Bois", "Marlow", "Glasgow"])
+@pytest.mark.parametrize(
+    "word",
+    ["yearly", "Chow", "Zhou", "Bois", "Marlow", "Glasgow", "Charpy", "Schunk", "Cholly"],
+)
 def test_english_words_with_transliteration_letters_keep_their_spelling(word):
     # their keys hold Slavic sounds (ye-, ch, zh, -ow), yet they are no transliterations
     assert readable(word) == normal(word)
