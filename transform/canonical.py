@@ -14,11 +14,13 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    the Arabic article (al-Gaddafi) dropped.
 2. **Match key** (:func:`match_key`, :mod:`transform.translit`): the sounds that English,
    German and French romanisations write differently become one placeholder each (kh/h ->
-   X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised from the spelling:
-   tsch, -ow, -ij are German, ou...ch, chtch French), so Zelensky/Zelenskiy,
-   Bakhmut/Bahmut, Gorbachev/Gorbatschow, Prigozhin/Prigojine, Avdiivka/Avdeyevka share
-   a key. Words under 4 letters are kept,
-   and a word-initial h or ch is never read as kh: Khan/Han and Hart/Chart stay apart.
+   X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised
+   from the spelling: tsch, -ow, -ij are German, ou...ch, chtch French, and a word English
+   text does not use in a Slavic name takes the reading whose spelling English text
+   attests), so Zelensky/Zelenskiy, Bakhmut/Bahmut, Gorbachev/Gorbatschow,
+   Prigozhin/Prigojine, Avdiivka/Avdeyevka, Zakharova/Sacharowa share a key. Words under
+   4 letters are kept, and a word-initial h or ch is never read as kh: Khan/Han and
+   Hart/Chart stay apart.
 3. **Readable id** (:func:`readable`): each word as English text writes it if it does
    (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
    BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for
@@ -31,10 +33,13 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    or not) also merge when they are a surname or (people) a given name of exactly one full
    name there (Gladkov -> Vyacheslav Gladkov, Laci -> Laci Peterson), an acronym of a
    name there (AMD -> Advanced Micro Devices), or a spelling within a length-aware edit
-   distance of another (Bachmut -> Bakhmut), word by word on the keys: no edit in a word
-   under 6 letters, one up to 7 (and in a word of 4+ letters beside an identical long
-   word: Lidiya/Lidia Marchetti), two up to 11, three beyond, same first letter. So Kim
-   Jong-un and Kim Jong-il never merge. The class's preferred key is the one with most
+   distance of another (Bachmut -> Bakhmut), word by word on the keys
+   (:func:`wiredesk.names.similar`): no edit in a word under 6 letters, one up to 7 (and
+   in a word of 4+ letters beside an identical long word: Lidiya/Lidia Marchetti), two up
+   to 11, three beyond, same first letter, never a word and its feminine -a form
+   (Nazarbayev / Nazarbayeva). So Kim Jong-un and Kim Jong-il never merge. Across the
+   articles of one story the sink applies the same rule to ids
+   (:mod:`wiredesk.story_entities`). The class's preferred key is the one with most
    words, then most mentions, then the smallest: order-free.
 5. **Alias supplement**: ``data/entity_aliases.toml`` lists what no rule relates (Kyiv /
    Kiev, garbled spellings such as Gregoron); a listed or near-listed spelling takes the
@@ -54,9 +59,17 @@ from typing import Protocol
 
 from anyascii import anyascii
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
 
-from transform.translit import foreign, readable_word, slavic, spell, system, word_key
+from transform.translit import (
+    foreign,
+    likeliest_key,
+    readable_word,
+    slavic,
+    spell,
+    system,
+    word_key,
+)
+from wiredesk.names import similar
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
 ALIAS_FUZZY_RATIO = 85.0
@@ -105,12 +118,16 @@ class _Keyed:
     respell: bool  # its id is spelled from its keys (Slavic, or a word English lacks)
 
 
+@lru_cache(maxsize=65536)
 def _keyed(name: str) -> _Keyed:
     form = normal(name)
     written_in = system(form)
     is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     words = form.split()
-    keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
+    if is_slavic:  # a Slavic name: read it in every system
+        keys = [likeliest_key(w, written_in, is_slavic, is_foreign) for w in words]
+    else:  # rare English and German words are not re-read (Charpy, Tesch)
+        keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
     return _Keyed(words, keys, written_in, is_slavic, is_slavic or is_foreign)
 
 
@@ -136,33 +153,6 @@ def readable(name: str) -> str:
 
 def slug(form: str) -> str:
     return form.replace(" ", "-")[:MAX_ID_LENGTH] or "x"
-
-
-def max_edits(length: int) -> int:
-    """Edits allowed between two spellings of a word whose shorter form has ``length``."""
-    if length < 6:
-        return 0
-    if length < 8:
-        return 1
-    return 2 if length < 12 else 3
-
-
-def similar(a: str, b: str) -> bool:
-    """Spelling variants: word by word, each within its length-aware edit distance (normal
-    forms, same first letter, same number of words, at least one word long enough)."""
-    if a == b:
-        return True
-    wa, wb = a.split(), b.split()
-    if not wa or len(wa) != len(wb) or a[0] != b[0]:
-        return False
-    anchored = any(x == y and len(x) >= 6 for x, y in zip(wa, wb, strict=True))
-    for x, y in zip(wa, wb, strict=True):
-        limit = max_edits(min(len(x), len(y)))
-        if anchored and min(len(x), len(y)) >= 4:
-            limit = max(limit, 1)  # Lidiya/Lidia Marchetti: a long word is the same
-        if x != y and (x[0] != y[0] or Levenshtein.distance(x, y, score_cutoff=limit) > limit):
-            return False
-    return True
 
 
 @dataclass(frozen=True)

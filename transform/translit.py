@@ -10,7 +10,7 @@ key   written as                                  e.g.
 Q     shch, schtsch, chtch                        Khrushchev / Khrouchtchev
 C     ch, tch, tsch                               Gorbachev / Gorbatschow
 S     sh, sch                                     Shoigu / Schoigu
-J     zh, zhzh, French j                          Prigozhin / Prigojine
+J     zh, zhzh, French j, German schsch           Prigozhin / Prigojine
 X     kh, German ch                               Bakhmut / Bachmut (German)
 V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
 I     i, y after a consonant (6+ letters)         Lysychansk / Lisichansk
@@ -34,9 +34,16 @@ plus "-ov" after a hushing sound as "-ev" (Gorbachov / Gorbachev), French "gu" b
 e/i as "g" and "-tsine" as "-tsin" (Sergueï, Eltsine) and German "-zk" as "-tsk" (Donezk /
 Donetsk). The system a name is written in is recognised from its spelling (tsch, sch,
 -ow, -ij, consonant + j + vowel: German; ou...ch...-ko/-ev, chtch, ï: French), and the
-German or French reading of ch, s, z, w, j and ou applies only there. Words under 4
-letters are kept as they are, and a word-initial "h" or "ch" is never read as kh, so Khan
-and Han, Hart and Chart keep different keys.
+German or French reading of ch, s, z, w, j and ou applies only there (German s before
+a vowel or a voiced consonant is з: Resnikow / Reznikov). A word English text does not
+use, in a name that looks Slavic, is also read in the other systems, with German sch as
+zh (Schukow) or as a shch missing its t (Khruschev) and a German initial s as з
+(Sacharowa), and takes the reading whose best spelling English text attests most, if that
+spelling keeps the reading's first letter (:func:`likeliest_key`): Tymochenko without a
+French marker still meets Tymoshenko. Rare English and German words are not re-read
+(Charpy is not Harpy, Tesch not Tej).
+Words under 4 letters are kept as they are, and a word-initial "h" or "ch" is never read
+as kh, so Khan and Han, Hart and Chart keep different keys.
 
 "dzh" and German "dsch" are read as j (Tadzhikistan / Tajikistan), "gh" between vowels
 as g (Daghestan). A name that looks Slavic (:func:`slavic`: a key shape such as -oV,
@@ -149,12 +156,15 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
         (re.compile(p), r, MIN_WORD)
         for p, r in (
             (r"schtsch", "Q"),
+            (r"schsch", "J"),  # жж: Saporischschja
             (r"tsch", "C"),
             (r"(?<![st])ch", "X"),
             (r"w", "V"),
             (r"(?<=[lnr])z", "ts"),
             (r"(?<=[aeiou])z(?=[aeiou])", "ts"),
-            (r"(?<=[aeiou])s(?=[aeiou])", "z"),
+            # s for з before a vowel or a voiced consonant (Resnikow, Ramsan, Gasprom;
+            # not Kasachstan's st)
+            (r"(?<=[a-z])(?<![sc])s(?=[aeiouynmlrbdgvw])", "z"),
             (r"^je", "E"),
             (r"(?<=[^aeiou])j(?=[^aeiou])", "I"),
             (r"ju", "W"),
@@ -242,6 +252,45 @@ def word_key(
         if length >= min_length:
             word = pattern.sub(repl, word)
     return word
+
+
+SYSTEMS = ("en", "de", "fr")
+
+
+def likeliest_key(
+    word: str, written_in: str = "en", slavic_name: bool = False, foreign_name: bool = False
+) -> str:
+    """The key of a word English text does not use (in a Slavic name: the caller decides),
+    read in the romanisation whose key English text knows best: a spelling the system
+    rules misread (Tymochenko without a French marker, Schukow's sch for zh) still finds
+    the key of its attested spelling (Tymoshenko, Zhukov). A word English text uses, or
+    one no reading makes attested, keeps the key of its detected system
+    (:func:`word_key`)."""
+    key = word_key(word, written_in, slavic_name, foreign_name)
+    if len(word) <= MIN_WORD or not word.isalpha() or frequency(word) >= KNOWN:
+        return key
+    return _likeliest(word, key, slavic_name, foreign_name)
+
+
+@lru_cache(maxsize=65536)
+def _likeliest(word: str, key: str, slavic_name: bool, foreign_name: bool) -> str:
+    best, best_known = key, frequency(best_spelling(key))
+    readings = [(word, written_in) for written_in in SYSTEMS]
+    if word.startswith("s") and not word.startswith("sch"):
+        readings.append(("z" + word[1:], "de"))  # German s for з: Sacharowa / Zakharova
+    if "sch" in word:  # German sch for ж (Prigoschin), sch for shch (Khruschev)
+        for sound in ("zh", "shch"):
+            readings += [(word.replace("sch", sound), "en"), (word.replace("sch", sound), "de")]
+    for spelled, written_in in readings:  # a fixed order: ties keep the earlier reading
+        for as_slavic in dict.fromkeys((slavic_name, True)):
+            other = word_key(spelled, written_in, as_slavic, foreign_name)
+            attested = best_spelling(other)
+            known = frequency(attested)
+            # only an attested spelling wins (best_known >= 0), and one with the same
+            # first letter as the reading (Charpy is not Harpy, Sacharowa is Zakharova)
+            if known > best_known and attested[:1] == spelled[:1]:
+                best, best_known = other, known
+    return best
 
 
 KNOWN = 1.5  # Zipf frequency from which a spelling is one English text uses as it is

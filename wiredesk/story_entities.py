@@ -14,6 +14,12 @@ the story row (never accumulates it: uniqueness is not monotone). Rules, each re
 3. an all-letter id of 2-6 letters that is not a person -> the one multi-word non-person
    id whose initials it is (``usgs``, ``us``; connectors such as ``of`` may be skipped).
 
+0. before these, spelling variants (:func:`wiredesk.names.similar`, on the id's words:
+   ``malcom-tucker`` / ``malcolm-tucker``; never ``nazarbayev`` / ``nazarbayeva``) ->
+   the preferred spelling (most words, then longest, then smallest), only where every
+   two ids of the group are variants of each other (no chains: A~B, B~C, A!~C is left
+   alone).
+
 It lives in the core, not in a stage, because the sink applies it and the entity-merge
 eval (``transform``) measures it, and stages do not import each other.
 
@@ -23,8 +29,11 @@ No unique target: no mapping (``peterson`` beside ``laci-peterson`` and
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
+
+from wiredesk.names import similar
 
 PERSON_LABELS = frozenset({"PER", "PERSON"})
 _CONNECTORS = frozenset({"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van"})
@@ -52,8 +61,9 @@ def resolve_story(members: Iterable[tuple[str, str]]) -> dict[str, str]:
     for entity_id, label in members:
         if entity_id:
             labels[entity_id].add(label)
-    people = sorted(i for i, ls in labels.items() if _is_person(ls))
-    things = sorted(i for i, ls in labels.items() if not _is_person(ls))
+    variants = _spelling_variants(labels)
+    people = sorted({variants.get(i, i) for i, ls in labels.items() if _is_person(ls)})
+    things = sorted({variants.get(i, i) for i, ls in labels.items() if not _is_person(ls)})
     mapping: dict[str, str] = {}
 
     # 1. first-last -> the one first-...-last
@@ -88,4 +98,43 @@ def resolve_story(members: Iterable[tuple[str, str]]) -> dict[str, str]:
         acronym = tid.isalpha() and tid.isascii() and len(tid) in ACRONYM_LENGTHS
         if acronym and len(targets := by_initials.get(tid, set())) == 1:
             mapping[tid] = next(iter(targets))
+    resolved = {}
+    for entity_id in labels:
+        target = variants.get(entity_id, entity_id)
+        target = mapping.get(target, target)
+        if target != entity_id:
+            resolved[entity_id] = target
+    return resolved
+
+
+def _spelling_variants(labels: dict[str, set[str]]) -> dict[str, str]:
+    """Map each id of a group of spelling variants (same kind, pairwise similar) to the
+    group's preferred id."""
+    parent = {i: i for i in labels}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    ids = sorted(labels)
+    words = {i: i.replace("-", " ") for i in ids}
+    for n, a in enumerate(ids):
+        for b in ids[n + 1 :]:
+            same_kind = _is_person(labels[a]) == _is_person(labels[b])
+            if same_kind and similar(words[a], words[b]):
+                ra, rb = root(a), root(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        groups[root(i)].append(i)
+    mapping: dict[str, str] = {}
+    for group in groups.values():
+        if len(group) < 2 or not all(
+            similar(words[a], words[b]) for a, b in itertools.combinations(group, 2)
+        ):
+            continue
+        preferred = min(group, key=lambda i: (-i.count("-"), -len(i), i))
+        mapping |= {i: preferred for i in group if i != preferred}
     return mapping

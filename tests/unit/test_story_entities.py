@@ -104,6 +104,33 @@ def test_order_and_repetition_do_not_matter() -> None:
         assert resolve_story(perm) == expected
 
 
+def test_spelling_variants_in_one_story_take_the_preferred_spelling() -> None:
+    story = [
+        ("malcom-tucker", "PER"),
+        ("malcolm-tucker", "PER"),
+        ("duncan-rait", "PER"),
+        ("duncan-raite", "PER"),
+        ("tucker", "PER"),
+    ]
+    assert resolve_story(story) == {
+        "malcom-tucker": "malcolm-tucker",
+        "duncan-rait": "duncan-raite",
+        "tucker": "malcolm-tucker",  # the surname rule counts after the variants
+    }
+
+
+def test_variants_need_the_same_kind_and_no_feminine_pair() -> None:
+    assert resolve_story([("nazarbayev", "PER"), ("nazarbayeva", "PER")]) == {}
+    assert resolve_story([("marchetti", "PER"), ("marchetto", "ORG")]) == {}
+    assert resolve_story([("kim-jong-un", "PER"), ("kim-jong-il", "PER")]) == {}
+
+
+def test_a_chain_of_variants_is_left_alone() -> None:
+    # abcdefgh ~ abcdefxy ~ abcdwxyh but the ends are three edits apart: no group
+    story = [("abcdefgh", "LOC"), ("abcdefxy", "LOC"), ("abcdexyy", "LOC")]
+    assert resolve_story(story) == {}
+
+
 def test_kind_is_a_function_of_the_set() -> None:
     # the same id seen as PER in one article and ORG in another is a person, either order
     a = [("heller", "ORG"), ("heller", "PER"), ("mark-heller", "PER")]

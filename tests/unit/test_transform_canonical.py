@@ -163,7 +163,8 @@ NAMES_FILE = Path(__file__).resolve().parents[2] / "bench" / "data" / "entity_me
 def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
     # the hand-written part of the entity-merge dev set (no ../shared data needed): every
     # hard negative stays apart; recall on its variant pairs without the alias file was
-    # 0.36 before the Slavic / unattested re-spelling rules (0.58 measured after)
+    # 0.36 before the Slavic / unattested re-spelling rules, 0.58 after them, 0.65 with
+    # the likeliest reading of a Slavic name's unattested words (175 of 268 measured)
     data = tomllib.loads(NAMES_FILE.read_text(encoding="utf-8"))
     merged = [
         (a, b)
@@ -177,7 +178,7 @@ def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
         for g in data["variants"]
         for a, b in itertools.combinations(g["names"], 2)
     ]
-    assert sum(positives) / len(positives) >= 0.55
+    assert sum(positives) / len(positives) >= 0.63
 
 
 @pytest.mark.parametrize(
@@ -191,6 +192,13 @@ def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
         ["Tadzhik", "Tajik", "Tadschik"],
         ["Dirk A. Kempthorne", "Dirk Kempthorne", "Dirk A.Kempthorne"],
         ["ATI Technologies Inc", "ATI Technologies", "ATI"],
+        # German sch for zh, s for z, w for v; a spelling read in another system
+        ["Andrei Zhdanov", "Andrei Schdanow"],
+        ["Nazarov", "Nasarow"],
+        ["Irina Zakharchenko", "Irina Sachartschenko"],
+        ["Andrei Vyshinsky", "Andrej Wyschinski"],
+        ["Zhukovsky", "Schukowski"],
+        ["Khabarovsk", "Chabarowsk"],
     ],
 )
 def test_general_rules_give_unlisted_variants_one_id(spellings):
@@ -220,12 +228,20 @@ def test_english_spellings_and_father_son_names_stay_apart(a, b):
 
 
 def test_father_and_son_stay_apart_within_one_article():
-    for a, b in [("George W. Bush", "George H. W. Bush"), ("Kim Jong-un", "Kim Jong-il")]:
+    pairs = [
+        ("George W. Bush", "George H. W. Bush"),
+        ("Kim Jong-un", "Kim Jong-il"),
+        ("Nursultan Nazarbayev", "Nursultan Nazarbayeva"),  # -a: a woman, another person
+    ]
+    for a, b in pairs:
         together = ids(M("PER", a), M("PER", b))
         assert together[0] != together[1]
 
 
-@pytest.mark.parametrize("word", ["yearly", "Chow", "Zhou", "Bois", "Marlow", "Glasgow"])
+@pytest.mark.parametrize(
+    "word",
+    ["yearly", "Chow", "Zhou", "Bois", "Marlow", "Glasgow", "Charpy", "Schunk", "Cholly"],
+)
 def test_english_words_with_transliteration_letters_keep_their_spelling(word):
     # their keys hold Slavic sounds (ye-, ch, zh, -ow), yet they are no transliterations
     assert readable(word) == normal(word)

@@ -1,0 +1,47 @@
+"""Spelling variants of one name: a length-aware edit distance, word by word.
+
+Shared by the enricher's in-article merging (:mod:`transform.canonical`, on match keys)
+and the sink's story entity map (:mod:`wiredesk.story_entities`, on entity ids), so both
+call two spellings variants by the same rule.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import Levenshtein
+
+
+def max_edits(length: int) -> int:
+    """Edits allowed between two spellings of a word whose shorter form has ``length``."""
+    if length < 6:
+        return 0
+    if length < 8:
+        return 1
+    return 2 if length < 12 else 3
+
+
+def _feminine(x: str, y: str) -> bool:
+    """One word is the other plus a final -a: a Slavic feminine surname (Nazarbayev /
+    Nazarbayeva, Ivanov / Ivanova) names another person."""
+    return x + "a" == y or y + "a" == x
+
+
+def similar(a: str, b: str) -> bool:
+    """Spelling variants: word by word, each within its length-aware edit distance (same
+    first letter, same number of words, never a masculine / feminine pair)."""
+    if a == b:
+        return True
+    wa, wb = a.split(), b.split()
+    if not wa or len(wa) != len(wb) or a[0] != b[0]:
+        return False
+    anchored = any(x == y and len(x) >= 6 for x, y in zip(wa, wb, strict=True))
+    for x, y in zip(wa, wb, strict=True):
+        if x == y:
+            continue
+        limit = max_edits(min(len(x), len(y)))
+        if anchored and min(len(x), len(y)) >= 4:
+            limit = max(limit, 1)  # Lidiya/Lidia Marchetti: a long word is the same
+        if x[0] != y[0] or _feminine(x, y):
+            return False
+        if Levenshtein.distance(x, y, score_cutoff=limit) > limit:
+            return False
+    return True
