@@ -219,6 +219,23 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                 ],
             ),
             (
+                "Rights signals of extracted articles (paywalled, tdm_reserved, ai_opt_out)",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{signal}}={{value}}",
+                        f"sum by (signal, value) (rate(wiredesk_rights_articles_total[{R}]))",
+                    )
+                ],
+            ),
+            (
+                "tdmrep.json fetches by outcome",
+                "ops",
+                "timeseries",
+                [("{{outcome}}", f"sum by (outcome) (rate(wiredesk_tdmrep_total[{R}]))")],
+            ),
+            (
                 "Extraction time p95",
                 "s",
                 "timeseries",
@@ -320,6 +337,17 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                     (
                         "{{source}}",
                         f"sum by (source) (rate(wiredesk_transform_entity_source_total[{R}]))",
+                    )
+                ],
+            ),
+            (
+                "Articles by detected language",
+                "ops",
+                "timeseries",
+                [
+                    (
+                        "{{language}}",
+                        f"sum by (language) (rate(wiredesk_transform_languages_total[{R}]))",
                     )
                 ],
             ),
