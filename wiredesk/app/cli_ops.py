@@ -17,6 +17,7 @@ Examples:
   wiredesk replay --stage sink --from earliest            # rewrite nothing, verify all
   wiredesk replay --stage sink --from 2026-11-20 --to 2026-11-21   # restore one day
   wiredesk replay --stage extract --from 7d               # re-extract a week of pages
+  wiredesk replay --stage extract --from 90d --source archive   # ... from the WARC archive
 """
 
 
@@ -58,6 +59,13 @@ def add_commands(sub: Any, evals: Any) -> None:
         help="stop before messages at/after this time (default: the end)",
     )
     replay.add_argument("--group", help="consumer group to use (resume an interrupted replay)")
+    replay.add_argument(
+        "--source",
+        choices=("topic", "archive"),
+        default="topic",
+        help="extract only: read the pages from news.raw (topic, default) or from the raw "
+        "WARC archive by fetch time (archive: pages the topic no longer holds)",
+    )
     replay.set_defaults(handler=lambda a, s: _ops().run_replay(a, s, stop_on_signals()))
 
     dlq = sub.add_parser("dlq", help="inspect the dead-letter topic and re-send its records")

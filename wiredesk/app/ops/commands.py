@@ -20,6 +20,7 @@ from sink import search as queries
 from wiredesk import db
 from wiredesk.app.ops import dlq, views
 from wiredesk.app.ops.replay import bounded_consumer, parse_time, replay, replay_group
+from wiredesk.app.ops.replay_archive import archive_consumer
 from wiredesk.app.ops.replay_consumers import TopicMissing
 from wiredesk.app.services import SERVICES
 from wiredesk.bus import Bus
@@ -56,7 +57,10 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
     stage = pipeline.stage(stage_name)
     group = args.group or replay_group(stage_name)
     try:
-        consumer = bounded_consumer(bus, stage, group, start, end)
+        if getattr(args, "source", "topic") == "archive":
+            consumer = archive_consumer(stage_name, engine, start, end)
+        else:
+            consumer = bounded_consumer(bus, stage, group, start, end)
     except TopicMissing as exc:
         log.error("replay_failed", error=str(exc))
         return 1
@@ -113,6 +117,8 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
         f"through {stage_name} in {result.seconds:.1f} s ({result.rate:.0f}/s); "
         f"group {group}"
     )
+    if unreadable := getattr(consumer, "unreadable", 0):
+        out.print(f"{unreadable} archived pages could not be read (archive_read_failed in the log)")
     return 130 if result.interrupted else 0
 
 
