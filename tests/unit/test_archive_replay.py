@@ -5,8 +5,10 @@ rows exactly."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select
 
 from devserver.server import NewsServer, load_corpus
@@ -16,7 +18,7 @@ from tests.conftest import metric
 from tests.unit.test_archive import page
 from wiredesk.app.cli import main
 from wiredesk.app.ops.replay import replay
-from wiredesk.app.ops.replay_archive import ArchiveReplayConsumer
+from wiredesk.app.ops.replay_archive import ArchiveReplayConsumer, replay_plan
 from wiredesk.app.ops.replay_consumers import SqlReplayConsumer
 from wiredesk.app.topology import build_pipeline
 from wiredesk.bus.sql import SqlBus
@@ -63,7 +65,7 @@ def test_replay_from_the_archive_restores_the_rows_exactly(
             feeds=server.feed_urls(),
             allow_private_addresses=True,
             archive_url=str(tmp_path / "warc"),
-            archive_max_bytes=200_000,  # a few files
+            archive_max_bytes=10_000,  # several files
         )
         pipeline = build_pipeline(settings, sqlite_engine)
         runners = [StageRunner(s, bus) for s in pipeline.stages]
@@ -91,9 +93,9 @@ def test_replay_from_the_archive_restores_the_rows_exactly(
     monkeypatch.setenv("WIREDESK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("WIREDESK_BUS_URL", bus_url)
     monkeypatch.setenv("WIREDESK_ARCHIVE_URL", str(tmp_path / "warc"))
-    argv = ["replay", "--stage", "extract", "--from", "earliest", "--source", "archive"]
-    assert main(argv) == 0
-    assert "replayed 30 of 30 records" in capsys.readouterr().out
+    # the default, --source auto: news.raw holds nothing any more, so all from the archive
+    assert main(["replay", "--stage", "extract", "--from", "earliest"]) == 0
+    assert "replayed 30 of 30 records of the raw archive" in capsys.readouterr().out
     drain(runners)  # the live enrich and sink groups take the re-extracted articles
     pipeline.close()
     bus.close()
@@ -129,3 +131,30 @@ def test_only_extract_replays_from_the_archive(sqlite_url, monkeypatch, capsys, 
     argv = ["replay", "--stage", "sink", "--from", "earliest", "--source", "archive"]
     assert main(argv) == 2
     assert "--source archive replays the extract stage only" in capsys.readouterr().err
+
+
+T = [datetime(2026, 12, 1, h, tzinfo=UTC) for h in range(24)]
+
+
+@pytest.mark.parametrize(
+    "source, start, end, held, expected",
+    [
+        # the topic holds pages from T[10]: older ones come from the archive
+        ("auto", T[5], T[20], T[10], [("archive", T[5], T[10]), ("topic", T[5], T[20])]),
+        ("auto", None, None, T[10], [("archive", None, T[10]), ("topic", None, None)]),
+        ("auto", T[5], T[8], T[10], [("archive", T[5], T[8])]),  # all before the topic
+        ("auto", T[12], None, T[10], [("topic", T[12], None)]),  # all in the topic
+        ("auto", T[5], None, None, [("archive", T[5], None)]),  # the topic holds nothing
+        ("topic", T[5], None, None, [("topic", T[5], None)]),
+        ("archive", T[12], None, T[10], [("archive", T[12], None)]),
+    ],
+)
+def test_replay_plan(source, start, end, held, expected):
+    assert replay_plan(source, "extract_articles", start, end, lambda: held) == expected
+
+
+def test_other_stages_replay_their_topic():
+    def never():
+        raise AssertionError("only extract asks the topic where it starts")
+
+    assert replay_plan("auto", "write_articles", None, None, never) == [("topic", None, None)]

@@ -18,6 +18,9 @@ Examples:
   wiredesk replay --stage sink --from 2026-11-20 --to 2026-11-21   # restore one day
   wiredesk replay --stage extract --from 7d               # re-extract a week of pages
   wiredesk replay --stage extract --from 90d --source archive   # ... from the WARC archive
+
+Replaying extract over a range older than what news.raw still holds reads the older
+pages from the raw WARC archive (--source auto, the default).
 """
 
 
@@ -61,10 +64,11 @@ def add_commands(sub: Any, evals: Any) -> None:
     replay.add_argument("--group", help="consumer group to use (resume an interrupted replay)")
     replay.add_argument(
         "--source",
-        choices=("topic", "archive"),
-        default="topic",
-        help="extract only: read the pages from news.raw (topic, default) or from the raw "
-        "WARC archive by fetch time (archive: pages the topic no longer holds)",
+        choices=("auto", "topic", "archive"),
+        default="auto",
+        help="extract: where the pages come from. auto (default): the raw WARC archive for "
+        "the part of the range before the oldest page news.raw still holds, the topic for "
+        "the rest; topic: news.raw only; archive: the archive only (by fetch time)",
     )
     replay.set_defaults(handler=lambda a, s: _ops().run_replay(a, s, stop_on_signals()))
 

@@ -1,5 +1,10 @@
 """Replay of extract from the raw archive: pages news.raw no longer holds.
 
+:func:`replay_plan` splits a replay of extract (``--source auto``, the default) in two:
+the part of [FROM, TO) before the oldest message news.raw still holds comes from the
+archive, the rest from the topic. A page fetched just before that message may come
+from both (re-extraction is idempotent). ``--source archive|topic`` forces one.
+
 :class:`ArchiveReplayConsumer` is a bounded consumer (the runner's ``Consumer``) that
 reads the archive index (``archive_pages``) in fetch-time order over [FROM, TO) and
 hands each page to the extract stage as a news.raw message, rebuilt exactly as the
@@ -12,8 +17,9 @@ whose file is missing or corrupt is logged, counted in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine
@@ -22,7 +28,7 @@ from ingest import metrics
 from ingest.archive import ArchivedPage, ArchiveError, read_page, read_range
 from ingest.archive_index import SqlArchiveIndex
 from wiredesk.app.ops.replay_consumers import _Bounded
-from wiredesk.bus import Message
+from wiredesk.bus import Bus, Message
 from wiredesk.settings import SettingsError
 from wiredesk.topics import RAW
 
@@ -100,10 +106,79 @@ def _millis(when: datetime) -> int:
 def archive_consumer(
     stage_name: str, engine: Engine, start: datetime | None, end: datetime | None
 ) -> ArchiveReplayConsumer:
-    """``--source archive``: only extraction reads raw pages."""
+    """``--source archive``: the index of the archive over [start, end)."""
+    check_archive_stage(stage_name)
+    return ArchiveReplayConsumer(SqlArchiveIndex(engine), start, end)
+
+
+def check_archive_stage(stage_name: str) -> None:
+    """Only extraction reads raw pages."""
     if stage_name != "extract_articles":
         raise SettingsError(
             f"--source archive replays the extract stage only (the archive holds raw pages), "
             f"not {stage_name}"
         )
-    return ArchiveReplayConsumer(SqlArchiveIndex(engine), start, end)
+
+
+Part = tuple[str, datetime | None, datetime | None]  # ("archive" | "topic", start, end)
+
+
+def replay_plan(
+    source: str,
+    stage_name: str,
+    start: datetime | None,
+    end: datetime | None,
+    held_since: Callable[[], datetime | None],
+) -> list[Part]:
+    """Where each part of [start, end) is read from; ``held_since()``: the time of the
+    oldest message news.raw holds (None: none), asked only when it matters."""
+    if source == "archive":
+        check_archive_stage(stage_name)
+        return [("archive", start, end)]
+    if source == "topic" or stage_name != "extract_articles":
+        return [("topic", start, end)]
+    since = held_since()
+    if since is None:
+        return [("archive", start, end)]
+    parts: list[Part] = []
+    if start is None or start < since:
+        parts.append(("archive", start, since if end is None or end > since else end))
+    if end is None or end > since:
+        parts.append(("topic", start, end))
+    return parts
+
+
+def oldest_message(bus: Bus, topic: str) -> datetime | None:
+    """The timestamp of the oldest message ``topic`` still holds (None: it holds none)."""
+    from wiredesk.bus.kafka import KafkaBus
+    from wiredesk.bus.sql import SqlBus
+
+    if isinstance(bus, SqlBus):
+        from sqlalchemy import func, select
+
+        from wiredesk.bus.sql_tables import messages
+
+        with bus.reader.connect() as conn:
+            ms = conn.scalar(
+                select(func.min(messages.c.timestamp_ms)).where(messages.c.topic == topic)
+            )
+    elif isinstance(bus, KafkaBus):
+        ms = _kafka_oldest(bus, topic)
+    else:  # the in-process bus keeps nothing worth replaying
+        return None
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _kafka_oldest(bus: Any, topic: str) -> int | None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    name = bus.namespace + topic
+    consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(name) or set()
+        # the first offset at/after time 0 is the oldest held message, with its time
+        found = consumer.offsets_for_times({TopicPartition(name, p): 0 for p in partitions})
+        stamps = [f.timestamp for f in found.values() if f is not None]
+    finally:
+        consumer.close(autocommit=False)
+    return min(stamps) if stamps else None
