@@ -1,22 +1,33 @@
-"""news.raw's retention on real Kafka, and the extractor version rule on PostgreSQL
-(byte-wise comparison of ranks whatever the database's collation)."""
+"""The raw archive on the real stack: news.raw's retention on Kafka, the extractor version
+rule on PostgreSQL (ranks compared byte-wise whatever the collation), and the acceptance:
+after news.raw lost its pages and the rows are gone, replaying extract restores the rows
+exactly from the archive."""
 
 from __future__ import annotations
 
-import pytest
-from kafka import KafkaAdminClient
-from kafka.admin import ConfigResource, ConfigResourceType
-from sqlalchemy import select
+import json
+import os
+import subprocess
+import sys
 
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
+from sqlalchemy import delete, select
+
+from devserver.server import NewsServer, load_corpus
+from ingest.archive_index import SqlArchiveIndex
 from sink import articles
 from sink.articles import ArticleWriter
 from sink.rows import rows_for
+from tests.integration.conftest import group_progress, wait_for
+from tests.unit.test_archive_replay import contents
 from tests.unit.test_extractor_versions import NEW, NEW_TEXT, OLD, OLD_TEXT, at
 from tests.unit.test_sink_tables import DAY, article
 from wiredesk import db
 from wiredesk.bus import make_bus
-from wiredesk.db.tables import ArticleRow
-from wiredesk.topics import ALL_TOPICS, RAW
+from wiredesk.db.tables import ArticleEntityRow, ArticleRow, StoryEntityRow, StoryRow
+from wiredesk.topics import ALL_TOPICS, ENRICHED, RAW
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +73,68 @@ def test_an_older_extractor_never_overwrites_a_newer_one_on_postgresql(pg_url):
             assert conn.scalar(select(ArticleRow.extractor_version)) == NEW
     finally:
         engine.dispose()
+
+
+def test_after_news_raw_lost_its_pages_replay_restores_the_rows_from_the_archive(
+    workers, kafka_bootstrap, pg_url, unique
+):
+    """The acceptance on the services: every stage a process on Kafka + PostgreSQL."""
+    ns = f"t{unique}."
+    corpus = load_corpus()
+    engine = db.make_engine(pg_url)
+    with NewsServer(corpus) as server:
+        workers.env.update(
+            {
+                "WIREDESK_FEEDS": json.dumps(server.feed_urls()),
+                "WIREDESK_ALLOW_PRIVATE_ADDRESSES": "true",
+                "WIREDESK_FETCH_HOST_DELAY_S": "0",
+            }
+        )
+        workers.start("poll", WIREDESK_POLL_INTERVAL_S="3600")
+        for command in ("fetch", "extract", "enrich", "sink"):
+            workers.start(command)
+        enriched = (ns + "write_articles", ns + ENRICHED.name)
+        wait_for(lambda: len(contents(engine)["articles"]) == 30, 240, "30 rows")
+        wait_for(
+            lambda: (lambda c, e: c == e > 0)(*group_progress(kafka_bootstrap, *enriched)),
+            60,
+            "sink lag 0",
+        )
+        before = contents(engine)
+        assert SqlArchiveIndex(engine).count(None, None) == 30
+
+        # news.raw loses every page (as its retention would), and the rows are deleted
+        raw = ns + RAW.name
+        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+        try:
+            parts = [TopicPartition(raw, p) for p in consumer.partitions_for_topic(raw)]
+            admin.delete_records(consumer.end_offsets(parts))
+        finally:
+            admin.close()
+            consumer.close()
+        with engine.begin() as conn:
+            for row_type in (ArticleEntityRow, StoryEntityRow, StoryRow, ArticleRow):
+                conn.execute(delete(row_type))
+
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "wiredesk.app.cli",
+                "replay",
+                "--stage",
+                "extract",
+                "--from",
+                "earliest",
+            ],
+            env={**os.environ, **workers.env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "replayed 30 of 30 records of the raw archive" in done.stdout
+        wait_for(lambda: contents(engine) == before, 240, "the rows restored exactly")
+    assert set(workers.stop_all().values()) == {0}, workers.logs()
+    engine.dispose()
