@@ -22,7 +22,7 @@ in a local spool directory, uploaded on rotation and on close, indexed after the
 A failure never loses the page: it is logged, counted in
 ``wiredesk_archive_pages_total{outcome}`` and the page goes on to news.raw; the file in
 hand is abandoned (the next page starts a new one; pages already in it stay readable
-by their offsets).
+by their offsets). Reading back: :mod:`ingest.archive_read`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import structlog
-from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -355,47 +354,3 @@ def _filesystem(url: str) -> tuple[Any, str]:
         ) from exc
     fs, path = fsspec.core.url_to_fs(url)
     return fs, path
-
-
-# -- reading ---------------------------------------------------------------------------
-def read_range(file: str, offset: int, length: int) -> bytes:
-    """``length`` bytes of ``file`` (a path or an fsspec URL) from ``offset``."""
-    try:
-        if is_url(file):
-            fs, path = _filesystem(file)
-            with fs.open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(length)
-        else:
-            with _local(file).open("rb") as fh:
-                fh.seek(offset)
-                data = fh.read(length)
-    except FileNotFoundError as exc:
-        raise ArchiveError("missing", f"{file}: not found") from exc
-    except OSError as exc:
-        raise ArchiveError("missing", f"{file}: {exc}") from exc
-    if len(data) != length:
-        raise ArchiveError("corrupt", f"{file}: {len(data)} of {length} bytes at {offset}")
-    return data
-
-
-def read_page(data: bytes) -> RawPage:
-    """The news.raw record archived in one index entry's bytes (see the module doc)."""
-    body: bytes | None = None
-    meta: bytes | None = None
-    try:
-        for record in ArchiveIterator(io.BytesIO(data), check_digests="raise"):
-            if record.rec_type == "response":
-                body = record.content_stream().read()
-            elif record.rec_type == "metadata":
-                meta = record.content_stream().read()
-    except Exception as exc:  # warcio raises several kinds on bad bytes
-        raise ArchiveError("corrupt", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
-    if body is None or meta is None:
-        raise ArchiveError("corrupt", "the range lacks its response or metadata record")
-    try:
-        fields = json.loads(meta)
-        fields["html_gzip"] = base64.b64encode(gzip.compress(body, 6, mtime=0)).decode("ascii")
-        return RawPage.model_validate(fields)
-    except (ValueError, TypeError) as exc:
-        raise ArchiveError("corrupt", f"metadata: {str(exc)[:200]}") from exc

@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from ingest.archive import (
-    ArchivedPage,
-    ArchiveError,
-    ArchiveOptions,
-    WarcArchive,
-    read_page,
-    read_range,
-)
+from ingest.archive import ArchivedPage, ArchiveError, ArchiveOptions, WarcArchive
 from ingest.archive_index import SqlArchiveIndex
+from ingest.archive_read import read_page, read_range, scan
 from tests.conftest import metric
 from wiredesk.records import Link, RawPage
 
@@ -322,3 +316,32 @@ def test_where_the_archive_goes(database_url, given, expected, monkeypatch):
     for name in ("WIREDESK_ARCHIVE_URL", "WIREDESK_ARCHIVE_ENABLED"):
         monkeypatch.delenv(name, raising=False)
     assert Settings(**given).archive_location(database_url) == expected
+
+
+def test_the_index_is_rebuilt_from_the_files(tmp_path, sqlite_url, monkeypatch, capsys):
+    from wiredesk.app.cli import main
+
+    lost = ListIndex()  # the index rows were never written
+    arch = archive(tmp_path, lost, max_bytes=3_000)
+    pages = [page(n) for n in range(5)]
+    for p in pages:
+        arch.write(p)
+    arch.close()
+    torn = files(tmp_path)[-1]
+    with torn.open("ab") as fh:  # a writer that died mid-page leaves a torn tail
+        fh.write(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n")[:-8])
+    assert [e for f in files(tmp_path)[:-1] for e in scan(str(f))] == [
+        e for e in lost.entries if e.file != str(torn)
+    ]
+    monkeypatch.setenv("WIREDESK_DATABASE_URL", sqlite_url)
+    assert main(["archive", "reindex", str(tmp_path / "warc")]) == 1  # one damaged file
+    assert "indexed 5 pages" in capsys.readouterr().out
+    from ingest.archive_index import SqlArchiveIndex
+    from wiredesk import db
+
+    engine = db.make_engine(sqlite_url)
+    got = list(SqlArchiveIndex(engine).all_entries())
+    engine.dispose()
+    assert [(e.article_id, e.file, e.offset, e.length) for e in got] == [
+        (e.article_id, e.file, e.offset, e.length) for e in lost.entries
+    ]

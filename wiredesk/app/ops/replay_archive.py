@@ -25,8 +25,9 @@ import structlog
 from sqlalchemy import Engine
 
 from ingest import metrics
-from ingest.archive import ArchivedPage, ArchiveError, read_page, read_range
+from ingest.archive import ArchivedPage, ArchiveError
 from ingest.archive_index import SqlArchiveIndex
+from ingest.archive_read import read_page, read_range
 from wiredesk.app.ops.replay_consumers import _Bounded
 from wiredesk.bus import Bus, Message
 from wiredesk.settings import SettingsError
