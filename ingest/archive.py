@@ -234,18 +234,28 @@ class WarcArchive:
     def _open(self) -> None:
         now = self.clock()
         stamp = datetime.fromtimestamp(now, UTC)
-        self._seq += 1
-        name = f"wiredesk-{stamp:%Y%m%d%H%M%S%f}-{self._host}-{os.getpid()}-{self._seq:05d}.warc.gz"
         day = f"{stamp:%Y-%m-%d}"
-        if self.options.remote:
-            spool = self.options.spool_dir or Path("warc-spool")
-            path = spool / day / name
-            self._name = f"{self.options.location.rstrip('/')}/{day}/{name}"
+        for _ in range(100):  # another writer of this process may have taken the name
+            self._seq += 1
+            name = (
+                f"wiredesk-{stamp:%Y%m%d%H%M%S%f}-{self._host}-{os.getpid()}-{self._seq:05d}"
+                ".warc.gz"
+            )
+            if self.options.remote:
+                spool = self.options.spool_dir or Path("warc-spool")
+                path = spool / day / name
+                self._name = f"{self.options.location.rstrip('/')}/{day}/{name}"
+            else:
+                path = _local(self.options.location) / day / name
+                self._name = str(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fh = path.open("xb")  # exclusive: never append to another writer's file
+                break
+            except FileExistsError:
+                continue
         else:
-            path = _local(self.options.location) / day / name
-            self._name = str(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = path.open("xb")  # exclusive: never append to another writer's file
+            raise FileExistsError(f"no free WARC file name in {path.parent}")
         try:
             writer = WARCWriter(fh, gzip=True, warc_version="1.1")
             info = {
