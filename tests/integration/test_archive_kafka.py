@@ -135,6 +135,11 @@ def test_after_news_raw_lost_its_pages_replay_restores_the_rows_from_the_archive
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "replayed 30 of 30 records of the raw archive" in done.stdout
-        wait_for(lambda: restored(contents(engine), before), 240, "the rows restored exactly")
+        try:
+            wait_for(lambda: restored(contents(engine), before), 240, "the rows restored")
+        except AssertionError:
+            after = contents(engine)
+            diff = {t: (set(before[t]) ^ set(after[t])) for t in before if before[t] != after[t]}
+            raise AssertionError(f"rows differ after the replay: {str(diff)[:3000]}") from None
     assert set(workers.stop_all().values()) == {0}, workers.logs()
     engine.dispose()
