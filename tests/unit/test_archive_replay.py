@@ -18,7 +18,12 @@ from tests.conftest import metric
 from tests.unit.test_archive import page
 from wiredesk.app.cli import main
 from wiredesk.app.ops.replay import replay
-from wiredesk.app.ops.replay_archive import ArchiveReplayConsumer, replay_plan
+from wiredesk.app.ops.replay_archive import (
+    EVERYTHING,
+    ArchiveReplayConsumer,
+    oldest_message,
+    replay_plan,
+)
 from wiredesk.app.ops.replay_consumers import SqlReplayConsumer
 from wiredesk.app.topology import build_pipeline
 from wiredesk.bus.sql import SqlBus
@@ -83,6 +88,7 @@ def test_replay_from_the_archive_restores_the_rows_exactly(
         drain(runners)
     before = contents(sqlite_engine)
     assert len(before["articles"]) == 30
+    assert oldest_message(bus, RAW.name) == EVERYTHING  # nothing deleted yet: topic only
     index = SqlArchiveIndex(sqlite_engine)
     assert index.count(None, None) == 30
     assert len(list((tmp_path / "warc").rglob("*.warc.gz"))) > 1
@@ -92,6 +98,7 @@ def test_replay_from_the_archive_restores_the_rows_exactly(
     assert bus.prune(now_ms=far_future_ms) > 0
     topic = SqlReplayConsumer(bus, RAW.name, "extract_articles.replay.topic", None, None)
     assert topic.total == 0
+    assert oldest_message(bus, RAW.name) is None  # so a replay reads the archive
     # ... and the rows are lost
     with sqlite_engine.begin() as conn:
         for row_type in (ArticleEntityRow, StoryEntityRow, StoryRow, ArticleRow):
@@ -155,6 +162,7 @@ T = [datetime(2026, 12, 1, h, tzinfo=UTC) for h in range(24)]
         ("auto", T[5], T[8], T[10], [("archive", T[5], T[8])]),  # all before the topic
         ("auto", T[12], None, T[10], [("topic", T[12], None)]),  # all in the topic
         ("auto", T[5], None, None, [("archive", T[5], None)]),  # the topic holds nothing
+        ("auto", None, None, EVERYTHING, [("topic", None, None)]),  # it never lost any
         ("topic", T[5], None, None, [("topic", T[5], None)]),
         ("archive", T[12], None, T[10], [("archive", T[12], None)]),
     ],

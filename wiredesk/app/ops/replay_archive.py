@@ -1,9 +1,11 @@
 """Replay of extract from the raw archive: pages news.raw no longer holds.
 
-:func:`replay_plan` splits a replay of extract (``--source auto``, the default) in two:
-the part of [FROM, TO) before the oldest message news.raw still holds comes from the
-archive, the rest from the topic. A page fetched just before that message may come
-from both (re-extraction is idempotent). ``--source archive|topic`` forces one.
+:func:`replay_plan` splits a replay of extract (``--source auto``, the default) in two
+once news.raw has lost messages (retention): the part of [FROM, TO) before the oldest
+message it still holds comes from the archive, the rest from the topic. A page fetched
+just before that message (in its batch) may come from both: harmless, re-extraction is
+idempotent downstream. A topic that never lost a message is replayed alone.
+``--source archive|topic`` forces one.
 
 :class:`ArchiveReplayConsumer` is a bounded consumer (the runner's ``Consumer``) that
 reads the archive index (``archive_pages``) in fetch-time order over [FROM, TO) and
@@ -131,8 +133,8 @@ def replay_plan(
     end: datetime | None,
     held_since: Callable[[], datetime | None],
 ) -> list[Part]:
-    """Where each part of [start, end) is read from; ``held_since()``: the time of the
-    oldest message news.raw holds (None: none), asked only when it matters."""
+    """Where each part of [start, end) is read from; ``held_since()``: see
+    :func:`oldest_message` (asked only when it matters)."""
     if source == "archive":
         check_archive_stage(stage_name)
         return [("archive", start, end)]
@@ -141,6 +143,8 @@ def replay_plan(
     since = held_since()
     if since is None:
         return [("archive", start, end)]
+    if since == EVERYTHING:  # nothing was ever deleted: the topic has every page
+        return [("topic", start, end)]
     parts: list[Part] = []
     if start is None or start < since:
         parts.append(("archive", start, since if end is None or end > since else end))
@@ -149,37 +153,51 @@ def replay_plan(
     return parts
 
 
+# held_since() of a topic that never lost a message: it holds the whole range
+EVERYTHING = datetime.min.replace(tzinfo=UTC)
+
+
 def oldest_message(bus: Bus, topic: str) -> datetime | None:
-    """The timestamp of the oldest message ``topic`` still holds (None: it holds none)."""
+    """Since when ``topic`` holds its messages: EVERYTHING if none was ever deleted, else
+    the time of the oldest one it still holds (None: it holds none)."""
     from wiredesk.bus.kafka import KafkaBus
     from wiredesk.bus.sql import SqlBus
 
     if isinstance(bus, SqlBus):
-        from sqlalchemy import func, select
-
-        from wiredesk.bus.sql_tables import messages
-
-        with bus.reader.connect() as conn:
-            ms = conn.scalar(
-                select(func.min(messages.c.timestamp_ms)).where(messages.c.topic == topic)
-            )
+        complete, ms = _sql_oldest(bus, topic)
     elif isinstance(bus, KafkaBus):
-        ms = _kafka_oldest(bus, topic)
+        complete, ms = _kafka_oldest(bus, topic)
     else:  # the in-process bus keeps nothing worth replaying
         return None
+    if complete:
+        return EVERYTHING
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _kafka_oldest(bus: Any, topic: str) -> int | None:
+def _sql_oldest(bus: Any, topic: str) -> tuple[bool, int | None]:
+    from sqlalchemy import func, select
+
+    from wiredesk.bus.sql_tables import heads, messages
+
+    with bus.reader.connect() as conn:
+        held, oldest = conn.execute(
+            select(func.count(), func.min(messages.c.timestamp_ms)).where(messages.c.topic == topic)
+        ).one()
+        published = conn.scalar(select(func.sum(heads.c.next_seq)).where(heads.c.topic == topic))
+    return int(held) == int(published or 0), oldest
+
+
+def _kafka_oldest(bus: Any, topic: str) -> tuple[bool, int | None]:
     from kafka import KafkaConsumer, TopicPartition
 
     name = bus.namespace + topic
     consumer = KafkaConsumer(bootstrap_servers=bus.bootstrap, enable_auto_commit=False)
     try:
-        partitions = consumer.partitions_for_topic(name) or set()
+        tps = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or set()]
+        complete = all(offset == 0 for offset in consumer.beginning_offsets(tps).values())
         # the first offset at/after time 0 is the oldest held message, with its time
-        found = consumer.offsets_for_times({TopicPartition(name, p): 0 for p in partitions})
+        found = consumer.offsets_for_times({tp: 0 for tp in tps})
         stamps = [f.timestamp for f in found.values() if f is not None]
     finally:
         consumer.close(autocommit=False)
-    return min(stamps) if stamps else None
+    return complete, (min(stamps) if stamps else None)
