@@ -25,6 +25,7 @@ from tests.unit.test_archive_replay import contents, restored
 from tests.unit.test_extractor_versions import NEW, NEW_TEXT, OLD, OLD_TEXT, at
 from tests.unit.test_sink_tables import DAY, article
 from wiredesk import db
+from wiredesk.app.ops.replay_archive import EVERYTHING, oldest_message
 from wiredesk.bus import make_bus
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, StoryEntityRow, StoryRow
 from wiredesk.topics import ALL_TOPICS, ENRICHED, RAW
@@ -102,6 +103,8 @@ def test_after_news_raw_lost_its_pages_replay_restores_the_rows_from_the_archive
         )
         before = contents(engine)
         assert SqlArchiveIndex(engine).count(None, None) == 30
+        kafka = make_bus("kafka", kafka_bootstrap=kafka_bootstrap, namespace=ns)
+        assert oldest_message(kafka, RAW.name) == EVERYTHING  # no page lost yet
 
         # news.raw loses every page (as its retention would), and the rows are deleted
         raw = ns + RAW.name
@@ -113,6 +116,8 @@ def test_after_news_raw_lost_its_pages_replay_restores_the_rows_from_the_archive
         finally:
             admin.close()
             consumer.close()
+        assert oldest_message(kafka, RAW.name) is None  # every page lost: all from the archive
+        kafka.close()
         with engine.begin() as conn:
             for row_type in (ArticleEntityRow, StoryEntityRow, StoryRow, ArticleRow):
                 conn.execute(delete(row_type))
