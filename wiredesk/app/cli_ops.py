@@ -66,9 +66,10 @@ def add_commands(sub: Any, evals: Any) -> None:
         "--source",
         choices=("auto", "topic", "archive"),
         default="auto",
-        help="extract: where the pages come from. auto (default): the raw WARC archive for "
-        "the part of the range before the oldest page news.raw still holds, the topic for "
-        "the rest; topic: news.raw only; archive: the archive only (by fetch time)",
+        help="extract: where the pages come from. auto (default): once news.raw has lost "
+        "pages (retention), the part of the range before the oldest one it holds comes from "
+        "the raw WARC archive, the rest from the topic; topic: news.raw only; archive: the "
+        "archive only (by fetch time)",
     )
     replay.set_defaults(handler=lambda a, s: _ops().run_replay(a, s, stop_on_signals()))
 
