@@ -122,3 +122,26 @@ RIGHTS_POLICY = Counter(
 
 def status_class(status: int) -> str:
     return f"{status // 100}xx" if 100 <= status < 600 else "other"
+
+
+ARCHIVE_PAGES = Counter(
+    "wiredesk_archive_pages_total",
+    "Fetched pages written to the raw WARC archive: archived, failed (not archived; "
+    "the page still went on), index_waiting (in a WARC file, its archive_pages row "
+    "waits for the database, retried every 30 s), index_dropped (over 10,000 waiting)",
+    ["outcome"],
+)
+ARCHIVE_FILES = Counter(
+    "wiredesk_archive_files_total",
+    "WARC files of the raw archive: opened, closed, uploaded, upload_failed (kept in "
+    "the spool directory and indexed there)",
+    ["outcome"],
+)
+ARCHIVE_BYTES = Counter(
+    "wiredesk_archive_bytes_total", "Bytes written to the raw WARC archive (gzip members)"
+)
+ARCHIVE_READS = Counter(
+    "wiredesk_archive_reads_total",
+    "Pages read back from the raw archive by replays: read, missing, corrupt",
+    ["outcome"],
+)

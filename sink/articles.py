@@ -12,7 +12,8 @@ its consumer group, readiness goes false) and retries the same batch until it ca
 
 Writes are fenced (:mod:`sink.fence`): the runner hands in each record's source position,
 records at or below the group's fence for their partition are skipped, and a row only
-moves forward in the total order ``(fetched_at, source_partition, source_offset)``.
+moves forward in the total order ``(fetched_at, extractor_rank, source_partition,
+source_offset)``: a replay with an older extractor never overwrites a newer extraction.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
                 ArticleRow.source_partition,
                 ArticleRow.source_offset,
                 ArticleRow.revision,
+                ArticleRow.extractor_version,
             ).where(ArticleRow.article_id.in_(ids))
         )
     }
@@ -185,6 +187,7 @@ def _older(article: dict[str, Any], stored: Any) -> bool:
         (article.get("source_partition"), article.get("source_offset")),
         stored.fetched_at,
         (stored.source_partition, stored.source_offset),
+        (article.get("extractor_version"), stored.extractor_version),
     )
 
 
@@ -263,10 +266,17 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
     was = tuple_(
         func.coalesce(table.c.source_partition, -1), func.coalesce(table.c.source_offset, -1)
     )
+    ranked = and_(new.extractor_rank.is_not(None), table.c.extractor_rank.is_not(None))
+    same_extractor = or_(~ranked, new.extractor_rank == table.c.extractor_rank)
     not_older = or_(  # the same rule as _older, for a row another writer just wrote
         and_(or_(table.c.fetched_at.is_(None), new.fetched_at.is_(None)), at >= was),
         new.fetched_at > table.c.fetched_at,
-        and_(new.fetched_at == table.c.fetched_at, at >= was),
+        and_(
+            new.fetched_at == table.c.fetched_at,
+            ranked,
+            new.extractor_rank > table.c.extractor_rank,
+        ),
+        and_(new.fetched_at == table.c.fetched_at, same_extractor, at >= was),
     )
     changed = and_(
         or_(

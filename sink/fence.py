@@ -10,10 +10,13 @@ Two guards, both inside the sink's own transaction:
   back. A sink frozen mid-batch, evicted and resumed finds the fence past its records
   and writes nothing; its offset commit then fails as before. The group is part of the
   key, so ``wiredesk replay`` (a fresh group) still rewrites deleted rows.
-* **Total version order per row.** ``(fetched_at, source_partition, source_offset)``
-  of the news.enriched record a row came from: records of one article share a
-  partition (keyed by article id), so the offset breaks every tie of ``fetched_at``
-  (an extract or enrich replay) in the order the versions were produced. A dedup
+* **Total version order per row.** ``(fetched_at, extractor_rank, source_partition,
+  source_offset)`` of the news.enriched record a row came from: a later fetch of the
+  page wins; for the same fetch (an extract or enrich replay of one raw page) a newer
+  extractor wins (:mod:`wiredesk.versions`; compared only when both versions parse), so
+  replaying with an older extractor never overwrites a newer extraction, whatever the
+  offsets say; then records of one article share a partition (keyed by article id), so
+  the offset breaks the remaining ties in the order the versions were produced. A dedup
   verdict revision published later on news.enriched is simply a later offset.
 
 Limit: the fence trusts offsets to grow, so recreating news.enriched (offsets back at 0)
@@ -31,6 +34,7 @@ from sqlalchemy import Connection, select
 from wiredesk.db import insert_for
 from wiredesk.db.runner_tables import SinkOffsetRow
 from wiredesk.stage import Position
+from wiredesk.versions import newer_extractor
 
 FenceKey = tuple[str, str, int]
 NO_OFFSET = -1
@@ -103,14 +107,22 @@ def older(
     incoming_at: tuple[Any, Any],
     stored: datetime | None,
     stored_at: tuple[Any, Any],
+    extractors: tuple[str | None, str | None] = (None, None),
 ) -> bool:
     """Whether the incoming version is older than the stored one (see the module
-    docstring): by fetch time, then by source position; a missing fetch time compares
-    positions only, and a missing position counts as -1 (rows written before the fence)."""
+    docstring): by fetch time, then by extractor version (``extractors`` = incoming's,
+    stored's; skipped unless both parse), then by source position; a missing fetch time
+    compares positions only, and a missing position counts as -1 (rows written before
+    the fence)."""
     a, b = _position(*incoming_at), _position(*stored_at)
     if incoming is None or stored is None:
         return a < b
-    return (_utc(incoming), a) < (_utc(stored), b)
+    if _utc(incoming) != _utc(stored):
+        return _utc(incoming) < _utc(stored)
+    by_extractor = newer_extractor(*extractors)
+    if by_extractor:
+        return by_extractor < 0
+    return a < b
 
 
 def _position(partition: Any, offset: Any) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from sink import metrics
 from wiredesk.records import EnrichedArticle
+from wiredesk.versions import extractor_rank
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -115,6 +116,8 @@ def rows_for(record: EnrichedArticle) -> ArticleRows:
         source = {"source_id": stable_id(host), "host": host, "name": article["site_name"]}
     article["source_id"] = source["source_id"] if source else None
     article["record_hash"] = record_hash(article)
+    # derived from extractor_version (already in the hash): the version order's key
+    article["extractor_rank"] = extractor_rank(record.extractor_version)
     return ArticleRows(article, source, entities, mentions)
 
 

@@ -61,6 +61,32 @@ class Settings(BaseSettings):
         description="sql bus: news.raw (replays) and news.dlq (dlq resend) are deleted "
         "once consumed and older than this; 0 = keep them for ever",
     )
+    raw_retention_hours: float = Field(
+        168.0,
+        ge=0,
+        description="Kafka: retention of news.raw when wiredesk creates the topic (older "
+        "pages are in the raw archive); 0 = keep for ever",
+    )
+    archive_enabled: bool = Field(
+        True, description="also write every fetched page to WARC files (the raw archive)"
+    )
+    archive_url: str = Field(
+        "",
+        description="raw archive location: a directory or an fsspec URL (s3://bucket/path; "
+        "needs fsspec); empty: <database>.warc/ beside a SQLite database file, else "
+        "./wiredesk-warc",
+    )
+    archive_max_bytes: int = Field(
+        1_000_000_000, ge=1024, description="a WARC file is closed once it reaches this size"
+    )
+    archive_max_age_s: float = Field(
+        3600.0, gt=0, description="a WARC file is closed once it is this old (on the next page)"
+    )
+    archive_spool_dir: Path | None = Field(
+        None,
+        description="remote archive: where a WARC file is written before its upload; "
+        "empty: wiredesk-warc-spool in the system temp directory",
+    )
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
     namespace: str = Field(
         "",
@@ -269,7 +295,7 @@ class Settings(BaseSettings):
             return [int(part) for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("feeds_file", mode="before")
+    @field_validator("feeds_file", "archive_spool_dir", mode="before")
     @classmethod
     def _empty_feeds_file_is_none(cls, value: Any) -> Any:
         """An empty value means no file (not the current directory). A missing file is
@@ -292,6 +318,22 @@ class Settings(BaseSettings):
         path = Path(url.database)
         bus = url.set(database=str(path.with_name(path.stem + ".bus.db")))
         return bus.render_as_string(hide_password=False)
+
+    def archive_location(self, database_url: str) -> str | None:
+        """Where the raw archive goes for a pipeline on ``database_url``: ``archive_url``,
+        else beside a SQLite file (``news.db`` -> ``news.warc``), else ``./wiredesk-warc``;
+        None when the archive is off or the database is in memory (nothing is kept)."""
+        if not self.archive_enabled:
+            return None
+        if self.archive_url:
+            return self.archive_url
+        url = make_url(database_url)
+        if url.get_backend_name() != "sqlite":
+            return "wiredesk-warc"
+        if not url.database or url.database == ":memory:":
+            return None
+        path = Path(url.database)
+        return str(path.with_name(path.stem + ".warc"))
 
     @field_validator("database_url", "bus_url")
     @classmethod

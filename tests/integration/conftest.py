@@ -111,6 +111,7 @@ def workers(kafka_bootstrap: str, pg_url: str, unique: str, tmp_path: Path) -> I
         "WIREDESK_POLL_TIMEOUT_S": "0.5",
         "WIREDESK_LOG_FORMAT": "json",
         "WIREDESK_PARTITIONS": "3",
+        "WIREDESK_ARCHIVE_URL": str(tmp_path / "warc"),  # the fetchers' raw archive
     }
     pool = Workers(env, tmp_path)
     yield pool

@@ -171,7 +171,8 @@ def test_run_survives_kill_9_and_its_dead_letters_are_resent(tmp_path: Path) -> 
 def test_run_on_postgresql_keeps_its_bus_in_the_database(pg_url: str, tmp_path: Path) -> None:
     corpus = load_corpus()
     with NewsServer(corpus) as server:
-        env = service_env(server, pg_url)  # the bus tables go in the same database
+        # the bus tables go in the same database; the raw archive under tmp_path
+        env = service_env(server, pg_url, WIREDESK_ARCHIVE_URL=str(tmp_path / "warc"))
         workers = Workers(env, tmp_path)
         service = workers.start("run")
         everything = {server.base_url + a.path for a in corpus.articles}

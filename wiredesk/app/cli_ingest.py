@@ -80,6 +80,16 @@ def add_commands(sub: Any, evals: Any) -> None:
     warc.add_argument("--no-progress", action="store_true", help="no progress bar")
     warc.set_defaults(handler=_backfill_warc)
 
+    from ingest import archive_reindex
+
+    archive = sub.add_parser("archive", help="the raw WARC archive of fetched pages")
+    archive_actions = archive.add_subparsers(dest="archive_action", metavar="ACTION", required=True)
+    reindex = archive_actions.add_parser(
+        "reindex", help="rebuild the archive index (archive_pages) from the WARC files"
+    )
+    archive_reindex.add_arguments(reindex)
+    reindex.set_defaults(handler=archive_reindex.run)
+
     extraction = evals.add_parser(
         "extraction",
         help="text extraction quality on JSONL {id,url,html,gold_text} (token P/R/F1) "

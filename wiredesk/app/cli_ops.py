@@ -17,6 +17,10 @@ Examples:
   wiredesk replay --stage sink --from earliest            # rewrite nothing, verify all
   wiredesk replay --stage sink --from 2026-11-20 --to 2026-11-21   # restore one day
   wiredesk replay --stage extract --from 7d               # re-extract a week of pages
+  wiredesk replay --stage extract --from 90d --source archive   # ... from the WARC archive
+
+Replaying extract over a range older than what news.raw still holds reads the older
+pages from the raw WARC archive (--source auto, the default).
 """
 
 
@@ -58,6 +62,15 @@ def add_commands(sub: Any, evals: Any) -> None:
         help="stop before messages at/after this time (default: the end)",
     )
     replay.add_argument("--group", help="consumer group to use (resume an interrupted replay)")
+    replay.add_argument(
+        "--source",
+        choices=("auto", "topic", "archive"),
+        default="auto",
+        help="extract: where the pages come from. auto (default): once news.raw has lost "
+        "pages (retention), the part of the range before the oldest one it holds comes from "
+        "the raw WARC archive, the rest from the topic; topic: news.raw only; archive: the "
+        "archive only (by fetch time)",
+    )
     replay.set_defaults(handler=lambda a, s: _ops().run_replay(a, s, stop_on_signals()))
 
     dlq = sub.add_parser("dlq", help="inspect the dead-letter topic and re-send its records")

@@ -54,6 +54,7 @@ def _bus(settings: Settings) -> Bus:
         url=settings.sql_bus_url() if settings.bus == "sql" else "",
         retention_hours=settings.bus_retention_hours,
         keep_hours=settings.bus_raw_retention_hours,
+        raw_retention_hours=settings.raw_retention_hours,
     )
 
 

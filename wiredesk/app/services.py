@@ -33,10 +33,11 @@ SERVICE_HELP = {
         "Consumes news.links and fetches each page: public addresses only (loopback ports "
         "by fetch_allow_loopback_ports), robots.txt and Crawl-delay obeyed, size and time "
         "bounded; publishes the raw page to news.raw with its rights evidence (headers, "
-        "robots.txt AI rules, tdmrep.json). Refusals and failures go to news.dlq.",
+        "robots.txt AI rules, tdmrep.json), and archives it in WARC files (archive_url). "
+        "Refusals and failures go to news.dlq.",
         "fetch_workers, fetch_host_delay_s, fetch_host_concurrency, fetch_timeout_s, "
         "fetch_max_bytes, fetch_allow_loopback_ports, robots_enabled, rights_tdmrep, "
-        f"user_agent, fetch_budget_cpu_s, {_COMMON}",
+        f"user_agent, fetch_budget_cpu_s, archive_url, archive_max_bytes, {_COMMON}",
     ),
     "extract": (
         "Consumes news.raw, extracts text and metadata with trafilatura in a sandboxed "

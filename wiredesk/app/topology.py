@@ -1,7 +1,7 @@
 """The whole pipeline on one screen: which stage reads and writes which topic.
 
     poll_feeds       (source)        -> news.links
-    fetch_pages      news.links      -> news.raw
+    fetch_pages      news.links      -> news.raw     (+ every page to the WARC archive)
     extract_articles news.raw        -> news.articles
     enrich_articles  news.articles   -> news.enriched
     write_articles   news.enriched   -> articles table
@@ -12,12 +12,16 @@ process (``wiredesk demo`` / ``wiredesk local``) and as one service per stage.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 
+from ingest.archive import ArchiveOptions, WarcArchive
+from ingest.archive_index import SqlArchiveIndex
 from ingest.extract import ExtractArticles
 from ingest.feeds import FeedPoller
 from ingest.http import FetchOptions, make_client
@@ -78,6 +82,21 @@ def poll_policy(settings: Settings) -> PollPolicy:
     )
 
 
+def make_archive(settings: Settings, engine: Engine) -> WarcArchive | None:
+    """The raw archive of the fetch stage (None when off or the database is in memory)."""
+    location = settings.archive_location(engine.url.render_as_string(hide_password=True))
+    if location is None:
+        return None
+    spool = settings.archive_spool_dir or Path(tempfile.gettempdir()) / "wiredesk-warc-spool"
+    options = ArchiveOptions(
+        location,
+        max_bytes=settings.archive_max_bytes,
+        max_age_s=settings.archive_max_age_s,
+        spool_dir=spool,
+    )
+    return WarcArchive(options, SqlArchiveIndex(engine))
+
+
 def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = False) -> Pipeline:
     options = fetch_options(settings)
     client = make_client(options)
@@ -104,12 +123,13 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
     fetcher = FetchPages(
         client, options, gate, robots, workers=settings.fetch_workers, tdmrep=tdmrep
     )
+    archive = make_archive(settings, engine)
     batch = settings.batch_size
     stages = [
         Stage(
             "fetch_pages",
             LINKS,
-            fetcher,
+            archive.wrap(fetcher) if archive is not None else fetcher,
             output=RAW,
             batch_size=min(batch, 20),
             prepare=fetcher.prepare,
@@ -147,4 +167,5 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         parse_timeout_s=settings.feed_parse_timeout_s,
         force=force_poll,
     )
-    return Pipeline(source=source, stages=stages, client=client, closers=[fetcher, sandbox])
+    closers: list[Any] = [fetcher, sandbox, *([archive] if archive is not None else [])]
+    return Pipeline(source=source, stages=stages, client=client, closers=closers)

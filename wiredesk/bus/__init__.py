@@ -88,6 +88,7 @@ def make_bus(
     url: str = "",
     retention_hours: float = 168.0,
     keep_hours: float = 0.0,
+    raw_retention_hours: float = 0.0,
 ) -> Bus:
     """Build the bus named in the settings (``memory``, ``sql`` or ``kafka``)."""
     if kind == "memory":
@@ -101,5 +102,13 @@ def make_bus(
             url, partitions=partitions, retention_hours=retention_hours, keep_hours=keep_hours
         )
     from wiredesk.bus.kafka import KafkaBus
+    from wiredesk.topics import RAW
 
-    return KafkaBus(kafka_bootstrap, partitions=partitions, namespace=namespace)
+    # news.raw's retention (0: for ever); the raw archive keeps the pages beyond it
+    raw_ms = int(raw_retention_hours * 3_600_000) if raw_retention_hours > 0 else -1
+    return KafkaBus(
+        kafka_bootstrap,
+        partitions=partitions,
+        namespace=namespace,
+        topic_configs={RAW.name: {"retention.ms": str(raw_ms)}},
+    )

@@ -39,8 +39,11 @@ class KafkaBus:
         namespace: str = "",
         client_id: str = "wiredesk",
         max_poll_interval_ms: int = 300_000,
+        topic_configs: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        # per topic name (without namespace): broker configs set when wiredesk creates it
+        self.topic_configs = topic_configs or {}
         self.max_poll_interval_ms = max_poll_interval_ms  # longest batch before eviction
         self.partitions = partitions
         self.namespace = namespace  # prefixed to every topic and group name on the broker
@@ -59,7 +62,11 @@ class KafkaBus:
         try:
             existing = set(admin.list_topics())
             missing = {
-                self.namespace + name: {"num_partitions": self.partitions, "replication_factor": 1}
+                self.namespace + name: {
+                    "num_partitions": self.partitions,
+                    "replication_factor": 1,
+                    **({"configs": conf} if (conf := self.topic_configs.get(name)) else {}),
+                }
                 for name in topics
                 if self.namespace + name not in existing
             }

@@ -74,6 +74,11 @@ class ArticleRow(Base):
     )
     content_hash: Mapped[str] = mapped_column(String(64))
     extractor_version: Mapped[str] = mapped_column(String(64))
+    # extractor_version as a byte-wise sortable key (wiredesk.versions); NULL: unparseable.
+    # Collation "C" on PostgreSQL: compared byte-wise, as in Python, whatever the locale.
+    extractor_rank: Mapped[str | None] = mapped_column(
+        String(128).with_variant(String(128, collation="C"), "postgresql")
+    )
     duplicate_of: Mapped[str | None] = mapped_column(String(32))
     similarity: Mapped[float | None] = mapped_column(Float)
     story_id: Mapped[str | None] = mapped_column(String(32))
@@ -198,6 +203,11 @@ class DlqResendRow(Base):
 
 
 # Every table module, so importing this one gives the complete metadata (for Alembic's
-# comparisons and for tests). Each domain owns its module: feed_tables (ingest),
-# dedup_tables (transform); the tables above belong to the sink.
-from wiredesk.db import dedup_tables, feed_tables, runner_tables  # noqa: E402,F401
+# comparisons and for tests). Each domain owns its module: feed_tables and archive_tables
+# (ingest), dedup_tables (transform); the tables above belong to the sink.
+from wiredesk.db import (  # noqa: E402,F401
+    archive_tables,
+    dedup_tables,
+    feed_tables,
+    runner_tables,
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+from typing import Any
 
 import structlog
 from rich.progress import (
@@ -19,11 +20,25 @@ from rich.progress import (
 from sink import search as queries
 from wiredesk import db
 from wiredesk.app.ops import dlq, views
-from wiredesk.app.ops.replay import bounded_consumer, parse_time, replay, replay_group
+from wiredesk.app.ops.replay import (
+    ReplayResult,
+    bounded_consumer,
+    parse_time,
+    replay,
+    replay_group,
+)
+from wiredesk.app.ops.replay_archive import (
+    archive_consumer,
+    check_archive_stage,
+    oldest_message,
+    replay_plan,
+)
 from wiredesk.app.ops.replay_consumers import TopicMissing
 from wiredesk.app.services import SERVICES
 from wiredesk.bus import Bus
 from wiredesk.settings import Settings, SettingsError
+from wiredesk.stage import Stage
+from wiredesk.topics import RAW
 
 log = structlog.get_logger("wiredesk")
 
@@ -35,7 +50,7 @@ NO_RESULT = 3
 
 
 def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
-    from wiredesk.app.commands import _bus, runner_options
+    from wiredesk.app.commands import _bus
     from wiredesk.app.topology import build_pipeline
 
     if settings.bus == "memory":
@@ -50,26 +65,61 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
     if start and end and end <= start:
         raise SettingsError(f"--to ({end:%Y-%m-%d %H:%M}) must be after --from")
     stage_name = ALIASES.get(args.stage, args.stage)
+    source = getattr(args, "source", "topic")
+    if source == "archive":
+        check_archive_stage(stage_name)
     engine = db.make_engine(settings.database_url)
     bus = _bus(settings)
     pipeline = build_pipeline(settings, engine)
     stage = pipeline.stage(stage_name)
     group = args.group or replay_group(stage_name)
+    interrupted = False
     try:
-        consumer = bounded_consumer(bus, stage, group, start, end)
-    except TopicMissing as exc:
-        log.error("replay_failed", error=str(exc))
-        return 1
+        plan = replay_plan(source, stage_name, start, end, lambda: oldest_message(bus, RAW.name))
+        for where, part_start, part_end in plan:
+            try:
+                if where == "archive":
+                    consumer = archive_consumer(stage_name, engine, part_start, part_end)
+                else:
+                    consumer = bounded_consumer(bus, stage, group, part_start, part_end)
+            except TopicMissing as exc:
+                log.error("replay_failed", error=str(exc))
+                return 1
+            result = _replay_part(stage, bus, consumer, group, where, settings, stop)
+            if result.interrupted:
+                interrupted = True
+                break
+    finally:
+        bus.close()
+        pipeline.close()
+        engine.dispose()
+    return 130 if interrupted else 0
+
+
+def _replay_part(
+    stage: Stage,
+    bus: Bus,
+    consumer: Any,
+    group: str,
+    where: str,
+    settings: Settings,
+    stop: threading.Event,
+) -> ReplayResult:
+    """One replay with its progress bar and its summary line."""
+    from wiredesk.app.commands import runner_options
+
     out = views.console()
+    source = "the raw archive" if where == "archive" else stage.input.name
     log.info(
         "replay_started",
-        stage=stage_name,
+        stage=stage.name,
         group=group,
+        source=where,
         topic=stage.input.name,
         records=consumer.total,
     )
     columns = (
-        TextColumn(f"[bold]{stage_name}[/] {stage.input.name}"),
+        TextColumn(f"[bold]{stage.name}[/] {source}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:>8.0f}/s"),
@@ -77,31 +127,27 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    try:
-        with Progress(*columns, console=out, disable=not out.is_terminal) as progress:
-            task = progress.add_task("replay", total=consumer.total, rate=0.0)
+    with Progress(*columns, console=out, disable=not out.is_terminal) as progress:
+        task = progress.add_task("replay", total=consumer.total, rate=0.0)
 
-            def advance(done: int, total: int) -> None:
-                elapsed = progress.tasks[task].elapsed or 0
-                progress.update(task, completed=done, rate=done / elapsed if elapsed else 0.0)
+        def advance(done: int, total: int) -> None:
+            elapsed = progress.tasks[task].elapsed or 0
+            progress.update(task, completed=done, rate=done / elapsed if elapsed else 0.0)
 
-            result = replay(
-                stage,
-                bus,
-                consumer,
-                group,
-                options=runner_options(settings, stage.name),
-                stop=stop,
-                on_progress=advance,
-            )
-    finally:
-        bus.close()
-        pipeline.close()
-        engine.dispose()
+        result = replay(
+            stage,
+            bus,
+            consumer,
+            group,
+            options=runner_options(settings, stage.name),
+            stop=stop,
+            on_progress=advance,
+        )
     log.info(
         "replay_finished",
-        stage=stage_name,
+        stage=stage.name,
         group=group,
+        source=where,
         replayed=result.replayed,
         total=result.total,
         seconds=round(result.seconds, 2),
@@ -109,11 +155,13 @@ def run_replay(args: argparse.Namespace, settings: Settings, stop: threading.Eve
         interrupted=result.interrupted,
     )
     out.print(
-        f"replayed {result.replayed} of {result.total} records of {stage.input.name} "
-        f"through {stage_name} in {result.seconds:.1f} s ({result.rate:.0f}/s); "
+        f"replayed {result.replayed} of {result.total} records of {source} "
+        f"through {stage.name} in {result.seconds:.1f} s ({result.rate:.0f}/s); "
         f"group {group}"
     )
-    return 130 if result.interrupted else 0
+    if unreadable := getattr(consumer, "unreadable", 0):
+        out.print(f"{unreadable} archived pages could not be read (archive_read_failed in the log)")
+    return result
 
 
 def _durable_bus(settings: Settings) -> Bus:
