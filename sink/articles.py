@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 
-from sink import fence, metrics, revisions, stories
+from sink import entity_names, fence, metrics, revisions, stories
 from sink.rows import VERDICT, ArticleRows, rows_for
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
@@ -167,7 +167,6 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
     rows = [batch[i] for i in changed]
     _upsert_sources(conn, rows, counts)
     _upsert_articles(conn, rows)
-    _upsert_entities(conn, rows, counts)
     _replace_mentions(conn, rows, counts)
     touched = {r.article["story_id"] for r in rows} | {old[i].story_id for i in changed if i in old}
     for outcome, n in stories.refresh(conn, {s for s in touched if s}).items():
@@ -292,69 +291,69 @@ def _upsert_articles(conn: Connection, rows: list[ArticleRows]) -> None:
     )
 
 
-def _upsert_entities(conn: Connection, rows: list[ArticleRows], counts: _Counts) -> None:
-    entities = {k: v for r in rows for k, v in r.entities.items()}
+def _insert_entities(conn: Connection, rows: list[ArticleRows], counts: _Counts) -> set[str]:
+    """Add entities not stored yet (their name and label are set by ``entity_names``)."""
+    entities = {k: v for r in rows for k, v in sorted(r.entities.items())}
     if not entities:
-        return
-    known = {
-        r.canonical_id: r
-        for r in conn.execute(
-            select(EntityRow.canonical_id, EntityRow.name, EntityRow.label).where(
-                EntityRow.canonical_id.in_(sorted(entities))
-            )
+        return set()
+    known = set(
+        conn.scalars(
+            select(EntityRow.canonical_id).where(EntityRow.canonical_id.in_(sorted(entities)))
         )
-    }
-    for key, e in entities.items():
-        was = known.get(key)
-        outcome = "inserted" if was is None else "unchanged"
-        if was is not None and (was.name, was.label) != (e["name"], e["label"]):
-            outcome = "updated"
-        counts.add("entities", outcome)
-    _upsert(
-        conn,
-        EntityRow.__table__,
-        [entities[k] for k in sorted(entities)],
-        ["canonical_id"],
-        ["name", "label"],
     )
+    new = sorted(set(entities) - known)
+    if new:
+        stmt = insert_for(conn.engine, EntityRow.__table__)
+        upsert_many(
+            conn,
+            stmt.on_conflict_do_nothing(index_elements=["canonical_id"]),
+            [entities[k] for k in new],
+        )
+    counts.add("entities", "inserted", len(new))
+    return set(new)
 
 
 def _replace_mentions(conn: Connection, rows: list[ArticleRows], counts: _Counts) -> None:
+    """Rewrite the articles' article_entities rows, then their entities' names and labels."""
+    new = _insert_entities(conn, rows, counts)
     table = ArticleEntityRow.__table__
     ids = [r.article["article_id"] for r in rows]
     existing = {
-        (r.article_id, r.canonical_id): r
-        for r in conn.execute(select(ArticleEntityRow).where(ArticleEntityRow.article_id.in_(ids)))
+        (r.article_id, r.canonical_id): r._asdict()
+        for r in conn.execute(select(table).where(table.c.article_id.in_(ids)))
     }
     wanted = {(m["article_id"], k): m for r in rows for k, m in r.mentions.items()}
+    touched = {cid for _, cid in (*existing, *wanted)}
+    entity_names.lock(conn, touched)
     gone = sorted(set(existing) - set(wanted))
     if gone:
         conn.execute(
             delete(table).where(tuple_(table.c.article_id, table.c.canonical_id).in_(gone))
         )
         counts.add("article_entities", "deleted", len(gone))
+    columns = ("surfaces", "offsets", "mentions", "name", "label")
     for key, m in wanted.items():
         was = existing.get(key)
         if was is None:
             counts.add("article_entities", "inserted")
-        elif (was.surfaces, was.offsets, was.mentions) != (
-            m["surfaces"],
-            m["offsets"],
-            m["mentions"],
-        ):
+        elif any(was[c] != m[c] for c in columns):
             counts.add("article_entities", "updated")
         else:
             counts.add("article_entities", "unchanged")
     if wanted:
         # JSON has no equality operator on PostgreSQL: rewrite every wanted row
         stmt = insert_for(conn.engine, table)
-        update = {c: stmt.excluded[c] for c in ("surfaces", "offsets", "mentions")}
+        update = {c: stmt.excluded[c] for c in columns}
         upsert_many(
             conn,
             stmt.on_conflict_do_update(index_elements=["article_id", "canonical_id"], set_=update),
             [wanted[k] for k in sorted(wanted)],
         )
     metrics.ENTITY_MENTIONS.inc(sum(m["mentions"] for m in wanted.values()))
+    entity_names.apply(conn, entity_names.mention_deltas(existing.values(), wanted.values()))
+    renamed = set(entity_names.refresh(conn, touched)) - new
+    counts.add("entities", "updated", len(renamed))
+    counts.add("entities", "unchanged", len(touched - renamed - new))
 
 
 def _observe_new(batch: dict[str, ArticleRows], new_ids: set[str]) -> None:

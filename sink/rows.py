@@ -102,6 +102,8 @@ def rows_for(record: EnrichedArticle) -> ArticleRows:
                 "surfaces": [],
                 "offsets": [],
                 "mentions": 0,
+                "name": entities[cid]["name"],
+                "label": entities[cid]["label"],
             },
         )
         if surface not in row["surfaces"]:

@@ -8,6 +8,7 @@ replayed records upsert onto the same row instead of adding new ones:
   record says, so an upsert rewrites a row (and bumps ``updated_at``) only when it changed;
 * ``entities``: one row per canonical entity (every spelling shares its id);
 * ``article_entities``: which entities an article mentions, with surface forms and offsets;
+* ``entity_names``: mentions per entity, name and label, which pick the entity's name;
 * ``stories``: per story id, aggregates recomputed from its articles on every write;
 * ``dlq_resends``: dead letters already re-published by ``wiredesk dlq resend``.
 
@@ -139,8 +140,23 @@ class ArticleEntityRow(Base):
     surfaces: Mapped[list[str]] = mapped_column(JSON)
     offsets: Mapped[list[list[int]]] = mapped_column(JSON)
     mentions: Mapped[int] = mapped_column(Integer)
+    # how this article names the entity (its majority spelling and label): counted in
+    # entity_names, which decides the entity's own name and label (sink.entity_names)
+    name: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_article_entities_entity", "canonical_id", "article_id"),)
+
+
+class EntityNameRow(Base):
+    """Mentions of one entity per (name, label) over every stored article."""
+
+    __tablename__ = "entity_names"
+
+    canonical_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mentions: Mapped[int] = mapped_column(Integer)
 
 
 class StoryRow(Base):
