@@ -130,6 +130,7 @@ class WarcArchive:
         self._unindexed: list[ArchivedPage] = []  # index writes that failed, retried
         self._index_retry_at = 0.0
         self._host = _UNSAFE.sub("-", socket.gethostname())[:64] or "host"
+        metrics.initialise_archive()
 
     def write(self, page: RawPage) -> ArchivedPage | None:
         """Archive ``page`` and index it; on any failure log, count and return None."""

@@ -145,3 +145,11 @@ ARCHIVE_READS = Counter(
     "Pages read back from the raw archive by replays: read, missing, corrupt",
     ["outcome"],
 )
+
+
+def initialise_archive() -> None:
+    """The archive's outcome series at zero, so its panels and alert show 0, not no data."""
+    for outcome in ("archived", "failed", "index_waiting", "index_dropped"):
+        ARCHIVE_PAGES.labels(outcome)
+    for outcome in ("opened", "closed", "uploaded", "upload_failed"):
+        ARCHIVE_FILES.labels(outcome)

@@ -69,7 +69,7 @@ from transform.translit import (
     system,
     word_key,
 )
-from wiredesk.names import similar
+from wiredesk.names import Groups, similar
 
 ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.toml"
 ALIAS_FUZZY_RATIO = 85.0
@@ -227,17 +227,7 @@ def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity
         if f:
             kinds.setdefault(f, Counter())[_CONTEXT_LABELS.get(m.label, "thing")] += 1
     counts = Counter(f for f in forms if f)
-    parent = {f: f for f in counts}
-
-    def root(f: str) -> str:
-        while parent[f] != f:
-            f = parent[f]
-        return f
-
-    def union(a: str, b: str) -> None:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    merged = Groups(counts)
 
     def kind(f: str) -> str:
         return kinds[f].most_common(1)[0][0] if len(kinds[f]) == 1 else min(kinds[f])
@@ -247,7 +237,7 @@ def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity
     for i, a in enumerate(ordered):
         for b in ordered[i + 1 :]:
             if kind(a) == kind(b) and similar(a, b):
-                union(a, b)
+                merged.union(a, b)
     for f in ordered:
         if " " in f:
             continue
@@ -256,12 +246,9 @@ def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity
         acronyms = [g for g in multi if len(f) >= 2 and _initials(g) == f]
         targets = next((t for t in (ends, starts, acronyms) if len(t) == 1), [])
         for g in targets:
-            union(f, g)
-    members: dict[str, list[str]] = {}
-    for f in ordered:
-        members.setdefault(root(f), []).append(f)
+            merged.union(f, g)
     entity_of: dict[str, CanonicalEntity] = {}
-    for group in members.values():
+    for group in merged.groups():
         entity = _entity(group, found, forms, counts, aliases)
         for f in group:
             entity_of[f] = entity

@@ -7,6 +7,8 @@ call two spellings variants by the same rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rapidfuzz.distance import Levenshtein
 
 
@@ -45,3 +47,28 @@ def similar(a: str, b: str) -> bool:
         if Levenshtein.distance(x, y, score_cutoff=limit) > limit:
             return False
     return True
+
+
+class Groups:
+    """Disjoint sets of strings (union-find); each group is named by its smallest member,
+    so the grouping does not depend on the order of the unions."""
+
+    def __init__(self, members: Iterable[str]) -> None:
+        self._parent = {m: m for m in members}
+
+    def root(self, member: str) -> str:
+        while self._parent[member] != member:
+            member = self._parent[member]
+        return member
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.root(a), self.root(b)
+        if ra != rb:
+            self._parent[max(ra, rb)] = min(ra, rb)
+
+    def groups(self) -> list[list[str]]:
+        """Every group, its members sorted, ordered by their smallest member."""
+        out: dict[str, list[str]] = {}
+        for m in sorted(self._parent):
+            out.setdefault(self.root(m), []).append(m)
+        return list(out.values())

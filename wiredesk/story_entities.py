@@ -33,7 +33,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
-from wiredesk.names import similar
+from wiredesk.names import Groups, similar
 
 PERSON_LABELS = frozenset({"PER", "PERSON"})
 _CONNECTORS = frozenset({"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van"})
@@ -110,30 +110,20 @@ def resolve_story(members: Iterable[tuple[str, str]]) -> dict[str, str]:
 def _spelling_variants(labels: dict[str, set[str]]) -> dict[str, str]:
     """Map each id of a group of spelling variants (same kind, pairwise similar) to the
     group's preferred id."""
-    parent = {i: i for i in labels}
-
-    def root(i: str) -> str:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
     ids = sorted(labels)
     words = {i: i.replace("-", " ") for i in ids}
-    for n, a in enumerate(ids):
-        for b in ids[n + 1 :]:
-            same_kind = _is_person(labels[a]) == _is_person(labels[b])
-            if same_kind and similar(words[a], words[b]):
-                ra, rb = root(a), root(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[str, list[str]] = defaultdict(list)
-    for i in ids:
-        groups[root(i)].append(i)
+    pairs = {
+        (a, b)
+        for a, b in itertools.combinations(ids, 2)
+        if _is_person(labels[a]) == _is_person(labels[b]) and similar(words[a], words[b])
+    }
+    variants = Groups(ids)
+    for a, b in pairs:
+        variants.union(a, b)
     mapping: dict[str, str] = {}
-    for group in groups.values():
-        if len(group) < 2 or not all(
-            similar(words[a], words[b]) for a, b in itertools.combinations(group, 2)
-        ):
+    for group in variants.groups():
+        # pairwise similar only: a chain (A~B, B~C, A!~C) is left alone
+        if len(group) < 2 or not pairs.issuperset(itertools.combinations(group, 2)):
             continue
         preferred = min(group, key=lambda i: (-i.count("-"), -len(i), i))
         mapping |= {i: preferred for i in group if i != preferred}

@@ -197,7 +197,7 @@ def test_promtool_checks_rules_and_config_and_the_alert_unit_tests_pass(tmp_path
     alerts = DEPLOY / "prometheus" / "alerts.yml"
     run = subprocess.run([promtool, "check", "rules", str(alerts)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "SUCCESS: 9 rules found" in run.stdout
+    assert "SUCCESS: 10 rules found" in run.stdout
     config = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
     (tmp_path / "prometheus.yml").write_text(
         config.replace("/etc/prometheus/alerts.yml", str(alerts))

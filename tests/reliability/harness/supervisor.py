@@ -65,7 +65,8 @@ class Supervisor:
         liveness_probe_s: float | None = None,
         probe_timeout_s: float = 2.0,
     ) -> None:
-        self.env = env
+        # the fetchers' raw archive beside the logs, not ./wiredesk-warc in the repository
+        self.env = {"WIREDESK_ARCHIVE_URL": str(log_dir / "warc"), **env}
         self.log_dir = log_dir
         self.liveness_probe_s = liveness_probe_s
         self.probe_timeout_s = probe_timeout_s
