@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     archive_max_age_s: float = Field(
         3600.0, gt=0, description="a WARC file is closed once it is this old (on the next page)"
     )
+    archive_retention_days: float = Field(
+        0.0,
+        ge=0,
+        description="`wiredesk archive prune` deletes WARC files whose pages are all older "
+        "than this; 0 = keep for ever",
+    )
     archive_spool_dir: Path | None = Field(
         None,
         description="remote archive: where a WARC file is written before its upload; "

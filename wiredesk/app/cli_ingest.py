@@ -80,7 +80,7 @@ def add_commands(sub: Any, evals: Any) -> None:
     warc.add_argument("--no-progress", action="store_true", help="no progress bar")
     warc.set_defaults(handler=_backfill_warc)
 
-    from ingest import archive_reindex
+    from ingest import archive_prune, archive_reindex
 
     archive = sub.add_parser("archive", help="the raw WARC archive of fetched pages")
     archive_actions = archive.add_subparsers(dest="archive_action", metavar="ACTION", required=True)
@@ -89,6 +89,14 @@ def add_commands(sub: Any, evals: Any) -> None:
     )
     archive_reindex.add_arguments(reindex)
     reindex.set_defaults(handler=archive_reindex.run)
+    prune = archive_actions.add_parser(
+        "prune",
+        help="delete WARC files whose pages are all older than the retention",
+        description=archive_prune.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    archive_prune.add_arguments(prune)
+    prune.set_defaults(handler=archive_prune.run)
 
     extraction = evals.add_parser(
         "extraction",

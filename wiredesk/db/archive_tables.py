@@ -30,4 +30,7 @@ class ArchivePageRow(Base):
         DateTime(timezone=True), server_default=func.now()
     )
 
-    __table_args__ = (Index("ix_archive_pages_fetched_at", "fetched_at", "article_id"),)
+    __table_args__ = (
+        Index("ix_archive_pages_fetched_at", "fetched_at", "article_id"),
+        Index("ix_archive_pages_file", "file"),  # wiredesk archive prune deletes by file
+    )
