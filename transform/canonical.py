@@ -51,7 +51,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +60,7 @@ from typing import Protocol
 from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
+from transform import places
 from transform.translit import (
     foreign,
     likeliest_key,
@@ -219,8 +220,13 @@ class Named(Protocol):
     def surface(self) -> str: ...
 
 
-def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity]:
-    """The canonical entity of each mention, decided over the whole article (its context)."""
+def resolve(
+    found: Sequence[Named], aliases: AliasTable, cities: Mapping[str, str] | None = None
+) -> list[CanonicalEntity]:
+    """The canonical entity of each mention, decided over the whole article (its context).
+
+    ``cities``: the place gazetteer (match key -> city name; default :mod:`transform.places`)."""
+    cities = places.table() if cities is None else cities
     forms = [match_key(m.surface) for m in found]
     kinds: dict[str, Counter[str]] = {}
     for m, f in zip(found, forms, strict=True):
@@ -249,10 +255,10 @@ def resolve(found: Sequence[Named], aliases: AliasTable) -> list[CanonicalEntity
             merged.union(f, g)
     entity_of: dict[str, CanonicalEntity] = {}
     for group in merged.groups():
-        entity = _entity(group, found, forms, counts, aliases)
+        entity = _entity(group, found, forms, counts, aliases, cities)
         for f in group:
             entity_of[f] = entity
-    return [entity_of.get(f) or _entity([f], found, forms, counts, aliases) for f in forms]
+    return [entity_of.get(f) or _entity([f], found, forms, counts, aliases, cities) for f in forms]
 
 
 def _initials(form: str) -> str:
@@ -265,6 +271,7 @@ def _entity(
     forms: list[str],
     counts: Counter[str],
     aliases: AliasTable,
+    cities: Mapping[str, str],
 ) -> CanonicalEntity:
     surfaces = [m for m, f in zip(found, forms, strict=True) if f in group]
     labels = Counter(m.label for m in surfaces)
@@ -276,4 +283,5 @@ def _entity(
     preferred = min(group, key=lambda f: (-f.count(" "), -counts[f], f)) if group else ""
     spellings = Counter(m.surface for m, f in zip(found, forms, strict=True) if f == preferred)
     name = min(spellings, key=lambda s: (-spellings[s], s)) if spellings else preferred
-    return CanonicalEntity(slug(readable(name)), name, label)
+    known_as = cities.get(preferred) if label in places.PLACE_LABELS else None
+    return CanonicalEntity(slug(readable(known_as or name)), name, label)

@@ -6,8 +6,8 @@ bool, "source": str}``. A name's canonical id is decided as the enricher decides
 the name and its context (the other names of its article). A pair is predicted
 coreferent when both names get the same id. Printed beside the baseline, in the same run:
 the exact-key matcher (label + case- and accent-folded name), the transliteration rules
-of the matcher before issue 12 (kh/ch/h -> h, w -> v, ...; label-prefixed ids), and the
-current rules alone with the alias file left out.
+of the matcher before issue 12 (kh/ch/h -> h, w -> v, ...; label-prefixed ids), the
+current rules with the alias file left out, and with the place gazetteer left out.
 
 With ``--stories ECB_JSONL`` (``../shared/data/ecbplus_dev.jsonl.gz``), also the deployed
 canonical ids after the story entity map (``transform/eval_story_map.py``): the documents
@@ -81,10 +81,12 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
     return pairs
 
 
-def merged_id(item: dict[str, Any], aliases: AliasTable) -> str:
+def merged_id(
+    item: dict[str, Any], aliases: AliasTable, cities: dict[str, str] | None = None
+) -> str:
     found = [_Mention(item["label"], item["name"])]
     found += [_Mention(str(label), str(name)) for name, label in item.get("context", [])]
-    return resolve(found, aliases)[0].canonical_id
+    return resolve(found, aliases, cities)[0].canonical_id
 
 
 def exact_key(item: dict[str, Any]) -> str:
@@ -139,6 +141,7 @@ def evaluate(pairs: list[dict[str, Any]], stories: dict[str, str] | None = None)
         "baseline_exact_key": exact_key,
         "baseline_previous_rules": previous_key,
         "rules_without_aliases": lambda item: merged_id(item, no_aliases),
+        "rules_without_places": lambda item: merged_id(item, default_aliases(), {}),
         "canonical": canonical,
     }
     result: dict[str, Any] = {
