@@ -50,16 +50,14 @@ def entity(engine) -> tuple[str, str]:
 
 def counts(engine) -> dict[tuple[str, str], int]:
     with engine.connect() as conn:
-        return {
-            (r.name, r.label): r.mentions
-            for r in conn.execute(select(EntityNameRow)).all()
-        }
+        return {(r.name, r.label): r.mentions for r in conn.execute(select(EntityNameRow)).all()}
 
 
 def test_preferred_takes_the_most_mentioned_name_and_label_ties_by_the_smaller():
-    assert preferred(
-        {("Zelensky", "PER"): 2, ("Zelenskyy", "PER"): 3, ("Zelensky", "ORG"): 2}
-    ) == ("Zelensky", "PER")
+    assert preferred({("Zelensky", "PER"): 2, ("Zelenskyy", "PER"): 3, ("Zelensky", "ORG"): 2}) == (
+        "Zelensky",
+        "PER",
+    )
     assert preferred({("B", "PER"): 1, ("A", "LOC"): 1}) == ("A", "LOC")
 
 
