@@ -41,7 +41,10 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    articles of one story the sink applies the same rule to ids
    (:mod:`wiredesk.story_entities`). The class's preferred key is the one with most
    words, then most mentions, then the smallest: order-free.
-5. **Alias supplement**: ``data/entity_aliases.toml`` lists what no rule relates (Kyiv /
+5. **Place gazetteer** (:mod:`transform.places`): a place (LOC) whose key spells one of
+   GeoNames' 34,000 cities of 15,000+ people takes its id from the city's name
+   (Jekaterinburg, Lugansk -> ``yekaterinburg``, ``luhansk``).
+6. **Alias supplement**: ``data/entity_aliases.toml`` lists what no rule relates (Kyiv /
    Kiev, garbled spellings such as Gregoron); a listed or near-listed spelling takes the
    listed entity's id and name.
 """
