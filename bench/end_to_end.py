@@ -5,6 +5,7 @@ articles, so one command prints ``pipeline / limit``.
 
     .venv/bin/python bench/end_to_end.py                  # 5,000 articles (the run)
     .venv/bin/python bench/end_to_end.py --smoke          # 300 articles, a few minutes
+    .venv/bin/python bench/end_to_end.py --profile DIR    # + where the CPU goes (py-spy)
 
 Corpus (bench/bench_corpus.py): real BBC and ECB+ texts, 35% invented wire copies of
 earlier originals (half verbatim, half edited), rendered as pages and RSS/Atom feeds by
@@ -184,6 +185,8 @@ def _run(
         server.feed_urls(),
     )
     env["WIREDESK_EXTRACT_WORKERS"] = str(args.extract_pool)
+    if args.profile:
+        env["WIREDESK_PROFILE_DIR"] = str(args.profile.resolve())
     supervisor = new_supervisor(env, workdir)
     counts = {"poll": 1, "fetch": 1, "extract": args.extract, "enrich": args.enrich, "sink": 1}
 
@@ -426,6 +429,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work dir and the schema")
     ap.add_argument("--smoke", action="store_true", help="300 articles, limit on 100")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample every worker with py-spy (bench extra) into DIR and print CPU ms per "
+        "article per step and stage (bench/profile_report.py); slows the run: take the "
+        "throughput from a run without it",
+    )
     args = ap.parse_args(argv)
     if args.smoke:
         args.articles = 300
@@ -445,6 +456,13 @@ def main(argv: list[str] | None = None) -> int:
         result,
         args.json,
     )
+    if args.profile:
+        import profile_report
+
+        cpu = {k: v for k, v in result["cpu_s_whole_run"].items() if k in SERVICES}
+        ms = profile_report.table(profile_report.read(args.profile), result["articles"], cpu)
+        print("\nPROFILE: CPU ms per article per step, whole run (/proc CPU split by py-spy)")
+        print(profile_report.render(ms))
     if not args.keep and result["check"]["exactly_once"]:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0 if result["check"]["exactly_once"] else 1

@@ -46,6 +46,7 @@ class Slot:
     term_sent: bool = False
     next_start_at: float = 0.0
     backoff_s: float = 0.5
+    profilers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def alive(self) -> bool:
@@ -54,6 +55,26 @@ class Slot:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.alive and self.proc else None
+
+
+PROFILE_RATE_HZ = 100  # py-spy samples per second (bench/profile_report.py divides by it)
+
+
+def _profiler(slot: Slot, out_dir: Path) -> subprocess.Popen[bytes]:
+    """py-spy attached to the worker (and its sandbox children): writes raw stacks to
+    ``<out_dir>/<slot>-<start>.txt`` when the worker exits."""
+    assert slot.proc is not None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    output = out_dir / f"{slot.name}-{slot.starts}.txt"
+    with open(out_dir / f"{slot.name}-{slot.starts}.log", "ab") as log:
+        return subprocess.Popen(
+            [str(spy), "record", "--pid", str(slot.proc.pid), "--subprocesses", "--nonblocking"]
+            + ["--rate", str(PROFILE_RATE_HZ), "--format", "raw", "--output", str(output)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 class Supervisor:
@@ -104,6 +125,9 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
         )
         log.close()
+        profile_dir = env.get("WIREDESK_PROFILE_DIR")
+        if profile_dir:  # bench/end_to_end.py --profile: sample the worker with py-spy
+            slot.profilers.append(_profiler(slot, Path(profile_dir)))
         slot.starts += 1
         slot.term_sent = False
         slot.started_at = time.monotonic()
@@ -165,7 +189,14 @@ class Supervisor:
                 if slot.alive and slot.proc is not None and not slot.term_sent:
                     slot.term_sent = True
                     slot.proc.send_signal(signal.SIGTERM)
-        return {slot.name: self.retire(slot, timeout) for slot in self.slots}
+        codes = {slot.name: self.retire(slot, timeout) for slot in self.slots}
+        for profiler in (p for slot in self.slots for p in slot.profilers):
+            try:  # py-spy writes its file once its worker has exited
+                profiler.wait(30)
+            except subprocess.TimeoutExpired:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
+        return codes
 
     # -- observation -------------------------------------------------------------------
     def scrape(self, slot: Slot, timeout: float = 3.0) -> dict[tuple[str, tuple], float] | None:
