@@ -9,10 +9,9 @@ children) with py-spy at 100 Hz into ``DIR/<service>-<n>-<start>.txt``; this rea
 A sample is charged to start-up when it is inside an import, else to the first step, from
 the innermost frame outwards, whose pattern its frames match (JSON inside SQLAlchemy is
 serialisation; the runner's own lines are bookkeeping only where no library below it
-matched). py-spy samples running threads
-only, but it counts a thread waiting for a core as running: end_to_end passes each
-service's CPU seconds measured from /proc (``--cpu``) and the table splits that CPU in the
-samples' proportions. ``--nonblocking`` sampling keeps the overhead low; take the
+matched). py-spy samples running threads only, but it counts a thread waiting for a core
+as running: end_to_end passes each service's CPU seconds measured from /proc (``--cpu``)
+and the table splits that CPU in the samples' proportions. ``--nonblocking`` sampling keeps the overhead low; take the
 throughput from a run without --profile.
 """
 
