@@ -89,7 +89,7 @@ def fetch_stage(
     opts = options(ports, **overrides)
     client = make_client(opts)
     gate = HostGate(concurrency=concurrency, min_delay_s=delay, max_wait_s=max_wait)
-    cache = RobotsCache(client, opts) if robots else None
+    cache = RobotsCache(client, opts, gate=gate) if robots else None
     fetcher = FetchPages(client, opts, gate, cache, workers=8)
     stage = Stage("fetch_pages", LINKS, fetcher, output=RAW, batch_size=50, prepare=fetcher.prepare)
     return stage, fetcher
