@@ -69,7 +69,7 @@ def no_gate() -> Iterator[None]:
 class _Host:
     active: int = 0
     next_start: float = 0.0
-    last_start: float | None = None
+    last: float | None = None  # when the last request started, or ended once it did
     delay: float = 0.0
     blocked_until: float = 0.0
 
@@ -100,8 +100,8 @@ class HostGate:
         with self._cond:
             host = self._host(key)
             host.delay = max(self.min_delay_s, clamp_hold(seconds, MAX_CRAWL_DELAY_S))
-            if host.last_start is not None:
-                host.next_start = host.last_start + host.delay
+            if host.last is not None:
+                host.next_start = host.last + host.delay
 
     def crawl_delay(self, key: str) -> float:
         with self._cond:
@@ -120,7 +120,10 @@ class HostGate:
 
     @contextmanager
     def slot(self, key: str, kind: str = "page") -> Iterator[None]:
-        """Hold one of the host's request slots, once its delay and any block have passed."""
+        """Hold one of the host's request slots, once its delay and any block have passed.
+
+        The delay runs from the start of the last request and from its end: the server
+        sees at least the delay between two requests, however long one took."""
         waited = 0.0
         with self._cond:
             host = self._host(key)
@@ -132,7 +135,7 @@ class HostGate:
                 ready_at = max(host.next_start, host.blocked_until)
                 if host.active < self.concurrency and now >= ready_at:
                     host.active += 1
-                    host.last_start = now
+                    host.last = now
                     host.next_start = now + host.delay
                     break
                 pause = max(0.01, ready_at - now) if host.active < self.concurrency else 1.0
@@ -144,6 +147,9 @@ class HostGate:
         try:
             yield
         finally:
-            with self._cond:
+            with self._cond:  # the delay also runs from the end of this request
                 host.active -= 1
+                now = self.clock()
+                host.last = max(host.last or now, now)
+                host.next_start = max(host.next_start, now + host.delay)
                 self._cond.notify_all()

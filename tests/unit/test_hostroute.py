@@ -94,6 +94,8 @@ def test_a_crawl_delay_learnt_from_robots_spaces_the_next_request_from_it():
     assert gate._hosts[key].next_start == pytest.approx(102.0)
     clock.now += 1.0
     with gate.slot(key):  # now allowed: 2 s after the robots.txt request
-        assert gate._hosts[key].last_start == pytest.approx(102.0)
+        assert gate._hosts[key].last == pytest.approx(102.0)
+        clock.now += 0.7  # the page took 0.7 s
+    assert gate._hosts[key].next_start == pytest.approx(104.7)  # 2 s after it ended
     gate.set_crawl_delay(key, 2.0)  # set again on every page: no drift
-    assert gate._hosts[key].next_start == pytest.approx(104.0)
+    assert gate._hosts[key].next_start == pytest.approx(104.7)
