@@ -72,9 +72,9 @@ class Fetchers:
     procs: list[subprocess.Popen[bytes]]
 
     @classmethod
-    def start(cls, n: int, env: dict[str, str], log_dir: Path) -> Fetchers:
+    def start(cls, n: int, env: dict[str, str], log_dir: Path, first_index: int = 0) -> Fetchers:
         procs = []
-        for i in range(n):
+        for i in range(first_index, first_index + n):
             log = open(log_dir / f"fetch-{i}.log", "wb")  # noqa: SIM115
             procs.append(
                 subprocess.Popen(
