@@ -8,6 +8,7 @@ command (``--runs``, ``<fetchers>:<keying>``):
 
 * ``1:host``, ``2:host``, ``3:host``: news.links keyed by host (wiredesk.hostroute);
 * ``3:url``: the old routing, keyed by URL (the baseline: one host on every fetcher);
+* ``3:host:100``: a third field sets ``WIREDESK_FETCH_BATCH_SIZE`` (default 20);
 * ``2+1:host``: two fetchers, and a third joins ``--join-after`` s into the run: the
   rebalance moves hosts to a new owner mid-run.
 
@@ -17,7 +18,7 @@ included) over all hosts, how many hosts saw a gap under the Crawl-delay, and ho
 hosts were requested by more than one fetcher.
 
     eval "$(deploy/local/stack env)"   # Kafka + PostgreSQL of your stack
-    .venv/bin/python bench/fetch_replicas.py [--hosts 30 --per-host 6 --crawl-delay 2]
+    .venv/bin/python bench/fetch_replicas.py [--hosts 30 --per-host 4 --crawl-delay 2]
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ from wiredesk import db  # noqa: E402
 
 
 def run_one(args: argparse.Namespace, spec: str, database_url: str, workdir: Path) -> dict:
-    fetchers, keying = spec.split(":")
+    fetchers, keying, *batch = spec.split(":")
     first, _, late = fetchers.partition("+")
     n_first, n_late = int(first), int(late or 0)
     namespace = f"bench{uuid.uuid4().hex[:8]}."
     bus = h.make_topics(args.bootstrap, namespace, args.partitions)
     env = h.fetch_env(args.bootstrap, namespace, database_url, args.partitions)
+    if batch:
+        env["WIREDESK_FETCH_BATCH_SIZE"] = batch[0]
     logs = workdir / namespace.rstrip(".")
     logs.mkdir()
     expected = args.hosts * args.per_host
@@ -91,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--hosts", type=int, default=30)
-    ap.add_argument("--per-host", type=int, default=6, help="pages per host (<= 30)")
+    ap.add_argument("--per-host", type=int, default=4, help="pages per host (<= 30)")
     ap.add_argument("--crawl-delay", type=float, default=2.0)
     ap.add_argument("--partitions", type=int, default=12)
-    ap.add_argument("--runs", default="1:host,2:host,3:host,3:url,2+1:host")
+    ap.add_argument(
+        "--runs", default="1:url,1:host,2:host,3:host,3:url,3:host:100,1:host:100,2+1:host"
+    )
     ap.add_argument("--join-after", type=float, default=8.0, help="for <n>+<m> runs")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--json", help="also write the results as JSON here ('-': stdout)")

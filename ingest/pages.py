@@ -132,10 +132,23 @@ class FetchPages:
         self._pending: dict[str, deque[Future[RawPage]]] = defaultdict(deque)
 
     def prepare(self, records: Sequence[Record]) -> None:
-        """Start fetching a whole batch concurrently; ``__call__`` collects each result."""
-        for record in records:
-            if isinstance(record, Link):
-                self._pending[record.article_id].append(self._pool.submit(self.fetch, record))
+        """Start fetching a whole batch concurrently; ``__call__`` collects each result.
+
+        Submitted host by host in turn (each host's first link, then each host's second,
+        ...): a batch keyed by host holds runs of one host's links, and the pool's threads
+        would otherwise all wait out that host's delay while the other hosts idle."""
+        links = [r for r in records if isinstance(r, Link)]
+        turn: dict[str, int] = defaultdict(int)
+        ranked = []
+        for i, link in enumerate(links):
+            try:
+                key = host_key(link.url)
+            except ValueError:  # e.g. a port out of range: fetch() turns it into BadInput
+                key = link.url
+            ranked.append((turn[key], i, link))
+            turn[key] += 1
+        for _, _, link in sorted(ranked, key=lambda item: item[:2]):
+            self._pending[link.article_id].append(self._pool.submit(self.fetch, link))
 
     def __call__(self, record: Record) -> Iterator[Record]:
         assert isinstance(record, Link)

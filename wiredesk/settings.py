@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     fetch_max_host_wait_s: float = Field(
         30.0, ge=0, le=600, description="longer Retry-After waits go to the DLQ (host_backoff)"
     )
+    fetch_batch_size: int = Field(
+        20,
+        ge=1,
+        le=1_000,
+        description="links per fetch batch (at most batch_size): a batch ends when its "
+        "slowest host's links are done, so more links mean more hosts fetched at once",
+    )
     fetch_host_shards: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict,
         description="registrable hosts that explicitly allow k fetchers at once (k <= 16): "

@@ -137,7 +137,7 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
             LINKS,
             archive.wrap(fetcher) if archive is not None else fetcher,
             output=RAW,
-            batch_size=min(batch, 20),
+            batch_size=min(batch, settings.fetch_batch_size),
             prepare=fetcher.prepare,
         ),
         Stage(
