@@ -73,6 +73,13 @@ def run_one(args: argparse.Namespace, spec: str, database_url: str, workdir: Pat
         reports = h.report(servers)
         span = h.page_span_s(servers)
         agents = {a for s in servers for _, _, _, a in s.request_hits}
+        per_fetcher = sorted(
+            (
+                sum(1 for s in servers if any(x == a for _, _, _, x in s.request_hits))
+                for a in agents
+            ),
+            reverse=True,
+        )
     gaps = [r.min_gap_s for r in reports]
     return {
         "run": spec,
@@ -86,6 +93,7 @@ def run_one(args: argparse.Namespace, spec: str, database_url: str, workdir: Pat
         "hosts_under_delay": sum(g < args.crawl_delay for g in gaps),
         "hosts_on_many_fetchers": sum(r.clients > 1 for r in reports),
         "fetchers_used": len(agents),
+        "hosts_per_fetcher": "/".join(map(str, per_fetcher)),
     }
 
 
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     headers = ["run (fetchers:keying)", "pages/s", "s", "min gap s", "median host gap s"]
-    headers += ["hosts < delay", "hosts on >1 fetcher", "fetchers used"]
+    headers += ["hosts < delay", "hosts on >1 fetcher", "hosts per fetcher"]
     body = table(
         headers,
         [
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["median_host_min_gap_s"],
                 r["hosts_under_delay"],
                 r["hosts_on_many_fetchers"],
-                r["fetchers_used"],
+                r["hosts_per_fetcher"],
             ]
             for r in rows
         ],
