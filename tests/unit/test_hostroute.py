@@ -99,3 +99,26 @@ def test_a_crawl_delay_learnt_from_robots_spaces_the_next_request_from_it():
     assert gate._hosts[key].next_start == pytest.approx(104.7)  # 2 s after it ended
     gate.set_crawl_delay(key, 2.0)  # set again on every page: no drift
     assert gate._hosts[key].next_start == pytest.approx(104.7)
+
+
+def test_the_poller_keys_links_by_host_and_splits_only_configured_hosts(sqlite_engine):
+    from types import SimpleNamespace
+
+    from ingest.feedparse import FeedEntry, ParsedFeed
+    from ingest.feeds import FeedPoller
+    from ingest.http import FetchOptions, make_client
+
+    opts = FetchOptions(user_agent="wiredesk-test/0")
+    poller = FeedPoller(sqlite_engine, make_client(opts), opts, shards={"bignews.com": 3})
+    entries = [FeedEntry(f"https://www.bignews.com/{i}.html") for i in range(60)]
+    entries += [FeedEntry(f"https://small.org/{i}.html?utm_source=x") for i in range(5)]
+    row = SimpleNamespace(feed_id="f", url="https://www.bignews.com/feed.xml")
+    parsed = ParsedFeed(title=None, entries=entries, total_entries=len(entries))
+    keys = Counter(link.key() for link in poller._links(row, row.url, parsed))
+    assert keys == {
+        "bignews.com#0": keys["bignews.com#0"],
+        "bignews.com#1": keys["bignews.com#1"],
+        "bignews.com#2": keys["bignews.com#2"],
+        "small.org": 5,
+    }
+    assert min(keys[f"bignews.com#{i}"] for i in range(3)) > 5
