@@ -77,6 +77,7 @@ class NewsServer(Serving):
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._log: list[tuple[str, str, int]] = []
         self._times: list[tuple[float, str]] = []
+        self._hits: list[tuple[float, str, str, str]] = []
         self._agents: Counter[str] = Counter()
         self._bytes_sent = 0
         self._counts: Counter[int] = Counter()
@@ -204,6 +205,13 @@ class NewsServer(Serving):
             return list(self._times)
 
     @property
+    def request_hits(self) -> list[tuple[float, str, str, str]]:
+        """(time.monotonic() when answered, Host header, path, User-Agent) per request:
+        the gaps between requests to one host, and which client made them."""
+        with self._lock:
+            return list(self._hits)
+
+    @property
     def bytes_sent(self) -> int:
         """Response body bytes written so far (as sent: compressed when gzip)."""
         with self._lock:
@@ -225,6 +233,7 @@ class NewsServer(Serving):
         with self._lock:
             self._log.clear()
             self._times.clear()
+            self._hits.clear()
             self._agents.clear()
             self._counts.clear()
 

@@ -78,8 +78,10 @@ class Serving:
             resp = self._conditional(req, resp)
         with self._lock:
             self._log.append((method, path, resp.status))
-            self._times.append((time.monotonic(), path))
-            self._agents[req.headers.get("User-Agent", "")] += 1
+            now, agent = time.monotonic(), req.headers.get("User-Agent", "")
+            self._times.append((now, path))
+            self._hits.append((now, req.headers.get("Host", ""), path, agent))
+            self._agents[agent] += 1
             self._counts[resp.status] += 1
         if resp is DROP:
             req.close_connection = True

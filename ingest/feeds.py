@@ -3,7 +3,7 @@
 One round (:meth:`FeedPoller.poll`): read the due, enabled feeds from the registry, fetch
 them concurrently (one request per host at a time) with conditional GET (ETag /
 Last-Modified -> 304), parse them safely (:mod:`ingest.feedparse`), turn entries into
-:class:`Link` records keyed by canonical URL, and drop the links published before
+:class:`Link` records keyed by host (:mod:`wiredesk.hostroute`), and drop the links published before
 (``seen_links``). :meth:`confirm`, called once the links are durably on the bus, records
 the links as seen and each feed's validators, health and next poll time
 (:mod:`ingest.schedule`) in one transaction. If publishing fails nothing is recorded,
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -74,6 +74,7 @@ class FeedPoller:
         max_items: int = 1_000,
         parse_timeout_s: float = 5.0,
         force: bool = False,
+        shards: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -87,6 +88,7 @@ class FeedPoller:
         self.max_items = max_items
         self.parse_timeout_s = parse_timeout_s
         self.force = force
+        self.shards = dict(shards or {})  # hosts split into sub-keys (wiredesk.hostroute)
         self.clock = clock
         self.rng = rng or random.Random()
         self.gate = HostGate(concurrency=1, min_delay_s=0.0, max_wait_s=0.0)
@@ -258,7 +260,7 @@ class FeedPoller:
                     feed_url=row.url,
                     entry_title=clean_title(entry.title),
                     entry_published=entry.published,
-                )
+                ).routed(self.shards)
             )
         return links
 

@@ -7,6 +7,13 @@ hands the fetcher each batch first (:meth:`FetchPages.prepare`), so the links of
 are fetched concurrently on a thread pool: a slow or rate-limited host delays only its
 own links.
 
+Across fetcher replicas: ``news.links`` is keyed by host (:mod:`wiredesk.hostroute`), so
+this process is the only member of the group fetching a host, and its gate and caches
+are the host's whole politeness state. A host split into ``k`` sub-keys
+(``fetch_host_shards``) may be fetched by ``k`` replicas: each stretches the host's
+robots.txt Crawl-delay by ``k``, so the host still sees at most one request per
+Crawl-delay on average (its minimum gap then holds per replica only).
+
 Rights: each page carries the evidence of its response headers, the host's robots.txt
 (AI crawler rules) and its ``/.well-known/tdmrep.json`` (:mod:`ingest.rights`,
 :mod:`ingest.tdmrep`); the extractor adds the page's own markup and decides.
@@ -22,7 +29,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
@@ -34,6 +41,7 @@ from ingest.http import FetchOptions, Response, fetch, preflight
 from ingest.politeness import HostGate, host_key, retry_after_seconds
 from ingest.robots import RobotsCache
 from ingest.tdmrep import TdmRepCache
+from wiredesk.hostroute import crawl_delay_share
 from wiredesk.records import Link, RawPage, Record
 from wiredesk.stage import BadInput
 
@@ -112,8 +120,10 @@ class FetchPages:
         robots: RobotsCache | None,
         workers: int = 8,
         tdmrep: TdmRepCache | None = None,
+        shards: Mapping[str, int] | None = None,
     ) -> None:
         self.client = client
+        self.shards = dict(shards or {})
         self.options = options
         self.gate = gate
         self.robots = robots
@@ -122,10 +132,23 @@ class FetchPages:
         self._pending: dict[str, deque[Future[RawPage]]] = defaultdict(deque)
 
     def prepare(self, records: Sequence[Record]) -> None:
-        """Start fetching a whole batch concurrently; ``__call__`` collects each result."""
-        for record in records:
-            if isinstance(record, Link):
-                self._pending[record.article_id].append(self._pool.submit(self.fetch, record))
+        """Start fetching a whole batch concurrently; ``__call__`` collects each result.
+
+        Submitted host by host in turn (each host's first link, then each host's second,
+        ...): a batch keyed by host holds runs of one host's links, and the pool's threads
+        would otherwise all wait out that host's delay while the other hosts idle."""
+        links = [r for r in records if isinstance(r, Link)]
+        turn: dict[str, int] = defaultdict(int)
+        ranked = []
+        for i, link in enumerate(links):
+            try:
+                key = host_key(link.url)
+            except ValueError:  # e.g. a port out of range: fetch() turns it into BadInput
+                key = link.url
+            ranked.append((turn[key], i, link))
+            turn[key] += 1
+        for _, _, link in sorted(ranked, key=lambda item: item[:2]):
+            self._pending[link.article_id].append(self._pool.submit(self.fetch, link))
 
     def __call__(self, record: Record) -> Iterator[Record]:
         assert isinstance(record, Link)
@@ -143,7 +166,8 @@ class FetchPages:
         key = host_key(record.url)
         crawl_delay = self.robots.check(record.url) if self.robots is not None else None
         if crawl_delay:
-            self.gate.set_crawl_delay(key, crawl_delay)
+            share = crawl_delay_share(record.url, self.shards)
+            self.gate.set_crawl_delay(key, crawl_delay * share)
         with self.gate.slot(key):
             resp = fetch(self.client, record.url, self.options, kind="page")
         if resp.status in (429, 503):

@@ -8,6 +8,12 @@ raised and the record goes to the DLQ with reason ``host_backoff``, to be re-sen
 and no request reaches that host until the block ends (catalogue F14). A block lasts at
 most ``MAX_HOLD_S`` (24 h), whatever the server asked, and a robots.txt Crawl-delay is
 honoured up to ``MAX_CRAWL_DELAY_S`` (B6).
+
+The gate is per process. Across fetcher replicas it holds by construction: ``news.links``
+is keyed by host (:mod:`wiredesk.hostroute`), so one fetcher of the group owns a host at
+a time. A process that takes a host over starts polite: robots.txt and tdmrep.json are
+requests too and take a slot (``kind="robots"``), and the Crawl-delay they reveal spaces
+the next request from that first one (:meth:`HostGate.set_crawl_delay`).
 """
 
 from __future__ import annotations
@@ -53,10 +59,17 @@ def retry_after_seconds(value: str | None, now: float, default: float = 60.0) ->
         return default
 
 
+@contextmanager
+def no_gate() -> Iterator[None]:
+    """Stands in for :meth:`HostGate.slot` where no gate is used."""
+    yield
+
+
 @dataclass
 class _Host:
     active: int = 0
     next_start: float = 0.0
+    last: float | None = None  # when the last request started, or ended once it did
     delay: float = 0.0
     blocked_until: float = 0.0
 
@@ -82,10 +95,13 @@ class HostGate:
         return self._hosts[key]
 
     def set_crawl_delay(self, key: str, seconds: float | None) -> None:
-        """Space requests to ``key`` by ``seconds`` (at most ``MAX_CRAWL_DELAY_S``)."""
+        """Space requests to ``key`` by ``seconds`` (at most ``MAX_CRAWL_DELAY_S``), counted
+        from the last request already made (e.g. the robots.txt that told us)."""
         with self._cond:
-            delay = clamp_hold(seconds, MAX_CRAWL_DELAY_S)
-            self._host(key).delay = max(self.min_delay_s, delay)
+            host = self._host(key)
+            host.delay = max(self.min_delay_s, clamp_hold(seconds, MAX_CRAWL_DELAY_S))
+            if host.last is not None:
+                host.next_start = host.last + host.delay
 
     def crawl_delay(self, key: str) -> float:
         with self._cond:
@@ -104,7 +120,10 @@ class HostGate:
 
     @contextmanager
     def slot(self, key: str, kind: str = "page") -> Iterator[None]:
-        """Hold one of the host's request slots, once its delay and any block have passed."""
+        """Hold one of the host's request slots, once its delay and any block have passed.
+
+        The delay runs from the start of the last request and from its end: the server
+        sees at least the delay between two requests, however long one took."""
         waited = 0.0
         with self._cond:
             host = self._host(key)
@@ -116,6 +135,7 @@ class HostGate:
                 ready_at = max(host.next_start, host.blocked_until)
                 if host.active < self.concurrency and now >= ready_at:
                     host.active += 1
+                    host.last = now
                     host.next_start = now + host.delay
                     break
                 pause = max(0.01, ready_at - now) if host.active < self.concurrency else 1.0
@@ -127,6 +147,9 @@ class HostGate:
         try:
             yield
         finally:
-            with self._cond:
+            with self._cond:  # the delay also runs from the end of this request
                 host.active -= 1
+                now = self.clock()
+                host.last = max(host.last or now, now)
+                host.next_start = max(host.next_start, now + host.delay)
                 self._cond.notify_all()

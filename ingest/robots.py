@@ -5,7 +5,9 @@
 * 5xx or unreachable: everything disallowed (RFC 9309 "unreachable"), re-checked after
   ``error_ttl_s`` rather than the day-long cache of a real answer;
 * verdicts are cached per ``scheme://host:port`` for at most ``ttl_s`` (24 h);
-* ``Crawl-delay`` for our user agent (or ``*``) is handed to the :class:`HostGate`.
+* ``Crawl-delay`` for our user agent (or ``*``) is handed to the :class:`HostGate`;
+* the robots.txt request itself takes a slot of the host's gate (when one is given), so
+  a fetcher new to a host spaces its first page from it by the Crawl-delay it reads.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from protego import Protego
 from ingest import metrics
 from ingest.hostcache import HostCache
 from ingest.http import FetchOptions, Refused, fetch
-from ingest.politeness import host_key
+from ingest.politeness import HostGate, host_key, no_gate
 from ingest.rights import robots_evidence
 from wiredesk.stage import BadInput
 
@@ -46,9 +48,11 @@ class RobotsCache:
         ttl_s: float = 86_400,
         error_ttl_s: float = 600,
         clock: Callable[[], float] = time.monotonic,
+        gate: HostGate | None = None,
     ) -> None:
         self.client = client
         self.options = options
+        self.gate = gate
         self.agent = options.user_agent.split("/")[0]
         self.ttl_s = min(ttl_s, 86_400)
         self.error_ttl_s = min(error_ttl_s, self.ttl_s)
@@ -92,13 +96,14 @@ class RobotsCache:
     def _fetch(self, key: str) -> _Rules:
         opts = FetchOptions(**{**self.options.__dict__, "max_bytes": ROBOTS_MAX_BYTES})
         metrics.ROBOTS.labels("fetched").inc()
-        try:
-            resp = fetch(self.client, f"{key}/robots.txt", opts, kind="robots", truncate=True)
-        except Refused:
-            raise
-        except BadInput as exc:
-            log.warning("robots_unreachable", host=key, reason=exc.reason)
-            return _Rules(self.error_ttl_s, None, allow_all=False)
+        with self.gate.slot(key, kind="robots") if self.gate else no_gate():
+            try:
+                resp = fetch(self.client, f"{key}/robots.txt", opts, kind="robots", truncate=True)
+            except Refused:
+                raise
+            except BadInput as exc:
+                log.warning("robots_unreachable", host=key, reason=exc.reason)
+                return _Rules(self.error_ttl_s, None, allow_all=False)
         if resp.status >= 500 or resp.status == 429:
             log.warning("robots_server_error", host=key, status=resp.status)
             return _Rules(self.error_ttl_s, None, allow_all=False)

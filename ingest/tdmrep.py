@@ -20,7 +20,7 @@ import structlog
 from ingest import metrics
 from ingest.hostcache import HostCache
 from ingest.http import FetchOptions, fetch
-from ingest.politeness import host_key
+from ingest.politeness import HostGate, host_key, no_gate
 from ingest.rights import TDMREP_MAX_BYTES, TdmRule, parse_tdmrep, tdmrep_evidence
 
 log = structlog.get_logger(__name__)
@@ -37,8 +37,10 @@ class TdmRepCache:
         ttl_s: float = 86_400,
         error_ttl_s: float = 600,
         clock: Callable[[], float] = time.monotonic,
+        gate: HostGate | None = None,
     ) -> None:
         self.client = client
+        self.gate = gate  # the request takes a slot of the host's gate, as a page does
         self.options = FetchOptions(
             **{
                 **options.__dict__,
@@ -62,7 +64,8 @@ class TdmRepCache:
 
     def _load(self, key: str) -> tuple[list[TdmRule] | None, float]:
         try:
-            resp = fetch(self.client, key + TDMREP_PATH, self.options, kind="tdmrep")
+            with self.gate.slot(key, kind="tdmrep") if self.gate else no_gate():
+                resp = fetch(self.client, key + TDMREP_PATH, self.options, kind="tdmrep")
         except Exception as exc:  # BadInput (refused, timeout, too large, ...) or worse
             log.info("tdmrep_unreachable", host=key, reason=getattr(exc, "reason", repr(exc)))
             return self._outcome("unknown", None)

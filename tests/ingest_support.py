@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 import uuid
@@ -15,7 +16,7 @@ from ingest.pages import FetchPages
 from ingest.politeness import HostGate
 from ingest.robots import RobotsCache
 from wiredesk.bus import Bus
-from wiredesk.records import DeadLetter, Link, Record, url_id
+from wiredesk.records import DeadLetter, DecodeError, Link, Record, url_id
 from wiredesk.runner import RunnerOptions, StageRunner
 from wiredesk.stage import Stage
 from wiredesk.topics import ALL_TOPICS, DLQ, LINKS, RAW, Topic
@@ -89,7 +90,7 @@ def fetch_stage(
     opts = options(ports, **overrides)
     client = make_client(opts)
     gate = HostGate(concurrency=concurrency, min_delay_s=delay, max_wait_s=max_wait)
-    cache = RobotsCache(client, opts) if robots else None
+    cache = RobotsCache(client, opts, gate=gate) if robots else None
     fetcher = FetchPages(client, opts, gate, cache, workers=8)
     stage = Stage("fetch_pages", LINKS, fetcher, output=RAW, batch_size=50, prepare=fetcher.prepare)
     return stage, fetcher
@@ -133,5 +134,12 @@ def read_topic(bus: Bus, topic: Topic, idle_polls: int = 3) -> list[Record]:
 
 
 def dead_letters(bus: Bus) -> dict[str, str]:
-    """source key (the URL for news.links) -> reason."""
-    return {d.source_key or "": d.reason for d in read_topic(bus, DLQ) if isinstance(d, DeadLetter)}
+    """The letter's link URL (news.links is keyed by host) or else its source key -> reason."""
+    return {_letter_url(d): d.reason for d in read_topic(bus, DLQ) if isinstance(d, DeadLetter)}
+
+
+def _letter_url(letter: DeadLetter) -> str:
+    try:
+        return Link.decode(base64.b64decode(letter.original)).url
+    except (DecodeError, ValueError):
+        return letter.source_key or ""

@@ -54,6 +54,8 @@ class MemoryLedger:
 
     def _start(self, key: tuple[str, str, int, str], offset: int) -> int:
         was = self.rows.get(key)
+        if key[3] == "record" and was is not None and was[2] and was[0] > offset:
+            return 1  # replaying the records before an unfinished one: keep its mark
         attempts = was[1] + 1 if was is not None and was[0] == offset and was[2] else 1
         self.rows[key] = (offset, attempts, True)
         return attempts
@@ -103,11 +105,17 @@ class SqlLedger:
                 )
             ).all()
             old = {(r.topic, r.partition): r for r in rows}
-            attempts = {}
+            attempts, keep = {}, set()
             for tp, offset in starts.items():
                 was = old.get(tp)
+                if kind == "record" and was is not None and was.open and was.offset > offset:
+                    attempts[tp] = 1  # a record before the unfinished one: keep its mark
+                    keep.add(tp)
+                    continue
                 same = was is not None and was.offset == offset and was.open
                 attempts[tp] = was.attempts + 1 if same else 1
+            if len(keep) == len(starts):
+                return attempts
             stmt = insert_for(self.engine, t)
             columns = ("offset", "attempts", "open", "updated_at")
             conn.execute(
@@ -127,6 +135,7 @@ class SqlLedger:
                         "updated_at": datetime.now(UTC),
                     }
                     for tp in sorted(starts)
+                    if tp not in keep
                 ],
             )
         return attempts

@@ -14,10 +14,20 @@ import hashlib
 import json
 import re
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from wiredesk.hostroute import link_key
 
 
 def utcnow() -> datetime:
@@ -115,7 +125,8 @@ def _summarise(exc: ValidationError) -> str:
 
 
 class Link(Record):
-    """news.links: a URL discovered in a feed, keyed by its canonical URL."""
+    """news.links: a URL discovered in a feed, keyed by its registrable host
+    (:mod:`wiredesk.hostroute`), so one fetcher at a time requests a host."""
 
     SCHEMA: ClassVar[str] = "news.links/1"
     url: str
@@ -125,9 +136,16 @@ class Link(Record):
     entry_title: str | None = None
     entry_published: datetime | None = None
     discovered_at: datetime = Field(default_factory=utcnow)
+    # set by the poller for a host split into sub-keys; not part of the message
+    _route: str | None = PrivateAttr(default=None)
 
     def key(self) -> str:
-        return self.url
+        return self._route or link_key(self.url)
+
+    def routed(self, shards: Mapping[str, int]) -> Link:
+        """This link, keyed ``host#i`` if its host is split in ``shards`` (in place)."""
+        self._route = link_key(self.url, shards)
+        return self
 
 
 class RawPage(Record):

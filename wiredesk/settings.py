@@ -29,6 +29,8 @@ from pydantic_settings import (
 )
 from sqlalchemy import make_url
 
+from wiredesk.hostroute import MAX_SHARDS, registrable_host
+
 ENV_PREFIX = "WIREDESK_"
 
 
@@ -143,6 +145,18 @@ class Settings(BaseSettings):
     )
     fetch_max_host_wait_s: float = Field(
         30.0, ge=0, le=600, description="longer Retry-After waits go to the DLQ (host_backoff)"
+    )
+    fetch_batch_size: int = Field(
+        20,
+        ge=1,
+        le=1_000,
+        description="links per fetch batch (at most batch_size): a batch ends when its "
+        "slowest host's links are done, so more links mean more hosts fetched at once",
+    )
+    fetch_host_shards: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict,
+        description="registrable hosts that explicitly allow k fetchers at once (k <= 16): "
+        "'example.com=4,example.org=2'; the host then sees up to k x the per-host rate",
     )
     robots_enabled: bool = Field(True, description="honour robots.txt (and its Crawl-delay)")
     robots_cache_s: float = Field(86_400, gt=0, le=86_400, description="robots.txt cache time")
@@ -300,6 +314,27 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [int(part) for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("fetch_host_shards", mode="before")
+    @classmethod
+    def _host_shards(cls, value: Any) -> Any:
+        """``example.com=4,example.org=2`` or a JSON object; k within 1..16."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                value = json.loads(text)
+            else:
+                pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+                if any(len(pair) != 2 for pair in pairs):
+                    raise ValueError(f"expected host=k[,host=k], got {value!r}")
+                value = {host: int(k) for host, k in pairs}
+        if not isinstance(value, dict):
+            return value
+        for host, k in value.items():
+            if not 1 <= int(k) <= MAX_SHARDS:
+                raise ValueError(f"fetch_host_shards[{host}] = {k}: expected 1..{MAX_SHARDS}")
+        # keyed as links are: www.example.com=4 means example.com
+        return {registrable_host(f"http://{host.strip()}/"): int(k) for host, k in value.items()}
 
     @field_validator("feeds_file", "archive_spool_dir", mode="before")
     @classmethod

@@ -111,17 +111,23 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         max_wait_s=settings.fetch_max_host_wait_s,
     )
     robots = (
-        RobotsCache(client, options, ttl_s=settings.robots_cache_s)
+        RobotsCache(client, options, ttl_s=settings.robots_cache_s, gate=gate)
         if settings.robots_enabled
         else None
     )
     tdmrep = (
-        TdmRepCache(client, options, ttl_s=settings.robots_cache_s)
+        TdmRepCache(client, options, ttl_s=settings.robots_cache_s, gate=gate)
         if settings.rights_tdmrep
         else None
     )
     fetcher = FetchPages(
-        client, options, gate, robots, workers=settings.fetch_workers, tdmrep=tdmrep
+        client,
+        options,
+        gate,
+        robots,
+        workers=settings.fetch_workers,
+        tdmrep=tdmrep,
+        shards=settings.fetch_host_shards,
     )
     archive = make_archive(settings, engine)
     batch = settings.batch_size
@@ -131,7 +137,7 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
             LINKS,
             archive.wrap(fetcher) if archive is not None else fetcher,
             output=RAW,
-            batch_size=min(batch, 20),
+            batch_size=min(batch, settings.fetch_batch_size),
             prepare=fetcher.prepare,
         ),
         Stage(
@@ -166,6 +172,7 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         max_items=settings.feed_max_items,
         parse_timeout_s=settings.feed_parse_timeout_s,
         force=force_poll,
+        shards=settings.fetch_host_shards,
     )
     closers: list[Any] = [fetcher, sandbox, *([archive] if archive is not None else [])]
     return Pipeline(source=source, stages=stages, client=client, closers=closers)
