@@ -22,8 +22,8 @@ from sqlalchemy import Engine, select
 from wiredesk.bus import Bus
 from wiredesk.db import insert_for
 from wiredesk.db.tables import DlqResendRow
-from wiredesk.records import DeadLetter, DecodeError
-from wiredesk.topics import DLQ
+from wiredesk.records import DeadLetter, DecodeError, Link
+from wiredesk.topics import DLQ, LINKS
 
 if TYPE_CHECKING:
     from wiredesk.bus.sql import SqlBus
@@ -140,6 +140,18 @@ def matches(item: Letter, stage: str | None, reason: str | None) -> bool:
     )
 
 
+def _current_key(topic: str, stored: str | None, original: bytes) -> str | None:
+    """The key the record would get today: a link written before news.links was keyed by
+    host (its letter holds its URL key) is re-keyed by host, so it lands where its host's
+    fetcher is; anything else, or a link that does not parse, keeps its stored key."""
+    if topic.endswith(LINKS.name):
+        try:
+            return Link.decode(original).key()
+        except DecodeError:
+            return stored
+    return stored
+
+
 def resend(bus: Bus, engine: Engine, letters: list[Letter], batch: int = 200) -> tuple[int, int]:
     """Re-publish ``letters`` not resent before. Returns (resent, skipped as done)."""
     if not letters:
@@ -150,10 +162,11 @@ def resend(bus: Bus, engine: Engine, letters: list[Letter], batch: int = 200) ->
         chunk = todo[start : start + batch]
         for item in chunk:
             d = item.letter
+            original = base64.b64decode(d.original)
             bus.publish(
                 d.source_topic,
-                d.source_key,
-                base64.b64decode(d.original),
+                _current_key(d.source_topic, d.source_key, original),
+                original,
                 {"wiredesk-resent-from": f"{item.topic}:{item.partition}:{item.offset}"},
             )
         bus.flush()
