@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 
-from sink import fence, metrics, revisions, stories
+from sink import fence, metrics, revisions, stories, versions
 from sink.rows import VERDICT, ArticleRows, rows_for
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
@@ -72,16 +72,20 @@ class ArticleWriter:
                 keep, advanced = fence.fresh([p for _, p in items], fences)
                 fenced = len(items) - len(keep)
                 batch: dict[str, ArticleRows] = {}
+                history: dict[str, list[dict[str, Any]]] = {}  # every version, in order
                 revised: dict[str, VerdictRevision] = {}
                 for i in keep:
                     record, p = items[i]
                     if isinstance(record, EnrichedArticle):
                         batch[record.article_id] = _positioned(rows_for(record), p)  # last wins
+                        history.setdefault(record.article_id, []).append(
+                            batch[record.article_id].article
+                        )
                     elif (was := revised.get(record.article_id)) is None or (
                         record.revision > was.revision
                     ):
                         revised[record.article_id] = record
-                counts = _write(conn, batch) if batch else _Counts(new_ids=set())
+                counts = _write(conn, batch, history) if batch else _Counts(new_ids=set())
                 if revised:
                     touched = revisions.apply(conn, revised)
                     for outcome, n in stories.refresh(conn, touched).items():
@@ -126,7 +130,9 @@ class _Counts(dict[tuple[str, str], int]):
         self[(table, outcome)] = self.get((table, outcome), 0) + n
 
 
-def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
+def _write(
+    conn: Connection, batch: dict[str, ArticleRows], history: dict[str, list[dict[str, Any]]]
+) -> _Counts:
     counts = _Counts()
     ids = sorted(batch)
     old = {
@@ -141,6 +147,10 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
                 ArticleRow.source_offset,
                 ArticleRow.revision,
                 ArticleRow.extractor_version,
+                ArticleRow.title,
+                ArticleRow.content_hash,
+                ArticleRow.version,
+                ArticleRow.first_published_at,
             ).where(ArticleRow.article_id.in_(ids))
         )
     }
@@ -165,6 +175,11 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
     if not changed:
         return counts
     rows = [batch[i] for i in changed]
+    hosts = {i: batch[i].source["host"] if batch[i].source else None for i in changed}
+    final = {i: batch[i].article for i in changed}
+    counts.add(
+        "article_versions", "inserted", versions.assign(conn, history, final, old, _older, hosts)
+    )
     _upsert_sources(conn, rows, counts)
     _upsert_articles(conn, rows)
     _upsert_entities(conn, rows, counts)
