@@ -14,6 +14,9 @@ equal to the row (no new version), and rows are inserted with ON CONFLICT DO NOT
 same numbers. Each version keeps a short diff summary (words added and removed, counted
 as multisets of lower-cased words: linear, no alignment; whether the title changed) and
 the correction notice found in it (:func:`wiredesk.corrections.find_notice`).
+
+Versions are per fetch: a record from the same fetch as the current version (an extract
+or enrich replay with another extractor) may rewrite the row but adds no version.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -83,7 +87,7 @@ def assign(
             first = first or item.get("published_at")
             if stored is not None and older(item, stored):
                 continue  # stale: the row holds a newer version (later items: batch order)
-            if prev is not None and _same(item, prev):
+            if prev is not None and (_same(item, prev) or _same_fetch(item, prev)):
                 continue
             number = 1 if prev is None else prev.number + 1
             before = None if prev is None else (prev.title, _text(prev, texts))
@@ -100,6 +104,20 @@ def assign(
         if row["correction"]:
             metrics.CORRECTIONS.inc()
     return len(rows)
+
+
+def _same_fetch(item: dict[str, Any], prev: _Version) -> bool:
+    """A re-extraction of the fetch the version came from (a replay with another
+    extractor): it updates the row, not the history of the page."""
+    was = prev.article.get("fetched_at") if isinstance(prev.article, dict) else None
+    if was is None and not isinstance(prev.article, dict):
+        was = prev.article.fetched_at
+    now = item.get("fetched_at")
+    return now is not None and was is not None and _utc(now) == _utc(was)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _same(item: dict[str, Any], prev: _Version) -> bool:
