@@ -21,7 +21,7 @@ def parse_feed(body: bytes, headers: dict[str, str], max_items: int) -> dict[str
     entries = []
     for entry in parsed.entries[:max_items]:
         published = entry.get("published_parsed") or entry.get("updated_parsed")
-        updated = entry.get("updated_parsed")
+        updated = dict.get(entry, "updated_parsed")  # no fallback to published (a warning)
         summary = entry.get("summary")
         entries.append(
             {
