@@ -184,19 +184,24 @@ def cost(args: argparse.Namespace, tmp: Path) -> list[dict]:
     return rows
 
 
-def _service(env: dict[str, str], log: Path) -> subprocess.Popen:
+def _service(env: dict[str, str], log: Path, command: str = "run") -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "wiredesk.app.cli", "run"],
+        [sys.executable, "-m", "wiredesk.app.cli", command],
         env={**os.environ, **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
 
 
+SERVICES = ("poll", "fetch", "extract", "enrich", "sink")
+
+
 def freshness(args: argparse.Namespace, tmp: Path, recheck: bool) -> dict:
-    """``wiredesk run`` on SQLite; seconds from each change to its version row."""
+    """``wiredesk run`` on SQLite, or the five services on Kafka + PostgreSQL
+    (``--stack kafka``); seconds from each change to its version row."""
     name = "on" if recheck else "off"
-    url = f"sqlite:///{tmp / f'fresh-{name}.db'}"
+    kafka = args.stack == "kafka"
+    url = os.environ["WIREDESK_DATABASE_URL"] if kafka else f"sqlite:///{tmp / f'fresh-{name}.db'}"
     corpus = load_corpus()
     faults = Faults(feed_cache_control="no-cache")  # feeds may be polled every poll-s
     latencies: dict[str, list[float]] = {"feed": [], "schedule": []}
@@ -217,12 +222,22 @@ def freshness(args: argparse.Namespace, tmp: Path, recheck: bool) -> dict:
         }
         if not recheck:
             env |= {"WIREDESK_RECHECK_AFTER_S": "", "WIREDESK_RECHECK_FEED_UPDATES": "false"}
-        proc = _service(env, tmp / f"run-{name}.log")
-        engine = None
+        if kafka:
+            env |= {
+                "WIREDESK_BUS": "kafka",
+                "WIREDESK_NAMESPACE": f"bench{os.getpid()}{name}.",
+                "WIREDESK_PARTITIONS": "3",
+                "WIREDESK_POLL_TIMEOUT_S": "0.5",
+            }
+            db.upgrade(url)
+            procs = [_service(env, tmp / f"{c}-{name}.log", c) for c in SERVICES]
+        else:
+            procs = [_service(env, tmp / f"run-{name}.log")]
+        engine = db.make_engine(url) if kafka else None
         try:
             deadline = time.monotonic() + 300
-            while engine is None or _rows(engine) < len(corpus.articles):
-                if time.monotonic() > deadline or proc.poll() is not None:
+            while engine is None or _rows(engine, server.base_url) < len(corpus.articles):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                     raise RuntimeError(f"service did not store the corpus; see {tmp}")
                 time.sleep(0.5)
                 if engine is None and (tmp / f"fresh-{name}.db").exists():
@@ -251,19 +266,22 @@ def freshness(args: argparse.Namespace, tmp: Path, recheck: bool) -> dict:
                         break
                     time.sleep(0.05)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(30)
             if engine is not None:
                 engine.dispose()
     return {"recheck": recheck, "seen": seen, "latencies": latencies, "changes": args.changes}
 
 
-def _rows(engine: Engine) -> int:
+def _rows(engine: Engine, base_url: str) -> int:
     from wiredesk.db.tables import ArticleRow
 
     try:
         with engine.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(ArticleRow)) or 0
+            query = select(func.count()).where(ArticleRow.url.startswith(base_url + "/"))
+            return conn.scalar(query) or 0
     except Exception:  # not migrated yet
         return 0
 
@@ -287,6 +305,13 @@ def main() -> None:
     ap.add_argument("--wait-s", type=float, default=30.0, help="longest wait for a version")
     ap.add_argument("--skip-cost", action="store_true")
     ap.add_argument("--skip-freshness", action="store_true")
+    ap.add_argument(
+        "--stack",
+        choices=("sql", "kafka"),
+        default="sql",
+        help="freshness on `wiredesk run` (SQLite) or on the services (Kafka + PostgreSQL "
+        "of WIREDESK_KAFKA_BOOTSTRAP / WIREDESK_DATABASE_URL)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_cost:
@@ -315,7 +340,7 @@ def main() -> None:
         if not args.skip_freshness:
             for recheck in (True, False):
                 out = freshness(args, Path(tmp), recheck)
-                label = "re-checks on " if recheck else "baseline: off"
+                label = ("re-checks on " if recheck else "baseline: off") + f" [{args.stack}]"
                 for path in ("feed", "schedule"):
                     lat = out["latencies"][path]
                     p50, p90 = pct(lat, 50, 90) if lat else (float("nan"), float("nan"))
