@@ -185,8 +185,9 @@ def cost(args: argparse.Namespace, tmp: Path) -> list[dict]:
 
 
 def _service(env: dict[str, str], log: Path, command: str = "run") -> subprocess.Popen:
+    extra = ["create"] if command == "topics" else []
     return subprocess.Popen(
-        [sys.executable, "-m", "wiredesk.app.cli", command],
+        [sys.executable, "-m", "wiredesk.app.cli", command, *extra],
         env={**os.environ, **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -201,7 +202,7 @@ def freshness(args: argparse.Namespace, tmp: Path, recheck: bool) -> dict:
     (``--stack kafka``); seconds from each change to its version row."""
     name = "on" if recheck else "off"
     kafka = args.stack == "kafka"
-    url = os.environ["WIREDESK_DATABASE_URL"] if kafka else f"sqlite:///{tmp / f'fresh-{name}.db'}"
+    url = _fresh_database(name) if kafka else f"sqlite:///{tmp / f'fresh-{name}.db'}"
     corpus = load_corpus()
     faults = Faults(feed_cache_control="no-cache")  # feeds may be polled every poll-s
     latencies: dict[str, list[float]] = {"feed": [], "schedule": []}
@@ -230,6 +231,8 @@ def freshness(args: argparse.Namespace, tmp: Path, recheck: bool) -> dict:
                 "WIREDESK_POLL_TIMEOUT_S": "0.5",
             }
             db.upgrade(url)
+            topics = _service(env, tmp / f"topics-{name}.log", "topics")
+            topics.wait(60)
             procs = [_service(env, tmp / f"{c}-{name}.log", c) for c in SERVICES]
         else:
             procs = [_service(env, tmp / f"run-{name}.log")]
@@ -238,7 +241,10 @@ def freshness(args: argparse.Namespace, tmp: Path, recheck: bool) -> dict:
             deadline = time.monotonic() + 300
             while engine is None or _rows(engine, server.base_url) < len(corpus.articles):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                    raise RuntimeError(f"service did not store the corpus; see {tmp}")
+                    codes = [(c, p.poll()) for c, p in zip(SERVICES, procs, strict=False)]
+                    logs = "\n".join(f"{p.name}: {p.read_text()[-800:]}" for p in tmp.glob("*.log"))
+                    logs = f"exit codes {codes}\n{logs}"
+                    raise RuntimeError(f"the services did not store the corpus:\n{logs}")
                 time.sleep(0.5)
                 if engine is None and (tmp / f"fresh-{name}.db").exists():
                     engine = db.make_engine(url)
@@ -272,7 +278,34 @@ def freshness(args: argparse.Namespace, tmp: Path, recheck: bool) -> dict:
                 proc.wait(30)
             if engine is not None:
                 engine.dispose()
+            if kafka:
+                _drop_database(url)
     return {"recheck": recheck, "seen": seen, "latencies": latencies, "changes": args.changes}
+
+
+def _fresh_database(name: str) -> str:
+    """A new PostgreSQL database beside WIREDESK_DATABASE_URL's (no feeds of older runs)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(os.environ["WIREDESK_DATABASE_URL"])
+    database = f"wiredesk_bench_updates_{name}_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    return base.set(database=database).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    from sqlalchemy import create_engine, make_url, text
+
+    target = make_url(url)
+    admin = create_engine(
+        make_url(os.environ["WIREDESK_DATABASE_URL"]), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}"'))
+    admin.dispose()
 
 
 def _rows(engine: Engine, base_url: str) -> int:
