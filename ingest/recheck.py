@@ -61,6 +61,7 @@ class Plan:
     """What one poll round decided, for :func:`confirm` once the links are published."""
 
     digests: dict[str, str] = field(default_factory=dict)  # article id -> entry digest
+    stale: set[str] = field(default_factory=set)  # seen articles whose stored digest differs
 
 
 def entry_digest(title: str | None, updated: datetime | None, summary: str | None) -> str:
@@ -115,9 +116,10 @@ def changed_entries(engine: Engine, seen: Sequence[Link], plan: Plan) -> list[Li
     out = []
     for link in seen:
         row = stored.get(link.article_id)
-        if row is None or row.entry_digest is None:
-            continue  # no digest yet (seen before updates existed): stored at confirm
-        if row.entry_digest != plan.digests.get(link.article_id):
+        if row is None or row.entry_digest == plan.digests.get(link.article_id):
+            continue
+        plan.stale.add(link.article_id)  # its digest is written at confirm
+        if row.entry_digest is not None:  # None: seen before digests existed
             out.append(_link(row, "feed", row.checks_done, link))
     metrics.RECHECKS_SCHEDULED.labels("feed").inc(len(out))
     return out
@@ -171,10 +173,7 @@ def confirm(
             .values(checks_done=bindparam("b_done"), next_check_at=bindparam("b_next")),
             advanced,
         )
-    scheduled = {r["article_id"] for r in new}
-    digests = [
-        {"b_id": i, "b_digest": d} for i, d in sorted(plan.digests.items()) if i not in scheduled
-    ]
+    digests = [{"b_id": i, "b_digest": plan.digests[i]} for i in sorted(plan.stale)]
     if digests:
         conn.execute(
             update(t)
@@ -198,6 +197,10 @@ class RecheckStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        for reason in ("schedule", "feed"):  # every series at 0 for the dashboards
+            metrics.RECHECKS_SCHEDULED.labels(reason)
+            for outcome in OUTCOMES:
+                metrics.RECHECKS.labels(reason, outcome)
 
     def fetched(self, link: Link, headers: dict[str, str], body_sha256: str, outcome: str) -> None:
         """Remember what a 200 (or a 304's refreshed validators) said."""
