@@ -9,6 +9,11 @@ the links as seen and each feed's validators, health and next poll time
 (:mod:`ingest.schedule`) in one transaction. If publishing fails nothing is recorded,
 so the next round fetches and publishes the same entries again.
 
+Published articles are fetched again (:mod:`ingest.recheck`): an entry whose title,
+updated date or summary changed in its feed, and articles whose scheduled re-check is due
+(1 h, 6 h, 24 h after first seen by default) come out of the same round as re-fetch links
+(conditional GET); ``confirm`` schedules the new links and advances the re-checks.
+
 A 429/503 holds the feed that got it (its ``next_poll_at``) for its Retry-After, at most
 ``schedule.MAX_HOLD_S``; other feeds of the same host keep their own schedule. Whatever one
 feed does (hostile headers, a crash in our code), the round goes on with the others.
