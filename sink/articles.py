@@ -112,6 +112,7 @@ class ArticleWriter:
         skipped = counts.get(("articles", "unchanged"), 0) + counts.get(("articles", "stale"), 0)
         REDELIVERED.labels(self.stage_name).inc(skipped + fenced)
         _observe_new(batch, counts.new_ids)
+        versions.count(counts.updates)
 
 
 def _positioned(rows: ArticleRows, p: Position | None) -> ArticleRows:
@@ -125,6 +126,7 @@ class _Counts(dict[tuple[str, str], int]):
     def __init__(self, new_ids: set[str] | None = None) -> None:
         super().__init__()
         self.new_ids = new_ids or set()
+        self.updates: list[tuple[str, bool]] = []  # new versions (sink.versions.count)
 
     def add(self, table: str, outcome: str, n: int = 1) -> None:
         self[(table, outcome)] = self.get((table, outcome), 0) + n
@@ -177,9 +179,8 @@ def _write(
     rows = [batch[i] for i in changed]
     hosts = {i: batch[i].source["host"] if batch[i].source else None for i in changed}
     final = {i: batch[i].article for i in changed}
-    counts.add(
-        "article_versions", "inserted", versions.assign(conn, history, final, old, _older, hosts)
-    )
+    inserted, counts.updates = versions.assign(conn, history, final, old, _older, hosts)
+    counts.add("article_versions", "inserted", inserted)
     _upsert_sources(conn, rows, counts)
     _upsert_articles(conn, rows)
     _upsert_entities(conn, rows, counts)

@@ -70,13 +70,16 @@ def assign(
     old: dict[str, Any],
     older: Callable[[dict[str, Any], Any], bool],
     hosts: dict[str, str | None],
-) -> int:
+) -> tuple[int, list[tuple[str, bool]]]:
     """Number the versions of the articles in ``final`` (the rows about to be written),
     insert their ``article_versions`` rows and set ``version``/``first_published_at`` on
     the rows. ``history``: every record of the batch per article, in arrival order;
-    ``old``: the stored rows; ``older(record, stored)``: the sink's version order."""
+    ``old``: the stored rows; ``older(record, stored)``: the sink's version order.
+    Returns the versions inserted, and (source host, has a correction notice) per new
+    version of a stored article, counted once the transaction committed (:func:`count`)."""
     texts = _stored_texts(conn, history, old)
     rows: list[dict[str, Any]] = []
+    updates: list[tuple[str, bool]] = []
     for article_id in sorted(final):
         stored = old.get(article_id)
         prev = None
@@ -93,17 +96,22 @@ def assign(
             before = None if prev is None else (prev.title, _text(prev, texts))
             rows.append(_row(item, number, before))
             if prev is not None:
-                metrics.UPDATES.labels(hosts.get(article_id) or "unknown").inc()
+                updates.append((hosts.get(article_id) or "unknown", rows[-1]["correction"]))
             prev = _Version(number, item["title"], item["content_hash"], item["text"], item)
         final[article_id]["version"] = prev.number if prev is not None else 1
         final[article_id]["first_published_at"] = first
     if rows:
         stmt = insert_for(conn.engine, ArticleVersionRow.__table__).on_conflict_do_nothing()
         conn.execute(stmt, rows)
-    for row in rows:
-        if row["correction"]:
+    return len(rows), updates
+
+
+def count(updates: list[tuple[str, bool]]) -> None:
+    """Count new versions (per source) and their correction notices."""
+    for host, correction in updates:
+        metrics.UPDATES.labels(host).inc()
+        if correction:
             metrics.CORRECTIONS.inc()
-    return len(rows)
 
 
 def _same_fetch(item: dict[str, Any], prev: _Version) -> bool:
