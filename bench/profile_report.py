@@ -11,8 +11,8 @@ the innermost frame outwards, whose pattern its frames match (JSON inside SQLAlc
 serialisation; the runner's own lines are bookkeeping only where no library below it
 matched). py-spy samples running threads only, but it counts a thread waiting for a core
 as running: end_to_end passes each service's CPU seconds measured from /proc (``--cpu``)
-and the table splits that CPU in the samples' proportions. ``--nonblocking`` sampling keeps the overhead low; take the
-throughput from a run without --profile.
+and the table splits that CPU in the samples' proportions. ``--nonblocking`` sampling
+keeps the overhead low; take the throughput from a run without --profile.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ class CorpusArticle:
     wire_of: str | None = None
     story: str = ""
     tags: tuple[str, ...] = ()
+    modified: str | None = None  # ISO 8601 UTC of its last update (NewsServer.revise)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CorpusArticle:
@@ -60,6 +61,13 @@ class CorpusArticle:
     @cached_property
     def published_at(self) -> datetime:
         return datetime.fromisoformat(self.published.replace("Z", "+00:00")).astimezone(UTC)
+
+    @cached_property
+    def modified_at(self) -> datetime:
+        """When it was last changed: ``modified``, else its publication."""
+        if self.modified is None:
+            return self.published_at
+        return datetime.fromisoformat(self.modified.replace("Z", "+00:00")).astimezone(UTC)
 
     @cached_property
     def path(self) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from devserver import pages
 from devserver.corpus import Corpus, CorpusArticle, Site, load_corpus, write_corpus
@@ -172,6 +174,34 @@ class NewsServer(Serving):
                 self._show(a)
             return out
 
+    def revise(
+        self,
+        article_id: str,
+        *,
+        title: str | None = None,
+        paragraphs: tuple[str, ...] | None = None,
+        modified: str | None = None,
+    ) -> CorpusArticle:
+        """Change a published article in place (same URL): a new title and/or body and
+        its ``modified`` time (ISO 8601; default: now by ``clock``). Its page, ETag and
+        Last-Modified change, and so does its outlet's feed."""
+        with self._lock:
+            old = self._ids[article_id]
+            when = modified or pages.rfc3339(datetime.fromtimestamp(int(self.clock()), UTC))
+            new = dataclasses.replace(
+                old,
+                title=old.title if title is None else title,
+                paragraphs=old.paragraphs if paragraphs is None else tuple(paragraphs),
+                modified=when,
+            )
+            self._ids[article_id] = self._by_path[new.path] = new
+            self.corpus.articles[self.corpus.articles.index(old)] = new
+            for site_list in (self._site_all[new.site], self._site_visible[new.site]):
+                if old in site_list:
+                    site_list[site_list.index(old)] = new
+            self._site_mtime[new.site] = max(int(self.clock()), self._site_mtime[new.site] + 1)
+            return new
+
     def release_next(self) -> CorpusArticle | None:
         return next(iter(self.release(1)), None)
 
@@ -276,7 +306,7 @@ class NewsServer(Serving):
         art = self._by_path.get(path)
         if art is not None and art.id in self._visible:
             body = self._cached(
-                f"page:{art.id}",
+                f"page:{art.id}:{art.modified}",
                 lambda: pages.render_article(
                     self._sites[art.site], art, self.base_url, self._related(art)
                 ),
@@ -285,7 +315,7 @@ class NewsServer(Serving):
                 200,
                 body,
                 headers={"Cache-Control": "max-age=300"},
-                last_modified=art.published_at.timestamp(),
+                last_modified=art.modified_at.timestamp(),
                 cacheable=True,
             )
         return Response(404, pages.render_error(404, "Not Found"))

@@ -60,6 +60,25 @@ _META_LANG = re2.compile(
 )
 
 
+# The page's own date of modification: Open Graph / article meta, itemprop, JSON-LD.
+_MODIFIED = re2.compile(
+    rb"""(?i)(?:<meta[^>]+(?:property|name|itemprop)=["']?(?:article:modified_time|"""
+    rb"""og:updated_time|dateModified|last-modified)["']?[^>]*?content=["']?"""
+    rb"""([0-9T:.+\-Z ]{10,40})"""
+    rb"""|"dateModified"\s*:\s*"([0-9T:.+\-Z ]{10,40})")"""
+)
+
+
+def page_modified(html: str) -> datetime | None:
+    """The date of modification the page declares in its metadata, or None."""
+    head = html[:100_000].encode("utf-8", "replace")
+    match = _MODIFIED.search(head)
+    if match is None:
+        return None
+    value = (match.group(1) or match.group(2) or b"").decode("ascii", "replace").strip()
+    return _date(value.replace("Z", "+00:00"))
+
+
 def page_language(html: str) -> str | None:
     """The language the page declares (``<html lang>``, Content-Language, og:locale)."""
     head = html[:20_000].encode("utf-8", "replace")  # lone surrogates become "?"
@@ -173,6 +192,7 @@ class ExtractArticles:
             ai_opt_out=found.ai_opt_out,
             rights_evidence=list(found.evidence),
             text_withheld=action == "metadata",
+            modified_at=page_modified(html),
         )
 
     @staticmethod

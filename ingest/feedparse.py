@@ -52,6 +52,8 @@ class FeedEntry:
     title: str | None = None
     published: datetime | None = None
     id: str | None = None
+    updated: datetime | None = None  # the entry's last update, when the feed gives one
+    summary: str | None = None  # its summary/description (first 5,000 characters)
 
 
 @dataclass
@@ -115,6 +117,9 @@ def parse_json_feed(body: bytes, max_items: int) -> ParsedFeed:
             title=_str(item.get("title")),
             published=_iso(item.get("date_published") or item.get("date_modified")),
             id=_str(item.get("id")),
+            updated=_iso(item.get("date_modified")),
+            summary=(_str(item.get("summary")) or _str(item.get("content_text")) or "")[:5_000]
+            or None,
         )
         for item in items[:max_items]
         if isinstance(item, dict)
@@ -153,6 +158,8 @@ def parse_feed(
             title=_str(e["title"]),
             published=_from_tuple(e["published"]),
             id=_str(e["id"]),
+            updated=_from_tuple(e.get("updated")),
+            summary=_str(e.get("summary")),
         )
         for e in data["entries"]
     ]

@@ -9,6 +9,11 @@ the links as seen and each feed's validators, health and next poll time
 (:mod:`ingest.schedule`) in one transaction. If publishing fails nothing is recorded,
 so the next round fetches and publishes the same entries again.
 
+Published articles are fetched again (:mod:`ingest.recheck`): an entry whose title,
+updated date or summary changed in its feed, and articles whose scheduled re-check is due
+(1 h, 6 h, 24 h after first seen by default) come out of the same round as re-fetch links
+(conditional GET); ``confirm`` schedules the new links and advances the re-checks.
+
 A 429/503 holds the feed that got it (its ``next_poll_at``) for its Retry-After, at most
 ``schedule.MAX_HOLD_S``; other feeds of the same host keep their own schedule. Whatever one
 feed does (hostile headers, a crash in our code), the round goes on with the others.
@@ -29,7 +34,7 @@ import httpx
 import structlog
 from sqlalchemy import Engine, func, or_, select
 
-from ingest import metrics, registry, schedule
+from ingest import metrics, recheck, registry, schedule
 from ingest.feedparse import FeedRejected, ParsedFeed, parse_feed
 from ingest.http import FetchOptions, fetch
 from ingest.normalise import clean_title, clean_url
@@ -55,6 +60,7 @@ class _Outcome:
     state: dict[str, Any]
     links: list[Link] = field(default_factory=list)
     status: str = "unchanged"  # changed, not_modified, unchanged, failed
+    digests: dict[str, str] = field(default_factory=dict)  # article id -> entry digest
 
 
 class FeedPoller:
@@ -77,6 +83,7 @@ class FeedPoller:
         shards: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        rechecks: recheck.RecheckPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -94,6 +101,8 @@ class FeedPoller:
         self.gate = HostGate(concurrency=1, min_delay_s=0.0, max_wait_s=0.0)
         self._synced = False
         self._outcomes: list[_Outcome] = []
+        self.rechecks = rechecks or recheck.RecheckPolicy()
+        self._plan = recheck.Plan()
 
     # -- the Source protocol --------------------------------------------------------------
     def poll(self) -> list[Record]:
@@ -105,9 +114,12 @@ class FeedPoller:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="feeds") as pool:
             outcomes = list(pool.map(lambda row: self._poll_guarded(row, now), rows))
         links: dict[str, Link] = {}
+        self._plan = plan = recheck.Plan()
         for outcome in outcomes:
             for link in outcome.links:
                 links.setdefault(link.article_id, link)
+            for article_id, digest in outcome.digests.items():
+                plan.digests.setdefault(article_id, digest)
         new = self._unseen(list(links.values()))
         metrics.FEED_ENTRIES.labels("new").inc(len(new))
         metrics.FEED_ENTRIES.labels("seen").inc(sum(len(o.links) for o in outcomes) - len(new))
@@ -117,8 +129,23 @@ class FeedPoller:
                 outcome.status = "changed"
             metrics.FEED_POLLS.labels(outcome.status).inc()
         self._outcomes = outcomes
-        log.info("feeds_polled", feeds=len(rows), entries=len(links), new=len(new))
-        return list(new)
+        again = self._refetches(new, links, now)
+        log.info(
+            "feeds_polled", feeds=len(rows), entries=len(links), new=len(new), refetch=len(again)
+        )
+        return [*new, *again]
+
+    def _refetches(self, new: list[Link], links: dict[str, Link], now: datetime) -> list[Link]:
+        """Re-fetches: seen entries that changed in their feed, then scheduled re-checks
+        that are due (one link per article; :mod:`ingest.recheck`)."""
+        fresh = {link.article_id for link in new}
+        seen = [link for i, link in links.items() if i not in fresh]
+        changed = recheck.changed_entries(self.engine, seen, self._plan)
+        if not self.rechecks.feed_updates:
+            changed = []
+        taken = fresh | {link.article_id for link in changed}
+        due = [r for r in recheck.due(self.engine, now, self.rechecks) if r.article_id not in taken]
+        return [link.routed(self.shards) for link in (*changed, *due)]
 
     def confirm(self, records: Sequence[Record]) -> None:
         """Remember published links and every polled feed's state, in one transaction."""
@@ -137,8 +164,12 @@ class FeedPoller:
                     .where(FeedRow.feed_id == outcome.feed_id)
                     .values(**outcome.state)
                 )
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            published = [r for r in records if isinstance(r, Link)]
+            recheck.confirm(conn, published, now, self.rechecks, self._plan)
             self._report_health(conn)
         self._outcomes = []
+        self._plan = recheck.Plan()
 
     def seconds_until_next_due(self) -> float:
         """How long until the earliest enabled feed is due (0 if one is due now)."""
@@ -150,6 +181,9 @@ class FeedPoller:
             return 0.0
         if earliest.tzinfo is None:  # SQLite hands back naive UTC
             earliest = earliest.replace(tzinfo=UTC)
+        check = recheck.earliest_due(self.engine)
+        if check is not None:
+            earliest = min(earliest, check)
         return max(0.0, earliest.timestamp() - self.clock())
 
     # -- internals ----------------------------------------------------------------------
@@ -242,9 +276,14 @@ class FeedPoller:
         )
         if parsed.title:
             state["title"] = clean_title(parsed.title)
-        return _Outcome(row.feed_id, state, self._links(row, resp.url, parsed))
+        digests: dict[str, str] = {}
+        links = self._links(row, resp.url, parsed, digests)
+        return _Outcome(row.feed_id, state, links, digests=digests)
 
-    def _links(self, row: Any, base: str, parsed: ParsedFeed) -> list[Link]:
+    def _links(
+        self, row: Any, base: str, parsed: ParsedFeed, digests: dict[str, str] | None = None
+    ) -> list[Link]:
+        """The entries' links; ``digests`` gets each entry's :func:`recheck.entry_digest`."""
         if parsed.total_entries > len(parsed.entries):
             metrics.FEED_ENTRIES.labels("over_cap").inc(parsed.total_entries - len(parsed.entries))
         links = []
@@ -262,6 +301,9 @@ class FeedPoller:
                     entry_published=entry.published,
                 ).routed(self.shards)
             )
+            if digests is not None:
+                digest = recheck.entry_digest(entry.title, entry.updated, entry.summary)
+                digests.setdefault(links[-1].article_id, digest)
         return links
 
     def _healthy(self, now: datetime, delay: float) -> dict[str, Any]:

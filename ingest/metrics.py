@@ -146,6 +146,20 @@ ARCHIVE_READS = Counter(
     ["outcome"],
 )
 
+# -- updates (ingest.recheck) -------------------------------------------------------------
+RECHECKS = Counter(
+    "wiredesk_recheck_requests_total",
+    "Re-fetches of published articles by outcome: not_modified (304), changed (a new body, "
+    "published to news.raw), unchanged (200 with the same body), error",
+    ["reason", "outcome"],
+)
+RECHECKS_SCHEDULED = Counter(
+    "wiredesk_recheck_links_total",
+    "Re-fetch links the poller published: schedule (a scheduled re-check is due) or feed "
+    "(the article's feed entry changed)",
+    ["reason"],
+)
+
 
 def initialise_archive() -> None:
     """The archive's outcome series at zero, so its panels and alert show 0, not no data."""

@@ -26,6 +26,7 @@ against the bytes) and published compressed (news.raw/3).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections import defaultdict, deque
@@ -34,16 +35,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import re2
+import structlog
 from charset_normalizer import from_bytes
 
 from ingest import metrics, rights
 from ingest.http import FetchOptions, Response, fetch, preflight
 from ingest.politeness import HostGate, host_key, retry_after_seconds
+from ingest.recheck import RecheckStore
 from ingest.robots import RobotsCache
 from ingest.tdmrep import TdmRepCache
 from wiredesk.hostroute import crawl_delay_share
 from wiredesk.records import Link, RawPage, Record
 from wiredesk.stage import BadInput
+
+log = structlog.get_logger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # RE2: `[^>]+charset\s*` backtracks quadratically over an unclosed tag with re
@@ -121,15 +126,17 @@ class FetchPages:
         workers: int = 8,
         tdmrep: TdmRepCache | None = None,
         shards: Mapping[str, int] | None = None,
+        rechecks: RecheckStore | None = None,
     ) -> None:
         self.client = client
         self.shards = dict(shards or {})
+        self.rechecks = rechecks
         self.options = options
         self.gate = gate
         self.robots = robots
         self.tdmrep = tdmrep
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
-        self._pending: dict[str, deque[Future[RawPage]]] = defaultdict(deque)
+        self._pending: dict[str, deque[Future[RawPage | None]]] = defaultdict(deque)
 
     def prepare(self, records: Sequence[Record]) -> None:
         """Start fetching a whole batch concurrently; ``__call__`` collects each result.
@@ -157,11 +164,56 @@ class FetchPages:
             future = queued.popleft()
             if not queued:
                 del self._pending[record.article_id]
-            yield future.result()
+            page = future.result()
         else:
-            yield self.fetch(record)
+            page = self.fetch(record)
+        if page is not None:  # None: a re-check that found nothing new
+            yield page
 
-    def fetch(self, record: Link) -> RawPage:
+    def fetch(self, record: Link) -> RawPage | None:
+        """The page; for a re-check (:mod:`ingest.recheck`) None unless it changed."""
+        if record.recheck is not None:
+            return self._recheck(record)
+        resp = self._get(record, {})
+        page = self._page(record, resp, check_html(record.url, resp))
+        self._remember(record, resp, "fetched")
+        return page
+
+    def _recheck(self, record: Link) -> RawPage | None:
+        """Conditional GET; a 304 or the same body publishes nothing. A failure is
+        counted (``error``) and dropped: the next scheduled check tries again."""
+        headers = {}
+        if record.etag:
+            headers["If-None-Match"] = record.etag
+        if record.last_modified:
+            headers["If-Modified-Since"] = record.last_modified
+        try:
+            resp = self._get(record, headers)
+            if resp.status == 304:
+                return self._unchanged(record, "not_modified")
+            content_type = check_html(record.url, resp)
+        except BadInput as exc:
+            log.info("recheck_failed", url=record.url[:300], reason=exc.reason)
+            return self._unchanged(record, "error")
+        if record.body_sha256 and _sha256(resp.body) == record.body_sha256:
+            self._remember(record, resp, "unchanged")
+            return self._unchanged(record, "unchanged", stored=True)
+        page = self._page(record, resp, content_type)
+        self._remember(record, resp, "changed")
+        metrics.RECHECKS.labels(record.recheck, "changed").inc()
+        return page
+
+    def _unchanged(self, record: Link, outcome: str, stored: bool = False) -> None:
+        metrics.RECHECKS.labels(record.recheck or "", outcome).inc()
+        if self.rechecks is not None and not stored:
+            self.rechecks.outcome(record, outcome)
+
+    def _remember(self, record: Link, resp: Response, outcome: str) -> None:
+        if self.rechecks is not None:
+            self.rechecks.fetched(record, resp.headers, _sha256(resp.body), outcome)
+
+    def _get(self, record: Link, headers: dict[str, str]) -> Response:
+        """The response, through robots.txt and the host's politeness gate."""
         preflight(record.url, self.options)
         key = host_key(record.url)
         crawl_delay = self.robots.check(record.url) if self.robots is not None else None
@@ -169,12 +221,14 @@ class FetchPages:
             share = crawl_delay_share(record.url, self.shards)
             self.gate.set_crawl_delay(key, crawl_delay * share)
         with self.gate.slot(key):
-            resp = fetch(self.client, record.url, self.options, kind="page")
+            resp = fetch(self.client, record.url, self.options, headers, kind="page")
         if resp.status in (429, 503):
             seconds = retry_after_seconds(resp.headers.get("retry-after"), time.time())
             self.gate.block(key, seconds)
             raise BadInput("rate_limited", f"{record.url}: {resp.status}, quiet for {seconds:.0f}s")
-        content_type = check_html(record.url, resp)
+        return resp
+
+    def _page(self, record: Link, resp: Response, content_type: str) -> RawPage:
         return RawPage(
             article_id=record.article_id,
             url=record.url,
@@ -199,3 +253,7 @@ class FetchPages:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

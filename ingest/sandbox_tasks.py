@@ -21,12 +21,16 @@ def parse_feed(body: bytes, headers: dict[str, str], max_items: int) -> dict[str
     entries = []
     for entry in parsed.entries[:max_items]:
         published = entry.get("published_parsed") or entry.get("updated_parsed")
+        updated = dict.get(entry, "updated_parsed")  # no fallback to published (a warning)
+        summary = entry.get("summary")
         entries.append(
             {
                 "link": entry.get("link"),
                 "id": entry.get("id"),
                 "title": entry.get("title"),
                 "published": tuple(published[:6]) if published else None,
+                "updated": tuple(updated[:6]) if updated else None,
+                "summary": summary[:5_000] if isinstance(summary, str) else None,
             }
         )
     return {

@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 
-from sink import entity_names, fence, metrics, revisions, stories
+from sink import entity_names, fence, metrics, revisions, stories, versions
 from sink.rows import VERDICT, ArticleRows, rows_for
 from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.tables import ArticleEntityRow, ArticleRow, EntityRow, SourceRow
@@ -72,16 +72,20 @@ class ArticleWriter:
                 keep, advanced = fence.fresh([p for _, p in items], fences)
                 fenced = len(items) - len(keep)
                 batch: dict[str, ArticleRows] = {}
+                history: dict[str, list[dict[str, Any]]] = {}  # every version, in order
                 revised: dict[str, VerdictRevision] = {}
                 for i in keep:
                     record, p = items[i]
                     if isinstance(record, EnrichedArticle):
                         batch[record.article_id] = _positioned(rows_for(record), p)  # last wins
+                        history.setdefault(record.article_id, []).append(
+                            batch[record.article_id].article
+                        )
                     elif (was := revised.get(record.article_id)) is None or (
                         record.revision > was.revision
                     ):
                         revised[record.article_id] = record
-                counts = _write(conn, batch) if batch else _Counts(new_ids=set())
+                counts = _write(conn, batch, history) if batch else _Counts(new_ids=set())
                 if revised:
                     touched = revisions.apply(conn, revised)
                     for outcome, n in stories.refresh(conn, touched).items():
@@ -108,6 +112,7 @@ class ArticleWriter:
         skipped = counts.get(("articles", "unchanged"), 0) + counts.get(("articles", "stale"), 0)
         REDELIVERED.labels(self.stage_name).inc(skipped + fenced)
         _observe_new(batch, counts.new_ids)
+        versions.count(counts.updates)
 
 
 def _positioned(rows: ArticleRows, p: Position | None) -> ArticleRows:
@@ -121,12 +126,15 @@ class _Counts(dict[tuple[str, str], int]):
     def __init__(self, new_ids: set[str] | None = None) -> None:
         super().__init__()
         self.new_ids = new_ids or set()
+        self.updates: list[tuple[str, bool]] = []  # new versions (sink.versions.count)
 
     def add(self, table: str, outcome: str, n: int = 1) -> None:
         self[(table, outcome)] = self.get((table, outcome), 0) + n
 
 
-def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
+def _write(
+    conn: Connection, batch: dict[str, ArticleRows], history: dict[str, list[dict[str, Any]]]
+) -> _Counts:
     counts = _Counts()
     ids = sorted(batch)
     old = {
@@ -141,6 +149,10 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
                 ArticleRow.source_offset,
                 ArticleRow.revision,
                 ArticleRow.extractor_version,
+                ArticleRow.title,
+                ArticleRow.content_hash,
+                ArticleRow.version,
+                ArticleRow.first_published_at,
             ).where(ArticleRow.article_id.in_(ids))
         )
     }
@@ -165,6 +177,10 @@ def _write(conn: Connection, batch: dict[str, ArticleRows]) -> _Counts:
     if not changed:
         return counts
     rows = [batch[i] for i in changed]
+    hosts = {i: batch[i].source["host"] if batch[i].source else None for i in changed}
+    final = {i: batch[i].article for i in changed}
+    inserted, counts.updates = versions.assign(conn, history, final, old, _older, hosts)
+    counts.add("article_versions", "inserted", inserted)
     _upsert_sources(conn, rows, counts)
     _upsert_articles(conn, rows)
     _replace_mentions(conn, rows, counts)

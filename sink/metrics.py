@@ -51,6 +51,16 @@ REVISIONS = Counter(
     ["outcome"],
 )
 
+UPDATES = Counter(
+    "wiredesk_article_updates_total",
+    "New versions of stored articles (their title or text changed), by source host",
+    ["source"],
+)
+CORRECTIONS = Counter(
+    "wiredesk_correction_notices_total",
+    "Article versions stored with a correction or update notice (wiredesk.corrections)",
+)
+
 TABLES = ("sources", "articles", "entities", "article_entities", "stories")
 OUTCOMES = ("inserted", "updated", "unchanged", "stale", "deleted")
 FRESHNESS_SINCE = ("published", "discovered", "fetched")

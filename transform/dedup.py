@@ -82,7 +82,7 @@ def withheld_fingerprint(article_id: str) -> Fingerprint:
 class Verdict:
     duplicate_of: str | None
     similarity: float | None
-    kind: str  # "original", "exact", "near", "stored"
+    kind: str  # "original", "exact", "near", "stored", "updated" (a new version)
     replayed: bool = False
     revised: int = 0  # other articles whose verdict this decision changed
 
@@ -142,16 +142,22 @@ class DedupIndex:
         fp: Fingerprint,
         published_at: datetime | None,
         discovered_at: datetime | None = None,
+        fetched_at: datetime | None = None,
     ) -> Verdict:
-        """The article's verdict; ``published_at`` must already be the trustworthy time."""
+        """The article's verdict; ``published_at`` must already be the trustworthy time.
+
+        ``fetched_at`` dates the version: a stored article whose text changed and that is
+        not older than the stored version is revised (:meth:`_revise`, kind "updated")."""
         with self.engine.begin() as conn:
             lock_state(conn)
             stored = conn.execute(
-                select(DedupEntryRow.duplicate_of, DedupEntryRow.similarity).where(
+                select(*_ROW, DedupEntryRow.version_fetched_at).where(
                     DedupEntryRow.article_id == article_id
                 )
             ).first()
             if stored is not None:
+                if _is_update(stored, fp, fetched_at):
+                    return self._revise(conn, stored, fp, fetched_at)
                 return Verdict(stored.duplicate_of, stored.similarity, "stored", replayed=True)
             me = _Me(article_id, published_at, discovered_at, fp)
             linked = self._linked(conn, fp)
@@ -183,22 +189,82 @@ class DedupIndex:
                     lead_signature=fp.lead_signature,
                     duplicate_of=verdict.duplicate_of,
                     similarity=verdict.similarity,
+                    version_fetched_at=fetched_at,
                 )
                 .returning(DedupEntryRow.seq)
             ).scalar_one()
-            # one multi-row INSERT (executemany would send one statement per band)
-            bands = [{"band_key": k, "entry_seq": seq} for k in sorted(set(fp.bands))]
-            if bands:  # none for a withheld text
-                conn.execute(
-                    insert_for(self.engine, DedupBandRow.__table__)
-                    .values(bands)
-                    .on_conflict_do_nothing()
-                )
-            claim = insert_for(self.engine, ContentFingerprintRow.__table__).values(
-                content_hash=fp.content_hash, article_id=article_id
-            )
-            conn.execute(claim.on_conflict_do_nothing())
+            self._index(conn, seq, article_id, fp)
         return verdict
+
+    def _index(self, conn: Connection, seq: int, article_id: str, fp: Fingerprint) -> None:
+        """Band keys (one multi-row INSERT) and the exact-text claim of an entry."""
+        bands = [{"band_key": k, "entry_seq": seq} for k in sorted(set(fp.bands))]
+        if bands:  # none for a withheld text
+            conn.execute(
+                insert_for(self.engine, DedupBandRow.__table__)
+                .values(bands)
+                .on_conflict_do_nothing()
+            )
+        claim = insert_for(self.engine, ContentFingerprintRow.__table__).values(
+            content_hash=fp.content_hash, article_id=article_id
+        )
+        conn.execute(claim.on_conflict_do_nothing())
+
+    def _revise(
+        self, conn: Connection, me: Any, fp: Fingerprint, fetched_at: datetime | None
+    ) -> Verdict:
+        """A new version of a decided article: re-fingerprint it and join what it now copies.
+
+        The entry keeps its place (seq, times, story) and takes the new signature, bands
+        and exact-text claim; candidates exclude the article itself, so an update is
+        never a copy of its own earlier version. The groups it now links to merge with
+        its own (canonical: the earliest member, as in :meth:`decide`); a group never
+        splits (links only accumulate, as in the streaming index), which keeps the
+        outcome independent of arrival order. Its own verdict (and the scores of the
+        copies pointing at it) are recomputed against the new text; a changed verdict
+        gets ``revision`` + 1."""
+        conn.execute(
+            update(DedupEntryRow)
+            .where(DedupEntryRow.seq == me.seq)
+            .values(
+                content_hash=fp.content_hash,
+                shingle_count=fp.shingle_count,
+                signature=fp.signature,
+                lead_signature=fp.lead_signature,
+                version_fetched_at=fetched_at,
+            )
+        )
+        conn.execute(DedupBandRow.__table__.delete().where(DedupBandRow.entry_seq == me.seq))
+        conn.execute(
+            ContentFingerprintRow.__table__.delete().where(
+                ContentFingerprintRow.article_id == me.article_id
+            )
+        )
+        self._index(conn, me.seq, me.article_id, fp)
+        linked = [r for r in self._linked(conn, fp) if r.article_id != me.article_id]
+        canonicals = {r.duplicate_of or r.article_id for r in linked}
+        canonicals.add(me.duplicate_of or me.article_id)
+        heads = list(conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(canonicals))))
+        winner = min(heads, key=_key_of)
+        winner_fp = _as_fp(winner)  # read after the update: the new text if it is me
+        losers = [h.article_id for h in heads if h.article_id != winner.article_id]
+        revised = self._redirect(conn, losers, winner.article_id, winner_fp) if losers else 0
+        if winner.article_id == me.article_id:  # its copies' scores follow its new text
+            revised += self._redirect(conn, [me.article_id], me.article_id, fp)
+            return Verdict(None, None, "updated", revised=revised)
+        now = conn.execute(select(*_ROW).where(DedupEntryRow.seq == me.seq)).one()
+        score = self._score(fp, winner)
+        if (now.duplicate_of, now.similarity) != (winner.article_id, score):
+            conn.execute(
+                update(DedupEntryRow)
+                .where(DedupEntryRow.seq == me.seq)
+                .values(
+                    duplicate_of=winner.article_id,
+                    similarity=score,
+                    revision=DedupEntryRow.revision + 1,
+                )
+            )
+        return Verdict(winner.article_id, score, "updated", revised=revised)
 
     def _linked(self, conn: Connection, fp: Fingerprint) -> list[Any]:
         """Stored articles that are copies of ``fp``: the exact owner, verified candidates."""
@@ -310,6 +376,15 @@ class DedupIndex:
         if lead >= self.lead_threshold and ov.containment >= LEAD_MIN_CONTAINMENT:
             scores.append(lead)
         return max(scores) if scores else None
+
+
+def _is_update(stored: Any, fp: Fingerprint, fetched_at: datetime | None) -> bool:
+    """A different text, from a fetch not older than the stored version's."""
+    if stored.content_hash == fp.content_hash:
+        return False
+    if fetched_at is None or stored.version_fetched_at is None:
+        return fetched_at is not None  # a dated version replaces an undated one
+    return as_utc(fetched_at) > as_utc(stored.version_fetched_at)
 
 
 @dataclass(frozen=True)

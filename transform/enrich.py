@@ -2,6 +2,9 @@
 
 Per article:
 
+0. a new version of an article already decided (its text changed, ``ingest.recheck``)
+   is fingerprinted again and its dedup group and story revised (kind ``updated``),
+   never compared with itself;
 1. dates: a publication date before 1990 or over a day after the fetch is treated as
    unknown (``published_at`` None, the page's claim in ``published_at_claimed``);
 2. fingerprint the normalised body (:mod:`transform.text`, :mod:`transform.minhash`);
@@ -117,7 +120,9 @@ class EnrichArticles:
         if fp.shingle_count == 0 and not record.text_withheld:
             raise BadInput("no_text", f"{record.article_id}: no words in the text")
         with _timed("dedup"):
-            verdict = self.dedup.decide(record.article_id, fp, published, record.discovered_at)
+            verdict = self.dedup.decide(
+                record.article_id, fp, published, record.discovered_at, record.fetched_at
+            )
         metrics.VERDICTS.labels(verdict.kind).inc()
         metrics.REVISIONS.labels("canonical").inc(verdict.revised)
         if verdict.replayed:
@@ -129,7 +134,9 @@ class EnrichArticles:
         feats = story_features(record.title, record.text, (), event_at)  # entities: unused
         with _timed("story"), self.engine.begin() as conn:
             lock_state(conn)  # one transaction: the story, the verdict as it now stands, and
-            story = self.stories.assign_in(conn, record.article_id, feats)  # revisions
+            story = self.stories.assign_in(  # and revisions
+                conn, record.article_id, feats, revise=verdict.kind == "updated"
+            )
             now = revisions.current(conn, record.article_id)
             revised = self._revisions(conn, record.article_id, verdict.replayed)
         metrics.STORIES.labels(story.outcome).inc()

@@ -81,18 +81,26 @@ class StoryIndex:
             lock_state(conn)
             return self.assign_in(conn, article_id, feats)
 
-    def assign_in(self, conn: Connection, article_id: str, feats: StoryFeatures) -> StoryDecision:
-        """:meth:`assign` in a transaction that holds the state lock already."""
+    def assign_in(
+        self, conn: Connection, article_id: str, feats: StoryFeatures, revise: bool = False
+    ) -> StoryDecision:
+        """:meth:`assign` in a transaction that holds the state lock already.
+
+        ``revise``: the article is a new version (its text changed): its features and
+        keys are replaced and it joins the stories it now links to, with its own (a
+        story never splits, as dedup groups don't)."""
         me = conn.execute(select(*_ROW).where(DedupEntryRow.article_id == article_id)).one()
-        if me.story_id is not None:
+        if me.story_id is not None and not revise:
             return StoryDecision(me.story_id, "stored")
+        if me.story_id is not None:
+            conn.execute(StoryKeyRow.__table__.delete().where(StoryKeyRow.entry_seq == me.seq))
         keys = sorted({key_of("f", k) for k in candidate_keys(feats)})
         if keys:
             rows = [{"key": k, "entry_seq": me.seq} for k in keys]
             stmt = insert_for(self.engine, StoryKeyRow.__table__).values(rows)
             conn.execute(stmt.on_conflict_do_nothing())  # one multi-row INSERT
         linked = self._linked(conn, me, keys, feats)
-        roots = {r.story_root for r in linked}
+        roots = {r.story_root for r in linked} | ({me.story_root} if me.story_root else set())
         heads = list(conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(roots))))
         winner = min([me, *heads], key=_key_of).article_id
         story_id = story_id_for(winner)
@@ -120,6 +128,8 @@ class StoryIndex:
                     pending=True,
                 )
             ).rowcount
+        if me.story_id is not None:
+            return StoryDecision(story_id, "revised", revised)
         outcome = "new" if not roots else "joined" if len(roots) == 1 else "merged"
         return StoryDecision(story_id, outcome, revised)
 

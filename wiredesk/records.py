@@ -126,9 +126,15 @@ def _summarise(exc: ValidationError) -> str:
 
 class Link(Record):
     """news.links: a URL discovered in a feed, keyed by its registrable host
-    (:mod:`wiredesk.hostroute`), so one fetcher at a time requests a host."""
+    (:mod:`wiredesk.hostroute`), so one fetcher at a time requests a host.
 
-    SCHEMA: ClassVar[str] = "news.links/1"
+    /2 adds the re-fetch of a page already published (``ingest.recheck``): ``recheck``
+    says why (``schedule``: the n-th scheduled re-check, ``feed``: its feed entry
+    changed), with the validators and body hash of the last fetch for a conditional GET.
+    """
+
+    SCHEMA: ClassVar[str] = "news.links/2"
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.links/1",)
     url: str
     article_id: str
     feed_id: str | None = None
@@ -136,6 +142,11 @@ class Link(Record):
     entry_title: str | None = None
     entry_published: datetime | None = None
     discovered_at: datetime = Field(default_factory=utcnow)
+    recheck: str | None = Field(None, description="None (first fetch), schedule or feed")
+    recheck_round: int = Field(0, description="which scheduled re-check (1, 2, ...)")
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = Field(None, description="SHA-256 of the last body fetched")
     # set by the poller for a host split into sub-keys; not part of the message
     _route: str | None = PrivateAttr(default=None)
 
@@ -211,11 +222,16 @@ class Article(Record):
     """news.articles: text and metadata extracted from one page.
 
     /3 adds the rights flags (None: unknown), their evidence and ``text_withheld`` (the
-    rights policy ``metadata`` kept the text out: ``text`` is empty)."""
+    rights policy ``metadata`` kept the text out: ``text`` is empty). /4 adds
+    ``modified_at``, the page's own date of modification (its metadata)."""
 
-    SCHEMA: ClassVar[str] = "news.articles/3"
-    # /1: no ``truncated``; /2: no rights fields
-    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = ("news.articles/1", "news.articles/2")
+    SCHEMA: ClassVar[str] = "news.articles/4"
+    # /1: no ``truncated``; /2: no rights fields; /3: no modified_at
+    OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = (
+        "news.articles/1",
+        "news.articles/2",
+        "news.articles/3",
+    )
     article_id: str
     url: str
     canonical_url: str | None = None
@@ -236,6 +252,7 @@ class Article(Record):
     ai_opt_out: bool | None = None
     rights_evidence: list[str] = Field(default_factory=list)
     text_withheld: bool = False
+    modified_at: datetime | None = None
 
     def key(self) -> str:
         return self.article_id
@@ -284,14 +301,15 @@ class EnrichedArticle(Article):
     /3 adds ``revision`` (of the verdict, see :class:`VerdictRevision`) and
     ``published_at_claimed``: the page's publication date when it was not believable
     (before 1990 or over a day after the fetch); ``published_at`` is then None. /4 adds
-    the rights fields of :class:`Article` /3.
+    the rights fields of :class:`Article` /3, /5 its ``modified_at`` (/4).
     """
 
-    SCHEMA: ClassVar[str] = "news.enriched/4"
+    SCHEMA: ClassVar[str] = "news.enriched/5"
     OLDER_SCHEMAS: ClassVar[tuple[str, ...]] = (
         "news.enriched/1",
         "news.enriched/2",
         "news.enriched/3",
+        "news.enriched/4",
     )
     ALTERNATIVES: ClassVar[tuple[type[Record], ...]] = (VerdictRevision,)
     duplicate_of: str | None = None

@@ -180,6 +180,19 @@ class Settings(BaseSettings):
     rights_tdmrep: bool = Field(
         True, description="read each host's /.well-known/tdmrep.json (cached like robots.txt)"
     )
+    recheck_after_s: Annotated[list[Annotated[float, Field(ge=0, le=31_622_400)]], NoDecode] = (
+        Field(
+            default_factory=lambda: [3_600.0, 21_600.0, 86_400.0],
+            description="re-check a published article (conditional GET) this many seconds "
+            "after it was first seen: 3600,21600,86400 (empty: never)",
+        )
+    )
+    recheck_batch: int = Field(
+        200, ge=1, le=100_000, description="re-checks due that one poll round emits, at most"
+    )
+    recheck_feed_updates: bool = Field(
+        True, description="re-fetch an article whose feed entry changed (title, date, summary)"
+    )
 
     # -- transform -------------------------------------------------------------------
     ner_enabled: bool = Field(True, description="tag named entities with spaCy in enrich")
@@ -302,17 +315,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {value!r}")
         return value
 
-    @field_validator("fetch_allow_loopback_ports", mode="before")
+    @field_validator("fetch_allow_loopback_ports", "recheck_after_s", mode="before")
     @classmethod
     def _port_list(cls, value: Any) -> Any:
-        """``8800``, ``8800,8801`` and ``[8800, 8801]`` all mean a list of ports."""
-        if isinstance(value, int):
+        """``8800``, ``8800,8801`` and ``[8800, 8801]`` all mean a list (of ports, of
+        seconds); the items are then validated as the field's type."""
+        if isinstance(value, int | float):
             return [value]
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
                 return json.loads(text)
-            return [int(part) for part in text.split(",") if part.strip()]
+            return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
     @field_validator("fetch_host_shards", mode="before")

@@ -27,6 +27,7 @@ from ingest.feeds import FeedPoller
 from ingest.http import FetchOptions, make_client
 from ingest.pages import FetchPages
 from ingest.politeness import HostGate
+from ingest.recheck import RecheckPolicy, RecheckStore
 from ingest.registry import config_feeds
 from ingest.robots import RobotsCache
 from ingest.sandbox import Sandbox
@@ -128,6 +129,7 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         workers=settings.fetch_workers,
         tdmrep=tdmrep,
         shards=settings.fetch_host_shards,
+        rechecks=RecheckStore(engine),
     )
     archive = make_archive(settings, engine)
     batch = settings.batch_size
@@ -173,6 +175,7 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         parse_timeout_s=settings.feed_parse_timeout_s,
         force=force_poll,
         shards=settings.fetch_host_shards,
+        rechecks=RecheckPolicy.from_settings(settings),
     )
     closers: list[Any] = [fetcher, sandbox, *([archive] if archive is not None else [])]
     return Pipeline(source=source, stages=stages, client=client, closers=closers)

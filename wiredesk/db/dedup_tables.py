@@ -87,6 +87,9 @@ class DedupEntryRow(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     emitted_by: Mapped[str | None] = mapped_column(String(32))
+    # The fetch time of the version fingerprinted here: an older version replayed after a
+    # newer one leaves the row alone (transform.dedup, updates).
+    version_fetched_at: Mapped[datetime | None] = mapped_column(TS)
 
     __table_args__ = (
         Index("ix_dedup_entries_first_seen_at", "first_seen_at"),

@@ -103,6 +103,11 @@ class ArticleRow(Base):
     ai_opt_out: Mapped[bool | None] = mapped_column(Boolean)
     rights_evidence: Mapped[list[str] | None] = mapped_column(JSON)
     text_withheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Updates (sink.versions): the first publication date seen, the page's own date of
+    # modification, and the number of the version the row shows (article_versions).
+    first_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -112,6 +117,27 @@ class ArticleRow(Base):
         Index("ix_articles_duplicate_of", "duplicate_of"),
         Index("ix_articles_source_published", "source_id", "published_at"),
     )
+
+
+class ArticleVersionRow(Base):
+    """One version of an article: written when its extracted title or text changed
+    (:mod:`sink.versions`). ``diff`` summarises the change from the previous version
+    (``words_added``, ``words_removed``, ``title_changed``); ``correction_notice`` is the
+    correction or update notice found in it (:mod:`wiredesk.corrections`), if any."""
+
+    __tablename__ = "article_versions"
+
+    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    text_chars: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    diff: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    correction: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    correction_notice: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class EntityRow(Base):
