@@ -1,6 +1,6 @@
 """Writes the provisioned Grafana dashboards (deploy/grafana/dashboards/*.json).
 
-The panels are listed in ``panels.py``, readable in one place; run
+The panels are listed in ``panels.py`` and ``panels_ingest.py``; run
 `python deploy/grafana/generate.py` after editing. tests/unit/test_ops_deploy.py fails
 when the JSON files are out of date, and tests/integration/test_ops_observability.py runs
 every query against a real Prometheus scraping a running pipeline.
@@ -17,16 +17,19 @@ HERE = Path(__file__).resolve().parent
 DATASOURCE = {"type": "prometheus", "uid": "wiredesk-prometheus"}
 
 
-def _load_panels() -> Any:
-    """``panels.py`` beside this file (also when loaded by path, as the tests do)."""
-    spec = importlib.util.spec_from_file_location("wiredesk_grafana_panels", HERE / "panels.py")
+def _load_panels(name: str) -> Any:
+    """``<name>.py`` beside this file (also when loaded by path, as the tests do)."""
+    spec = importlib.util.spec_from_file_location(f"wiredesk_grafana_{name}", HERE / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-DASHBOARDS = _load_panels().DASHBOARDS
+DASHBOARDS = {
+    **_load_panels("panels").DASHBOARDS,
+    **_load_panels("panels_ingest").DASHBOARDS,
+}
 
 
 def panel(index: int, title: str, unit: str, kind: str, targets: list[tuple[str, str]]) -> dict:
