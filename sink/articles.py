@@ -10,6 +10,9 @@ transaction commits.
 A database that cannot be reached raises; the runner then pauses the stage (it stays in
 its consumer group, readiness goes false) and retries the same batch until it can.
 
+Article versions (:mod:`sink.versions`): a record whose title or text changed adds an
+``article_versions`` row in the same transaction; the row shows the latest ``version``.
+
 Writes are fenced (:mod:`sink.fence`): the runner hands in each record's source position,
 records at or below the group's fence for their partition are skipped, and a row only
 moves forward in the total order ``(fetched_at, extractor_rank, source_partition,
