@@ -267,6 +267,13 @@ class KafkaGroupConsumer:
     def committed_offsets(self) -> dict[tuple[str, int], int]:
         return dict(self._committed)
 
+    def assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+        return {
+            (tp.topic.removeprefix(self.namespace), tp.partition)
+            for tp in self._consumer.assignment()
+        }
+
     def close(self) -> None:
         self._consumer.close(autocommit=False)
 
