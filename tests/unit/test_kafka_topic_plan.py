@@ -56,6 +56,7 @@ def test_impossible_plans_are_refused_with_a_reason():
         plan_topic(TopicPolicy(replication_factor=2, min_insync_replicas=3), "news.raw", 3)
     with pytest.raises(TopicPlanError, match="no broker"):
         plan_topics(TopicPolicy(), ["news.raw"], 0)
+    assert plan_topics(TopicPolicy(), [], 0) == {}  # nothing to create: no broker count needed
 
 
 def test_settings_carry_the_topic_and_membership_options(monkeypatch):

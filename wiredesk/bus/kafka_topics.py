@@ -52,6 +52,7 @@ def plan_topics(
     policy: TopicPolicy, names: Iterable[str], brokers: int, namespace: str = ""
 ) -> dict[str, dict[str, Any]]:
     """``{namespaced name: create_topics arguments}`` for ``names``."""
-    if brokers < 1:
+    names = list(names)
+    if names and brokers < 1:
         raise TopicPlanError("the cluster metadata lists no broker")
     return {namespace + n: plan_topic(policy, n, brokers) for n in names}
