@@ -196,7 +196,8 @@ def run_mode(mode: str, args: argparse.Namespace, base_url: str, records: list[A
             w.stop()
             sampler.events.append(f"start w{w.index}")
             w.start()
-            _wait(lambda i=w.index: (sampler.rows[-1]["rates"][i] or 0) > 0, 120, "back")
+            mark = len(sampler.rows)  # only seconds after the start count
+            _wait(lambda i=w.index, m=mark: _busy_since(sampler.rows, m, i), 120, "back")
             sampler.events.append(f"w{w.index} busy")
             time.sleep(args.hold)
             sampler.restarting = None
@@ -210,6 +211,10 @@ def run_mode(mode: str, args: argparse.Namespace, base_url: str, records: list[A
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     return summarise(mode, sampler.rows, len(records))
+
+
+def _busy_since(rows: list[dict], mark: int, worker: int) -> bool:
+    return any((r["rates"][worker] or 0) > 0 for r in rows[mark:])
 
 
 def _wait(condition, timeout: float, what: str) -> None:
