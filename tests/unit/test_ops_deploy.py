@@ -56,12 +56,25 @@ def test_compose_services_commands_and_env_agree_with_the_code():
         settings = check_env(services[name]["environment"])
         assert settings.bus == "kafka"
         assert settings.database_url.startswith("postgresql+psycopg://")
-        host, port = settings.kafka_bootstrap.split(":")
-        assert host in doc["services"] and port == "9092"
+        servers = [s.split(":") for s in settings.kafka_bootstrap.split(",")]
+        assert all(host in doc["services"] and port == "9092" for host, port in servers)
         assert "@postgres:5432/" in settings.database_url
-    # Kafka runs in KRaft mode: broker and controller in one process, no ZooKeeper
-    kafka = doc["services"]["kafka"]["environment"]
-    assert set(kafka["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    # Kafka: 3 KRaft nodes, broker and controller in one process each, no ZooKeeper; every
+    # broker is in the bootstrap list and the controller quorum, with its own node id
+    brokers = sorted(n for n in doc["services"] if n.startswith("kafka"))
+    assert brokers == ["kafka-1", "kafka-2", "kafka-3"]
+    bootstrap = check_env(services["enrich"]["environment"]).kafka_bootstrap
+    assert sorted(s.split(":")[0] for s in bootstrap.split(",")) == brokers
+    envs = [doc["services"][b]["environment"] for b in brokers]
+    assert sorted(e["KAFKA_NODE_ID"] for e in envs) == [1, 2, 3]
+    for name, env in zip(brokers, envs, strict=True):
+        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == ",".join(
+            f"{i}@kafka-{i}:9093" for i in (1, 2, 3)
+        )
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 3
+    assert len({e["CLUSTER_ID"] for e in envs}) == 1
     assert not any("zookeeper" in n for n in doc["services"])
 
 
