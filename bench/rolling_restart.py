@@ -11,7 +11,9 @@ worker in turn gets SIGTERM and is started again as soon as it exited (one by on
 back within the session timeout). Every second it reads each worker's
 ``wiredesk_records_in_total`` from its /metrics port and prints the per-second
 throughput per worker, then, over the restart window, how many seconds the workers that
-were NOT being restarted processed nothing at all.
+were NOT being restarted processed nothing at all, and how many rebalances the group
+coordinator completed (its "Stabilized group" log lines; ``--broker-logs``: the local
+stack's broker logs). An eager rebalance stops every member until all have rejoined.
 
 Modes: ``eager`` = range assignor, dynamic members (the old behaviour, the baseline);
 ``static`` = cooperative sticky assignor + ``WIREDESK_WORKER_ID`` per worker.
@@ -190,6 +192,7 @@ def run_mode(mode: str, args: argparse.Namespace, base_url: str, records: list[A
         thread.start()
         _wait(lambda: len(sampler.rows) > 2 and all(sampler.rows[-1]["rates"]), 120, "all busy")
         time.sleep(args.hold)
+        window_start = datetime.now()  # the broker logs local time
         for w in workers:
             sampler.restarting = w.index
             sampler.events.append(f"stop w{w.index}")
@@ -201,6 +204,7 @@ def run_mode(mode: str, args: argparse.Namespace, base_url: str, records: list[A
             sampler.events.append(f"w{w.index} busy")
             time.sleep(args.hold)
             sampler.restarting = None
+        window_end = datetime.now()
         time.sleep(args.hold)
     finally:
         sampler.stop.set()
@@ -210,7 +214,30 @@ def run_mode(mode: str, args: argparse.Namespace, base_url: str, records: list[A
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-    return summarise(mode, sampler.rows, len(records))
+    result = summarise(mode, sampler.rows, len(records))
+    result["rebalances"] = rebalances(
+        args.broker_logs, f"{ns}enrich_articles", window_start, window_end
+    )
+    return result
+
+
+STABILIZED = re.compile(r"^\[([\d-]+ [\d:]+),\d+\] INFO .*Stabilized group (\S+) generation (\d+)")
+
+
+def rebalances(pattern: str, group: str, start: datetime, end: datetime) -> int | None:
+    """Rebalances of ``group`` the brokers completed between ``start`` and ``end``, from
+    the GroupCoordinator's "Stabilized group" lines (None: no broker logs found)."""
+    files = sorted(Path().glob(pattern)) if pattern else []
+    if not files:
+        return None
+    count = 0
+    for f in files:
+        for line in f.read_text(errors="replace").splitlines():
+            m = STABILIZED.match(line)
+            if m and m.group(2) == group:
+                at = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
+                count += start.replace(microsecond=0) <= at <= end
+    return count
 
 
 def _busy_since(rows: list[dict], mark: int, worker: int) -> bool:
@@ -279,6 +306,11 @@ def main() -> int:
     parser.add_argument("--ner", action="store_true")
     parser.add_argument("--log-dir", default=str(ROOT / ".bench" / "rolling_restart"))
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--broker-logs",
+        default=str(ROOT / ".stack" / "logs" / "kafka*.log"),
+        help="glob of the brokers' log4j files (the group coordinator's rebalances)",
+    )
     args = parser.parse_args()
     args.bootstrap = os.environ.get("WIREDESK_KAFKA_BOOTSTRAP", "")
     base_url = os.environ.get("WIREDESK_TEST_DATABASE_URL", "")
@@ -292,12 +324,13 @@ def main() -> int:
     for r in results:
         print_mode(r, args.workers)
     print(
-        "\nmode     restart window  others=0 (s)  others longest stall (s)  others mean/s"
-        "  steady mean/s  steady longest stall (s)"
+        "\nmode     restart window  rebalances  others=0 (s)  others longest stall (s)"
+        "  others mean/s  steady mean/s  steady longest stall (s)"
     )
     for r in results:
+        rebal = "?" if r["rebalances"] is None else r["rebalances"]
         print(
-            f"{r['mode']:<8} {r['restart_window_s']:>13}s {r['others_zero_s']:>13} "
+            f"{r['mode']:<8} {r['restart_window_s']:>13}s {rebal:>11} {r['others_zero_s']:>13} "
             f"{r['others_longest_stall_s']:>25} {r['others_mean_per_s']:>14} "
             f"{r['steady_mean_per_s']:>14} {r['steady_longest_stall_s']:>25}"
         )
