@@ -23,6 +23,7 @@ NER is off by default (``--ner`` turns it on) so a worker starts in about a seco
 from __future__ import annotations
 
 import argparse
+import glob
 import gzip
 import hashlib
 import json
@@ -227,7 +228,7 @@ STABILIZED = re.compile(r"^\[([\d-]+ [\d:]+),\d+\] INFO .*Stabilized group (\S+)
 def rebalances(pattern: str, group: str, start: datetime, end: datetime) -> int | None:
     """Rebalances of ``group`` the brokers completed between ``start`` and ``end``, from
     the GroupCoordinator's "Stabilized group" lines (None: no broker logs found)."""
-    files = sorted(Path().glob(pattern)) if pattern else []
+    files = [Path(f) for f in sorted(glob.glob(pattern))] if pattern else []
     if not files:
         return None
     count = 0
