@@ -222,23 +222,38 @@ def run_mode(mode: str, args: argparse.Namespace, base_url: str, records: list[A
     return result
 
 
-STABILIZED = re.compile(r"^\[([\d-]+ [\d:]+),\d+\] INFO .*Stabilized group (\S+) generation (\d+)")
+COORDINATOR = re.compile(
+    r"^\[([\d-]+ [\d:,]+)\] INFO .*(Preparing to rebalance|Stabilized) group (\S+) "
+)
 
 
-def rebalances(pattern: str, group: str, start: datetime, end: datetime) -> int | None:
-    """Rebalances of ``group`` the brokers completed between ``start`` and ``end``, from
-    the GroupCoordinator's "Stabilized group" lines (None: no broker logs found)."""
-    files = [Path(f) for f in sorted(glob.glob(pattern))] if pattern else []
+def rebalances(
+    pattern: str, group: str, start: datetime, end: datetime
+) -> tuple[int, float] | None:
+    """(rebalances of ``group`` the brokers completed between ``start`` and ``end``, their
+    summed duration from "Preparing to rebalance" to "Stabilized" in seconds: the time
+    an eager group stands still) from the GroupCoordinator's log lines; None: no logs."""
+    files = sorted(glob.glob(pattern)) if pattern else []
     if not files:
         return None
-    count = 0
+    events = []
     for f in files:
-        for line in f.read_text(errors="replace").splitlines():
-            m = STABILIZED.match(line)
-            if m and m.group(2) == group:
-                at = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
-                count += start.replace(microsecond=0) <= at <= end
-    return count
+        for line in Path(f).read_text(errors="replace").splitlines():
+            m = COORDINATOR.match(line)
+            if m and m.group(3) == group:
+                at = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+                events.append((at, m.group(2)))
+    count, seconds, preparing = 0, 0.0, None
+    for at, what in sorted(events):
+        if what == "Preparing to rebalance":
+            preparing = preparing or at
+        elif start <= at <= end:
+            count += 1
+            seconds += (at - preparing).total_seconds() if preparing else 0.0
+            preparing = None
+        else:
+            preparing = None
+    return count, round(seconds, 1)
 
 
 def _busy_since(rows: list[dict], mark: int, worker: int) -> bool:
@@ -325,13 +340,13 @@ def main() -> int:
     for r in results:
         print_mode(r, args.workers)
     print(
-        "\nmode     restart window  rebalances  others=0 (s)  others longest stall (s)"
+        "\nmode     restart window  rebalances (stopped)  others=0 (s)  others longest stall (s)"
         "  others mean/s  steady mean/s  steady longest stall (s)"
     )
     for r in results:
-        rebal = "?" if r["rebalances"] is None else r["rebalances"]
+        rebal = "?" if r["rebalances"] is None else "{} ({} s)".format(*r["rebalances"])
         print(
-            f"{r['mode']:<8} {r['restart_window_s']:>13}s {rebal:>11} {r['others_zero_s']:>13} "
+            f"{r['mode']:<8} {r['restart_window_s']:>13}s {rebal:>21} {r['others_zero_s']:>13} "
             f"{r['others_longest_stall_s']:>25} {r['others_mean_per_s']:>14} "
             f"{r['steady_mean_per_s']:>14} {r['steady_longest_stall_s']:>25}"
         )
