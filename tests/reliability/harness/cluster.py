@@ -104,8 +104,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def busiest_leader(ctx: Context) -> tuple[int, list[str]]:
-    """The broker leading the most records (end offsets) of the pipeline's topics."""
+def busiest_leader(ctx: Context, timeout: float = 180) -> tuple[int, list[str]]:
+    """The broker leading the most records (end offsets) of the pipeline's topics; waits
+    until the workers have created the topics and records are flowing."""
+    found = wait_until(lambda: _busiest_leader(ctx), timeout, 2.0)
+    assert found is not None, "no records on the pipeline's topics"
+    result = _busiest_leader(ctx)
+    assert result is not None
+    return result
+
+
+def _busiest_leader(ctx: Context) -> tuple[int, list[str]] | None:
     from kafka import KafkaAdminClient
 
     bootstrap, ns = ctx.stack.bootstrap, ctx.namespace
@@ -121,6 +130,8 @@ def busiest_leader(ctx: Context) -> tuple[int, list[str]]:
                 busiest.setdefault(p["leader_id"], []).append(f"{topic}[{p['partition_index']}]")
     finally:
         admin.close()
+    if sum(records.values()) == 0:
+        return None
     node, _ = records.most_common(1)[0]
     return node, busiest[node]
 
