@@ -46,9 +46,9 @@ def one_pass(feeds: list[str], port: int, directory: Path, name: str) -> tuple[f
         log_level="warning",
     )
     bus: Bus = (
-        SqlBus(f"sqlite:///{directory / f'{name}.bus.db'}", partitions=settings.partitions)
+        SqlBus(f"sqlite:///{directory / f'{name}.bus.db'}", partitions=settings.bus_partitions())
         if name.startswith("sql")
-        else MemoryBus(partitions=settings.partitions)
+        else MemoryBus(partitions=settings.bus_partitions())
     )
     started = time.perf_counter()
     counts = run_embedded(settings, engine, bus)

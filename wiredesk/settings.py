@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -36,6 +39,15 @@ ENV_PREFIX = "WIREDESK_"
 
 class SettingsError(ValueError):
     """Bad configuration; the message names each offending setting and its env var."""
+
+
+class KafkaTopicSpec(BaseModel):
+    """Per-topic creation settings (unset: the global defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    partitions: int | None = Field(None, ge=1, le=256)
+    replication_factor: int | None = Field(None, ge=1, le=16)
+    min_insync_replicas: int | None = Field(None, ge=1, le=16)
 
 
 class Settings(BaseSettings):
@@ -101,7 +113,51 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]*$",
         description="prefix for topic and group names (several pipelines on one cluster)",
     )
-    partitions: int = Field(6, ge=1, le=256, description="partitions per topic when created")
+    partitions: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="partitions per topic when wiredesk creates it; default: 12 on Kafka, "
+        "6 on the sql and memory buses",
+    )
+    kafka_replication_factor: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Kafka: replicas per topic when wiredesk creates it; 0 = min(3, brokers "
+        "in the cluster, read from its metadata)",
+    )
+    kafka_min_insync_replicas: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Kafka: min.insync.replicas per topic when wiredesk creates it (acks=all "
+        "writes need this many replicas); 0 = replication factor - 1, at least 1",
+    )
+    kafka_topics: dict[str, KafkaTopicSpec] = Field(
+        default_factory=dict,
+        description="Kafka: per-topic partitions / replication_factor / min_insync_replicas, "
+        'e.g. {"news.raw": {"partitions": 24}} (JSON in env)',
+    )
+    worker_id: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._{}-]*$",
+        description="Kafka: a stable id per worker enables static group membership (a worker "
+        "restarting within kafka_session_timeout_s keeps its partitions); must be unique "
+        "among the workers of one stage; {hostname} is replaced; empty = dynamic member",
+    )
+    kafka_session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        le=1800,
+        description="Kafka: a member not heard of for this long leaves its group (a static "
+        "member must be back within it to keep its partitions)",
+    )
+    kafka_assignor: Literal["cooperative-sticky", "range"] = Field(
+        "cooperative-sticky",
+        description="Kafka: partition assignor; cooperative-sticky moves only the partitions "
+        "that change owner, range (eager) stops every member on each rebalance",
+    )
     database_url: str = Field("sqlite:///wiredesk.db", description="SQLAlchemy database URL")
     batch_size: int = Field(100, ge=1, le=10_000, description="records per consumed batch")
     poll_timeout_s: float = Field(1.0, gt=0, le=60, description="consumer poll wait")
@@ -305,6 +361,36 @@ class Settings(BaseSettings):
                 f"extract_timeout_s ({self.extract_timeout_s:g})"
             )
         return self
+
+    @field_validator("kafka_topics")
+    @classmethod
+    def _known_topics(cls, value: dict[str, KafkaTopicSpec]) -> dict[str, KafkaTopicSpec]:
+        from wiredesk.topics import BY_NAME
+
+        if unknown := sorted(set(value) - set(BY_NAME)):
+            raise ValueError(f"unknown topic(s) {unknown}; known: {sorted(BY_NAME)}")
+        return value
+
+    def bus_partitions(self) -> int:
+        """Partitions per created topic: the setting, else 12 on Kafka and 6 elsewhere."""
+        return self.partitions or (12 if self.bus == "kafka" else 6)
+
+    def kafka_bus_options(self) -> dict[str, Any]:
+        """KafkaBus keyword arguments for topic creation and group membership."""
+        return {
+            "replication_factor": self.kafka_replication_factor,
+            "min_insync_replicas": self.kafka_min_insync_replicas,
+            "topic_specs": {n: s.model_dump() for n, s in self.kafka_topics.items()},
+            "group_instance_id": self.group_instance_id(),
+            "session_timeout_ms": int(self.kafka_session_timeout_s * 1000),
+            "assignor": self.kafka_assignor,
+        }
+
+    def group_instance_id(self) -> str | None:
+        """``worker_id`` with ``{hostname}`` filled in; None for a dynamic member."""
+        if not self.worker_id:
+            return None
+        return self.worker_id.replace("{hostname}", socket.gethostname())
 
     @field_validator("kafka_bootstrap")
     @classmethod

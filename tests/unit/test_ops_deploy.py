@@ -56,12 +56,25 @@ def test_compose_services_commands_and_env_agree_with_the_code():
         settings = check_env(services[name]["environment"])
         assert settings.bus == "kafka"
         assert settings.database_url.startswith("postgresql+psycopg://")
-        host, port = settings.kafka_bootstrap.split(":")
-        assert host in doc["services"] and port == "9092"
+        servers = [s.split(":") for s in settings.kafka_bootstrap.split(",")]
+        assert all(host in doc["services"] and port == "9092" for host, port in servers)
         assert "@postgres:5432/" in settings.database_url
-    # Kafka runs in KRaft mode: broker and controller in one process, no ZooKeeper
-    kafka = doc["services"]["kafka"]["environment"]
-    assert set(kafka["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    # Kafka: 3 KRaft nodes, broker and controller in one process each, no ZooKeeper; every
+    # broker is in the bootstrap list and the controller quorum, with its own node id
+    brokers = sorted(n for n in doc["services"] if n.startswith("kafka"))
+    assert brokers == ["kafka-1", "kafka-2", "kafka-3"]
+    bootstrap = check_env(services["enrich"]["environment"]).kafka_bootstrap
+    assert sorted(s.split(":")[0] for s in bootstrap.split(",")) == brokers
+    envs = [doc["services"][b]["environment"] for b in brokers]
+    assert sorted(e["KAFKA_NODE_ID"] for e in envs) == [1, 2, 3]
+    for name, env in zip(brokers, envs, strict=True):
+        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == ",".join(
+            f"{i}@kafka-{i}:9093" for i in (1, 2, 3)
+        )
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 3
+    assert len({e["CLUSTER_ID"] for e in envs}) == 1
     assert not any("zookeeper" in n for n in doc["services"])
 
 
@@ -154,7 +167,7 @@ def test_kubernetes_manifests_agree_with_the_cli_settings_and_probes():
     parser = build_parser()
     seen = set()
     for doc in docs:
-        if doc["kind"] not in ("Deployment", "Job"):
+        if doc["kind"] not in ("Deployment", "StatefulSet", "Job"):
             continue
         pod = doc["spec"]["template"]
         for container in pod["spec"]["containers"]:
@@ -162,10 +175,16 @@ def test_kubernetes_manifests_agree_with_the_cli_settings_and_probes():
             for source in container.get("envFrom", []):
                 ref = source.get("configMapRef") or source.get("secretRef")
                 env.update(config[ref["name"]])
-            env.update({e["name"]: e["value"] for e in container.get("env", [])})
+            for e in container.get("env", []):
+                # downward API values (the pod name) get a stand-in of the same shape
+                env[e["name"]] = e.get("value", "wiredesk-enrich-0")
             settings = check_env(env)
             assert callable(parser.parse_args(container["args"]).handler)
-            if doc["kind"] == "Deployment":
+            if doc["kind"] == "StatefulSet":  # a stable pod name as static member id
+                ids = [e for e in container["env"] if e["name"] == "WIREDESK_WORKER_ID"]
+                assert ids[0]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+                assert settings.group_instance_id() == "wiredesk-enrich-0"
+            if doc["kind"] in ("Deployment", "StatefulSet"):
                 seen.add(container["args"][0])
                 port = container["ports"][0]["containerPort"]
                 assert port == settings.metrics_port
@@ -174,6 +193,22 @@ def test_kubernetes_manifests_agree_with_the_cli_settings_and_probes():
                 assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert seen == LONG_RUNNING
     assert ("Job", "wiredesk-migrate") in kinds and ("Job", "wiredesk-topics") in kinds
+
+
+def test_the_kubernetes_kafka_cluster_has_three_kraft_nodes_behind_the_bootstrap_address():
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "kafka" / "kafka.yaml").read_text())]
+    (sts,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    assert sts["spec"]["replicas"] == 3
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+    assert voters == [f"{i + 1}@kafka-{i}.kafka-nodes.kafka.svc:9093" for i in range(3)]
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+    config = yaml.safe_load((DEPLOY / "k8s" / "config.yaml").read_text().split("---")[0])
+    host = config["data"]["WIREDESK_KAFKA_BOOTSTRAP"].split(".")[0]
+    assert {host, sts["spec"]["serviceName"]} <= services
 
 
 def test_health_endpoints_named_in_deploy_files_exist():

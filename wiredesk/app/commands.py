@@ -49,12 +49,13 @@ def _bus(settings: Settings) -> Bus:
     return make_bus(
         settings.bus,
         kafka_bootstrap=settings.kafka_bootstrap,
-        partitions=settings.partitions,
+        partitions=settings.bus_partitions(),
         namespace=settings.namespace,
         url=settings.sql_bus_url() if settings.bus == "sql" else "",
         retention_hours=settings.bus_retention_hours,
         keep_hours=settings.bus_raw_retention_hours,
         raw_retention_hours=settings.raw_retention_hours,
+        kafka_options=settings.kafka_bus_options() if settings.bus == "kafka" else None,
     )
 
 

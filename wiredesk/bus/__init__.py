@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 # Kafka's default max.message.bytes is 1 MiB; stay a little under it for headers and
 # batch overhead. Every bus refuses larger records, so the embedded mode catches them too.
@@ -89,6 +89,7 @@ def make_bus(
     retention_hours: float = 168.0,
     keep_hours: float = 0.0,
     raw_retention_hours: float = 0.0,
+    kafka_options: dict[str, Any] | None = None,
 ) -> Bus:
     """Build the bus named in the settings (``memory``, ``sql`` or ``kafka``)."""
     if kind == "memory":
@@ -111,4 +112,5 @@ def make_bus(
         partitions=partitions,
         namespace=namespace,
         topic_configs={RAW.name: {"retention.ms": str(raw_ms)}},
+        **(kafka_options or {}),
     )

@@ -5,7 +5,14 @@ in ``flush()``: kafka-python's own ``flush()`` does not raise for batches that e
 (kafka-python #1347, #1667), so trusting it alone loses data silently.
 
 Consumer: a group member with auto-commit off and ``auto_offset_reset=earliest``; the
-runner commits explicit offsets only after its output is durable.
+runner commits explicit offsets only after its output is durable. The cooperative sticky
+assignor (KIP-429) moves only the partitions that change owner, and a ``group_instance_id``
+(KIP-345, static membership) lets a worker restart within the session timeout and get
+its partitions back without a rebalance.
+
+Topics: partitions, replication factor and ``min.insync.replicas`` per topic come from a
+:class:`~wiredesk.bus.kafka_topics.TopicPolicy`; the broker count is read from the
+cluster's metadata when the topics are created.
 """
 
 from __future__ import annotations
@@ -20,14 +27,18 @@ from typing import Any
 import kafka.errors
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.structs import OffsetAndMetadata
 
 from wiredesk.bus import MAX_MESSAGE_BYTES, Message, next_offsets
+from wiredesk.bus.kafka_topics import TopicPolicy, plan_topics
 from wiredesk.errors import CommitFailed, PublishError, RecordRejected
 
 log = structlog.get_logger(__name__)
 LAG_TIMEOUT_MS = 5_000  # lag is a report: give up quickly while the broker is away
 COMMIT_TIMEOUT_MS = 15_000  # then the runner backs off and retries (it stays alive)
+ASSIGNORS = {"cooperative-sticky": CooperativeStickyAssignor, "range": RangePartitionAssignor}
 
 
 class KafkaBus:
@@ -40,11 +51,29 @@ class KafkaBus:
         client_id: str = "wiredesk",
         max_poll_interval_ms: int = 300_000,
         topic_configs: dict[str, dict[str, str]] | None = None,
+        replication_factor: int = 0,
+        min_insync_replicas: int = 0,
+        topic_specs: dict[str, dict[str, int | None]] | None = None,
+        group_instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
+        assignor: str = "cooperative-sticky",
     ) -> None:
         self.bootstrap = bootstrap
         # per topic name (without namespace): broker configs set when wiredesk creates it
         self.topic_configs = topic_configs or {}
+        self.topic_policy = TopicPolicy(
+            partitions=partitions,
+            replication_factor=replication_factor,
+            min_insync_replicas=min_insync_replicas,
+            per_topic=topic_specs or {},
+            configs=self.topic_configs,
+        )
         self.max_poll_interval_ms = max_poll_interval_ms  # longest batch before eviction
+        self.group_instance_id = group_instance_id  # None: a dynamic group member
+        self.session_timeout_ms = session_timeout_ms
+        if assignor not in ASSIGNORS:
+            raise ValueError(f"unknown assignor {assignor!r}; known: {sorted(ASSIGNORS)}")
+        self.assignor = assignor
         self.partitions = partitions
         self.namespace = namespace  # prefixed to every topic and group name on the broker
         self.client_id = f"{client_id}-{socket.gethostname()}-{os.getpid()}"
@@ -53,7 +82,7 @@ class KafkaBus:
 
     # -- admin -----------------------------------------------------------------------
     def ensure_topics(self, topics: Iterable[str]) -> None:
-        """Create missing topics with the configured partition count (idempotent)."""
+        """Create missing topics per the topic policy (idempotent)."""
         admin = KafkaAdminClient(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -61,20 +90,14 @@ class KafkaBus:
         )
         try:
             existing = set(admin.list_topics())
-            missing = {
-                self.namespace + name: {
-                    "num_partitions": self.partitions,
-                    "replication_factor": 1,
-                    **({"configs": conf} if (conf := self.topic_configs.get(name)) else {}),
-                }
-                for name in topics
-                if self.namespace + name not in existing
-            }
+            names = [n for n in topics if self.namespace + n not in existing]
+            brokers = len(admin.describe_cluster()["brokers"]) if names else 0
+            missing = plan_topics(self.topic_policy, names, brokers, self.namespace)
             if missing:
                 # Another worker may have created them first: that is fine.
                 with contextlib.suppress(kafka.errors.TopicAlreadyExistsError):
                     admin.create_topics(missing, wait_for_metadata=True)
-                log.info("topics_created", topics=sorted(missing))
+                log.info("topics_created", topics=sorted(missing), brokers=brokers)
         finally:
             admin.close()
 
@@ -139,6 +162,9 @@ class KafkaBus:
             self.client_id,
             namespace=self.namespace,
             max_poll_interval_ms=self.max_poll_interval_ms,
+            group_instance_id=self.group_instance_id,
+            session_timeout_ms=self.session_timeout_ms,
+            assignor=self.assignor,
         )
 
     def close(self) -> None:
@@ -161,6 +187,9 @@ class KafkaGroupConsumer:
         client_id: str,
         namespace: str = "",
         max_poll_interval_ms: int = 300_000,
+        group_instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
+        assignor: str = "cooperative-sticky",
     ) -> None:
         self.group = group
         self.namespace = namespace
@@ -168,12 +197,14 @@ class KafkaGroupConsumer:
             *(namespace + t for t in topics),
             bootstrap_servers=bootstrap,
             group_id=namespace + group,
+            group_instance_id=group_instance_id,
+            partition_assignment_strategy=(ASSIGNORS[assignor],),
             client_id=client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=max_poll_interval_ms,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=3_000,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
             fetch_max_bytes=16 * 1024 * 1024,
         )
         self._lag: dict[tuple[str, int], int] = {}
@@ -235,6 +266,13 @@ class KafkaGroupConsumer:
 
     def committed_offsets(self) -> dict[tuple[str, int], int]:
         return dict(self._committed)
+
+    def assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+        return {
+            (tp.topic.removeprefix(self.namespace), tp.partition)
+            for tp in self._consumer.assignment()
+        }
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)

@@ -12,6 +12,7 @@ import random
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class Plan:
     release_s: float
     workers_per_stage: int = 2
     drain_timeout_s: float = 300
+    static_members: bool = False  # WIREDESK_WORKER_ID per worker (static group membership)
     faults: tuple[str, ...] = (
         "kill9",
         "storm",
@@ -93,7 +95,14 @@ class FaultRunResult:
         return self.rows.get("rows", 0) - self.rows.get("distinct_urls", 0)
 
 
-def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultRunResult:
+def run(
+    plan: Plan,
+    stack: PrivateStack,
+    workdir: Path,
+    seed: int = 1,
+    extra_faults: dict[str, Callable[[phases.Context], phases.PhaseReport]] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> FaultRunResult:
     started = time.monotonic()
     result = FaultRunResult(plan)
     corpus_dir = corpus.write(workdir / "corpus", corpus.CorpusSpec(plan.articles, seed=seed))
@@ -106,14 +115,18 @@ def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultR
     initial = max(1, plan.articles // 10)
     burst = plan.articles // 12  # held back for each of the four faults that release one
     server = NewsServer(loaded, hold_back=plan.articles - initial, feed_limit=400).start()
-    env = worker_env(stack, db_url, namespace, workdir, server.feed_urls())
+    env = {**worker_env(stack, db_url, namespace, workdir, server.feed_urls()), **(extra_env or {})}
     supervisor = new_supervisor({**env, **hardening.POISON_ENV}, workdir)
     steady = plan.articles - initial - 4 * burst
     releaser = Releaser(server, steady / plan.release_s, reserve=4 * burst).start()
     try:
         supervisor.add("poll")
         for command in phases.CONSUMER_COMMANDS:
-            supervisor.add(command, plan.workers_per_stage)
+            if plan.static_members:  # one stable member id per worker slot
+                for i in range(plan.workers_per_stage):
+                    supervisor.add(command, 1, WIREDESK_WORKER_ID=f"{command}-{i}")
+            else:
+                supervisor.add(command, plan.workers_per_stage)
         ctx = phases.Context(
             stack, supervisor, namespace, random.Random(seed), releaser.release_reserve, burst
         )
@@ -127,6 +140,7 @@ def run(plan: Plan, stack: PrivateStack, workdir: Path, seed: int = 1) -> FaultR
             "zombie_sink": lambda: hardening.zombie_sink(ctx, db_url),
             "oversized_letter": lambda: hardening.oversized_letters(ctx),
             "poison": lambda: hardening.poison_records(ctx, server.publish, loaded.sites[0].site),
+            **{name: (lambda f=f: f(ctx)) for name, f in (extra_faults or {}).items()},
         }
         for fault in plan.faults:
             result.phases.append(faults[fault]())
