@@ -1,9 +1,10 @@
 """A real 3-broker KRaft cluster from ``deploy/local/stack up --brokers 3``.
 
-Opt-in (``WIREDESK_TEST_CLUSTER=1``): it starts three more JVMs in a private state dir
-(~20 s on 2 cores) and kills one. Checks that wiredesk's topics get replication factor 3
-and ``min.insync.replicas`` 2, and that the ``acks=all`` idempotent producer keeps
-working across a leader kill (kill -9) with every record still there afterwards.
+Runs with ``WIREDESK_TEST_CLUSTER=1`` (``./dev test`` sets it unless told 0): it starts
+three more JVMs in a private state dir (~20 s on 2 cores) and kills one. Checks that
+wiredesk's topics get replication factor 3 and ``min.insync.replicas`` 2, and that the
+``acks=all`` idempotent producer keeps working across a leader kill (kill -9) with every
+record still there afterwards.
 """
 
 from __future__ import annotations

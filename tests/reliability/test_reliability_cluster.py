@@ -2,7 +2,7 @@
 single-broker fault run is: 0 articles lost, 0 duplicate rows, every group's lag 0, and
 the pipeline keeps storing articles while a broker is down.
 
-Opt-in (``WIREDESK_TEST_CLUSTER=1``; it is not part of ``./dev test``): three broker JVMs
+Runs with ``WIREDESK_TEST_CLUSTER=1`` (``./dev test`` sets it unless told 0): three broker JVMs
 plus ~10 worker processes. ``WIREDESK_CLUSTER_FAULT_SIZE=full`` runs the issue's size
 (2,000 articles, a 60 s broker stop); the default is the reduced run (300 articles, 20 s).
 The faults: kill -9 of the leader of the busiest partitions (twice), one broker stopped,
