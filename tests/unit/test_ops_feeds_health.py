@@ -16,39 +16,40 @@ from wiredesk.db import insert_for
 from wiredesk.db.feed_tables import FeedRow
 from wiredesk.settings import Settings
 
-NOW = datetime.now(UTC)
 
-
-def add_feeds(engine) -> None:
+def add_feeds(engine) -> datetime:
+    """The feeds of every status, relative to now (not to import time: a long run would
+    turn the healthy feed stale); returns that now."""
+    now = datetime.now(UTC)
     rows = [
         dict(
             feed_id="f-ok",
             url="https://ok.example/rss",
             title="OK",
-            last_polled_at=NOW,
-            last_success_at=NOW,
+            last_polled_at=now,
+            last_success_at=now,
             consecutive_failures=0,
         ),
         dict(
             feed_id="f-bad",
             url="https://bad.example/rss",
-            last_polled_at=NOW,
-            last_success_at=NOW - timedelta(days=2),
+            last_polled_at=now,
+            last_success_at=now - timedelta(days=2),
             consecutive_failures=4,
             last_error="http_5xx: https://bad.example/rss answered 503",
         ),
         dict(
             feed_id="f-flaky",
             url="https://flaky.example/rss",
-            last_polled_at=NOW,
-            last_success_at=NOW - timedelta(minutes=5),
+            last_polled_at=now,
+            last_success_at=now - timedelta(minutes=5),
             consecutive_failures=1,
         ),
         dict(
             feed_id="f-old",
             url="https://old.example/rss",
-            last_polled_at=NOW,
-            last_success_at=NOW - timedelta(days=3),
+            last_polled_at=now,
+            last_success_at=now - timedelta(days=3),
             consecutive_failures=0,
         ),
     ]
@@ -56,6 +57,7 @@ def add_feeds(engine) -> None:
     with engine.begin() as conn:
         for row in rows:
             conn.execute(insert_for(engine, FeedRow.__table__), [dict.fromkeys(keys) | row])
+    return now
 
 
 def test_feeds_table_shows_each_status_and_fails_when_a_feed_is_failing(sqlite_url, sqlite_engine):
@@ -76,7 +78,7 @@ def test_feeds_table_shows_each_status_and_fails_when_a_feed_is_failing(sqlite_u
 
 
 def test_the_sink_exports_feed_health_and_row_counts(sqlite_engine):
-    add_feeds(sqlite_engine)
+    now = add_feeds(sqlite_engine)
     ArticleWriter(sqlite_engine).write([article(1), article(2)])
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sqlite_engine, 3, 1800, refresh_s=60))
@@ -86,7 +88,7 @@ def test_the_sink_exports_feed_health_and_row_counts(sqlite_engine):
     assert value("wiredesk_feeds", {"status": "stale"}) == 1
     assert value("wiredesk_feed_consecutive_failures", {"feed_id": "f-bad"}) == 4
     assert value("wiredesk_feed_last_success_timestamp_seconds", {"feed_id": "f-ok"}) == (
-        NOW.timestamp()
+        now.timestamp()
     )
     assert value("wiredesk_db_rows", {"table": "articles"}) == 2
     assert value("wiredesk_db_rows", {"table": "entities"}) == 2

@@ -51,7 +51,12 @@ def test_transient_failures_back_off_and_the_round_is_retried():
         max_backoff_s=0.01,
         once=True,
     )
-    assert [m.key for m in bus.messages("t.links")] == ["http://example.com/a"]
+    published = [Link.decode(m.value) for m in bus.messages("t.links")]
+    assert [
+        (m.key, link.url) for m, link in zip(bus.messages("t.links"), published, strict=True)
+    ] == [
+        ("example.com", "http://example.com/a")  # keyed by host (wiredesk.hostroute)
+    ]
     assert len(source.confirmed) == 1
     assert metric("wiredesk_retries_total", stage="flaky_source", step="poll") - before == 2
     assert health.ready

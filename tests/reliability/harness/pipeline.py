@@ -118,6 +118,10 @@ def worker_env(
         "WIREDESK_FETCH_ALLOW_LOOPBACK_PORTS": json.dumps(sorted(_ports(feeds))),
         "WIREDESK_FETCH_HOST_DELAY_S": "0",
         "WIREDESK_FETCH_HOST_CONCURRENCY": "8",
+        # news.links is keyed by host and every outlet of the news server is 127.0.0.1:
+        # split it (an explicit allowance, as for a big site) so its links spread over
+        # the partitions and every fetch worker has some, as many real hosts would
+        "WIREDESK_FETCH_HOST_SHARDS": "127.0.0.1=16",
         "WIREDESK_POLL_MIN_INTERVAL_S": "1",
         "WIREDESK_POLL_MAX_INTERVAL_S": "3",  # also caps the feeds' max-age=60 hint
         "WIREDESK_POLL_MAX_BACKOFF_S": "5",
