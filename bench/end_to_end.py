@@ -142,8 +142,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     else:
         bootstrap = os.environ["WIREDESK_KAFKA_BOOTSTRAP"]
         admin_url = os.environ["WIREDESK_TEST_DATABASE_URL"]
-        state_dir = (
-            Path(os.environ["WIREDESK_STACK_DIR"]) if "WIREDESK_STACK_DIR" in os.environ else None
+        # the stack's state dir: where deploy/local/stack keeps it unless told otherwise
+        state_dir = Path(
+            os.environ.get("WIREDESK_STACK_DIR", Path(__file__).resolve().parents[1] / ".stack")
         )
     schema = f"e2e_{uuid.uuid4().hex[:8]}"
     try:

@@ -219,7 +219,36 @@ def _protocol_reason(exc: httpx.RemoteProtocolError) -> str:
     return "bad_response"
 
 
+def _stale_connection(exc: httpx.TransportError) -> bool:
+    """The request failed on its connection before any answer began: a pooled keep-alive
+    connection the server closed meanwhile ("disconnected without sending a response"), or
+    one the pool itself closed under a request it had just assigned it to (httpcore#1110:
+    the read then fails with EBADF). Not a timeout, not a refused or failed connect."""
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "without sending a response" in str(exc)
+    return isinstance(exc, httpx.ReadError | httpx.WriteError)
+
+
 def _get_once(
+    client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], truncate: bool
+) -> Response:
+    """One GET; once more on a fresh connection if its connection was stale
+    (:func:`_stale_connection`): a GET is idempotent, as browsers and urllib3 retry it."""
+    try:
+        return _get(client, url, opts, headers, truncate)
+    except _Stale:
+        metrics.FETCH_STALE_RETRIES.inc()
+        try:
+            return _get(client, url, opts, headers, truncate)
+        except _Stale as again:
+            raise BadInput("connect_error", f"{url}: {again.__cause__!r} (retried)") from again
+
+
+class _Stale(Exception):
+    """A request's connection failed before any answer (see :func:`_stale_connection`)."""
+
+
+def _get(
     client: httpx.Client, url: str, opts: FetchOptions, headers: dict[str, str], truncate: bool
 ) -> Response:
     timeout = httpx.Timeout(opts.timeout_s, connect=opts.connect_timeout_s)
@@ -237,12 +266,18 @@ def _get_once(
             return Response(url, resp.status_code, resp_headers, body, truncated=truncated)
     except httpx.TimeoutException as exc:
         raise BadInput("timeout", f"{url}: deadline {opts.timeout_s}s: {exc!r}") from exc
-    except httpx.RemoteProtocolError as exc:
-        raise BadInput(_protocol_reason(exc), f"{url}: {exc!r}"[:500]) from exc
     except httpx.TransportError as exc:
-        raise BadInput("connect_error", f"{url}: {exc!r}") from exc
+        if _stale_connection(exc):
+            raise _Stale() from exc
+        raise _failed(url, exc) from exc
     except httpx.InvalidURL as exc:
         raise Refused("bad_url", f"{url[:200]}: {exc}") from exc
+
+
+def _failed(url: str, exc: httpx.TransportError) -> BadInput:
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return BadInput(_protocol_reason(exc), f"{url}: {exc!r}"[:500])
+    return BadInput("connect_error", f"{url}: {exc!r}")
 
 
 def _read_body(

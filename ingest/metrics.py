@@ -30,6 +30,11 @@ FETCH_SECONDS = Histogram(
     ["kind"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+FETCH_STALE_RETRIES = Counter(
+    "wiredesk_fetch_stale_retries_total",
+    "GETs sent again on a fresh connection because their pooled connection failed before "
+    "any answer (closed by the server or the pool meanwhile)",
+)
 POLITENESS_WAIT = Counter(
     "wiredesk_politeness_wait_seconds_total",
     "Time fetches waited for a host's delay, Crawl-delay or Retry-After",
