@@ -10,11 +10,18 @@ from collections.abc import Callable
 
 
 class RawServer:
-    """``responses(path) -> bytes`` is sent verbatim, then the connection is closed."""
+    """``responses(path) -> bytes`` is sent verbatim, then the connection is closed; or,
+    with ``converse``, each accepted connection is handed to it (and closed after)."""
 
-    def __init__(self, responses: Callable[[str], bytes]) -> None:
+    def __init__(
+        self,
+        responses: Callable[[str], bytes] = lambda path: b"",
+        converse: Callable[[socket.socket], None] | None = None,
+    ) -> None:
         self.responses = responses
+        self.converse = converse
         self.requests: list[bytes] = []
+        self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -44,8 +51,13 @@ class RawServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
+            self.connections += 1
             with conn:
                 conn.settimeout(5)
+                if self.converse is not None:
+                    with contextlib.suppress(OSError):
+                        self.converse(conn)
+                    continue
                 data = b""
                 while b"\r\n\r\n" not in data:
                     chunk = conn.recv(65536)

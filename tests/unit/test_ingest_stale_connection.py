@@ -5,63 +5,34 @@ fresh connection (found in a 2-enricher end-to-end run: one page dead-lettered w
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 
 import pytest
 
 from ingest import metrics
 from ingest.http import fetch, make_client
 from tests.ingest_support import options
+from tests.rawhttp import RawServer
 from wiredesk.stage import BadInput
 
 PAGE = b"<html><body><p>hello</p></body></html>"
 
 
-class KeepAliveServer:
-    """A keep-alive HTTP/1.1 server on 127.0.0.1 whose connections end as ``mode`` says:
+class KeepAlive:
+    """A keep-alive HTTP/1.1 conversation (:class:`RawServer` ``converse``) whose
+    connections end as ``mode`` says:
 
     * ``drop-second``: the first request is answered (keep-alive); the second is read and
       the connection closed without a byte of answer;
     * ``drop-all``: every request is read and its connection closed unanswered;
     * ``cut-body``: the answer begins (headers, 10 of 1000 bytes), then the connection ends.
-
-    Counts connections and requests."""
+    """
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.requests = 0
-        self.connections = 0
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> KeepAliveServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        self._thread.join(timeout=5)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with conn, contextlib.suppress(OSError):
-                conn.settimeout(5)
-                self._converse(conn)
-
-    def _converse(self, conn: socket.socket) -> None:
+    def __call__(self, conn: socket.socket) -> None:
         for n in (1, 2):
             if not _read_request(conn):
                 return
@@ -89,35 +60,40 @@ def _retries() -> float:
 
 
 def test_a_dropped_keep_alive_connection_is_retried_once_on_a_fresh_one():
-    with KeepAliveServer("drop-second") as srv:
+    talk = KeepAlive("drop-second")
+    with RawServer(converse=talk) as srv:
         opts = options([srv.port])
         client = make_client(opts)
-        assert fetch(client, srv.url("/a"), opts).body == PAGE
+        assert fetch(client, srv.base_url + "/a", opts).body == PAGE
         before = _retries()
         # the pooled connection takes the second request and is closed unanswered
-        assert fetch(client, srv.url("/b"), opts).body == PAGE
+        assert fetch(client, srv.base_url + "/b", opts).body == PAGE
         assert _retries() == before + 1
-        assert (srv.connections, srv.requests) == (2, 3)
+        assert (srv.connections, talk.requests) == (2, 3)
 
 
 def test_a_connection_that_fails_twice_is_a_connect_error():
-    with KeepAliveServer("drop-all") as srv:
-        opts = options([srv.port])
+    talk = KeepAlive("drop-all")
+    with RawServer(converse=talk) as srv:
         before = _retries()
-        with pytest.raises(BadInput) as caught:
-            fetch(make_client(opts), srv.url("/page"), opts)
-        assert caught.value.reason == "connect_error"
-        assert "(retried)" in caught.value.detail
+        reason, detail = _failure(srv)
+        assert reason == "connect_error" and "(retried)" in detail
         assert _retries() == before + 1
-        assert (srv.connections, srv.requests) == (2, 2)  # one try and one retry, no more
+        assert (srv.connections, talk.requests) == (2, 2)  # one try and one retry, no more
 
 
 def test_a_body_cut_after_the_answer_began_is_not_sent_again():
-    with KeepAliveServer("cut-body") as srv:
-        opts = options([srv.port])
+    talk = KeepAlive("cut-body")
+    with RawServer(converse=talk) as srv:
         before = _retries()
-        with pytest.raises(BadInput) as caught:
-            fetch(make_client(opts), srv.url("/page"), opts)
-        assert caught.value.reason == "truncated_body"
+        assert _failure(srv)[0] == "truncated_body"
         assert _retries() == before
-        assert srv.requests == 1
+        assert (srv.connections, talk.requests) == (1, 1)
+
+
+def _failure(srv: RawServer) -> tuple[str, str]:
+    """The reason and detail of fetching ``/page`` from ``srv``, which must fail."""
+    opts = options([srv.port])
+    with pytest.raises(BadInput) as caught:
+        fetch(make_client(opts), srv.base_url + "/page", opts)
+    return caught.value.reason, caught.value.detail
