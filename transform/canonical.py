@@ -63,6 +63,7 @@ from typing import Protocol
 from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
+from transform import arabic as arabic_names
 from transform import places
 from transform.translit import (
     foreign,
@@ -120,6 +121,7 @@ class _Keyed:
     written_in: str  # the romanisation system: en, de or fr
     slavic: bool  # reads as a Slavic name
     respell: bool  # its id is spelled from its keys (Slavic, or a word English lacks)
+    arabic: bool = False  # a romanised Arabic name (:mod:`transform.arabic`)
 
 
 @lru_cache(maxsize=65536)
@@ -128,9 +130,12 @@ def _keyed(name: str) -> _Keyed:
     written_in = system(form)
     is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     words = form.split()
-    if is_slavic:  # a Slavic name: read it in every system
+    if arabic_names.arabic(name, words):
+        keys = [arabic_names.key(w) for w in words]
+        return _Keyed(words, keys, written_in, False, True, arabic=True)
+    if is_slavic or is_foreign:  # a Slavic or unattested name: read it in every system
         keys = [likeliest_key(w, written_in, is_slavic, is_foreign) for w in words]
-    else:  # rare English and German words are not re-read (Charpy, Tesch)
+    else:
         keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
     return _Keyed(words, keys, written_in, is_slavic, is_slavic or is_foreign)
 
@@ -149,6 +154,8 @@ def readable(name: str) -> str:
     """What a name's id is made of: each word as written where English text uses it
     (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
     k = _keyed(name)
+    if k.arabic:
+        return " ".join(arabic_names.spelling(w) for w in k.words)
     return " ".join(
         readable_word(w, kw, k.respell, k.slavic, k.written_in)
         for w, kw in zip(k.words, k.keys, strict=True)

@@ -78,6 +78,8 @@ import math
 import re
 from functools import lru_cache
 
+from rapidfuzz.distance import Levenshtein
+
 MIN_WORD = 4
 MAX_WORD = 40  # longer 'words' are no names: not keyed, and every rule sees <= 40 chars
 MAX_CANDIDATES = 512
@@ -86,7 +88,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
     for rule in (
         (r"dzh|dsch", "j"),
-        (r"(?<=[aeiouy])gh(?=[aeiouy])", "g"),
+        (r"(?<=[aeiouy])gh(?=[aeiouy])|gh(?=[eiy])", "g"),
         (r"shch|schtsch|chtch", "Q"),
         (r"tsch|tch", "C"),
         (r"sch", "S"),
@@ -108,14 +110,14 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
         (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
         (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
-        (r"iou|yu|iu", "W"),
+        (r"iou|iU|yu|iu", "W"),
         (r"(?<=[^aeiou])(?:iya|ia|ya)|^ya", "A"),
         (r"io|jo", "O"),
         (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "F"),
         (r"(?<=[^aeiouAOUE])[iy]|^i", "I", 6),
         (r"v|ff$", "V"),
         (r"ks|x", "K"),
-        (r"(?<!^)ss?", "Z"),
+        (r"(?<!^)ss?|(?<=d)z|(?<=[aeiou])z(?=[^aeiouyAOUEIWD])", "Z"),
         (r"u", "U"),
     )
 )
@@ -135,7 +137,7 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "E": ("e", "ye"),
     "K": ("ks", "x"),
     "Y": ("ii", "eye", "ee", "iyi"),
-    "Z": ("s", "ss"),
+    "Z": ("s", "ss", "z"),
     "B": ("y", "iy", "yy", "yi", "ii"),
     "D": ("", "y", "j"),
     "R": ("er", "r", "re"),
@@ -164,7 +166,8 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
             (r"(?<=[aeiou])z(?=[aeiou])", "ts"),
             # s for з before a vowel or a voiced consonant (Resnikow, Ramsan, Gasprom;
             # not Kasachstan's st)
-            (r"(?<=[a-z])(?<![sc])s(?=[aeiouynmlrbdgvw])", "z"),
+            (r"(?<=[a-z])(?<![sct])s(?=[aeiouynmlrbdgvw])", "z"),
+            (r"^z(?=[iw])", "ts"),  # Zichanouskaja, Zwetajewa (not a read-in s: Sacharowa)
             (r"^je", "E"),
             (r"(?<=[^aeiou])j(?=[^aeiou])", "I"),
             (r"ju", "W"),
@@ -203,6 +206,7 @@ _SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[bcdfgklmnprstvz])i$", "B", 6),
         (r"(?<=[^aeiou])yo", "O", MIN_WORD),
         (r"(?<=[aiu])[yj]?(?=e[vwV]a?$)", "D", 5),
+        (r"(?<=[aeiou])f$", "V", 6),
     )
 )
 # Applied to a Slavic name or one with a word English text does not use: French ou for u.
@@ -288,9 +292,18 @@ def _likeliest(word: str, key: str, slavic_name: bool, foreign_name: bool) -> st
             known = frequency(attested)
             # only an attested spelling wins (best_known >= 0), and one with the same
             # first letter as the reading (Charpy is not Harpy, Sacharowa is Zakharova)
-            if known > best_known and attested[:1] == spelled[:1]:
+            if known > best_known and _same_initial(attested, spelled, written_in):
                 best, best_known = other, known
     return best
+
+
+def _same_initial(attested: str, spelled: str, written_in: str) -> bool:
+    """The reading keeps its first letter; German initial j is English y (Jelzin)."""
+    return attested[:1] == spelled[:1] or (written_in, spelled[:1], attested[:1]) == (
+        "de",
+        "j",
+        "y",
+    )
 
 
 KNOWN = 1.5  # Zipf frequency from which a spelling is one English text uses as it is
@@ -331,9 +344,11 @@ def readable_word(
         # English spelling, the name is not Slavic (Subryan) or it would drop letters
         # (Grigoropoulos, Cherkessk stay)
         english = slavic_name and len(best) == len(word)
-        guess = "I" not in key_word and (written_in != "en" or english)
-        if known >= frequency(word) and (known > 0 or guess):
+        guess = written_in != "en" or english
+        if known >= frequency(word) and known > 0:
             return best
+        if known >= frequency(word) and guess:
+            return best if "I" not in key_word else _as_written(key_word, word)
     spelled = spell(key_word)
     if frequency(word) >= KNOWN:
         # a spelling English text uses gives way only to a more common spelling of the
@@ -343,6 +358,17 @@ def readable_word(
     if frequency(spelled) >= KNOWN or transliterated:
         return spelled
     return word
+
+
+def _as_written(key_word: str, word: str) -> str:
+    """The BGN-style spelling of a key, with each i / y in doubt (I) as the word has it
+    (Schmyhal -> shmyhal, Puschilin -> pushilin): the closest such spelling to the word."""
+    first = "".join(SPELLINGS.get(ch, (ch,))[0] if ch != "I" else ch for ch in key_word)
+    options = [
+        first.replace("I", "{}").format(*combo)
+        for combo in itertools.product("iy", repeat=first.count("I"))
+    ]
+    return min(options, key=lambda o: Levenshtein.distance(o, word))
 
 
 @lru_cache(maxsize=65536)
