@@ -39,7 +39,7 @@ import math
 import re
 from functools import lru_cache
 
-from transform.translit import KNOWN, frequency
+from transform.translit import KNOWN, NAME_BAND, frequency
 
 MAX_CANDIDATES = 4096
 PARTICLES = frozenset({"bin", "ibn", "bint", "abu", "abd", "abdel", "abdul", "abdal"})
@@ -78,12 +78,12 @@ _ORDER: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"sch|sh", "S"),
         (r"kh|ch", "X"),
         (r"(?<=[aeiou])dh", "d"),
-        (r"q|g(?!h)", "G"),
+        (r"q|gh|g", "G"),
         (r"([bcdfjklmnprstvwxzGSX])\1", r"\1"),
         (r"ou|oo|ow(?![aeiou])|o|u", "U"),
         (r"(?:ei|ey|ai|ay)(?![aeiou])", "Y"),
         (r"ee|i", "I"),
-        (r"e(?=[b-df-gj-np-tv-zGSX]$)", "A"),
+        (r"e(?=d$)|eh$", "A"),
         (r"a+", "A"),
         (r"e", "E"),
         (r"([AEIU])\1+", r"\1"),
@@ -92,7 +92,7 @@ _ORDER: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 SPELLINGS: dict[str, tuple[str, ...]] = {
     "S": ("sh",),
     "X": ("kh", "ch"),
-    "G": ("g", "q"),
+    "G": ("g", "q", "gh"),
     "U": ("u", "o", "ou", "oo", "ow"),
     "Y": ("ei", "ey", "ai", "ay"),
     "I": ("i", "ee"),
@@ -142,13 +142,16 @@ def spelling(word: str) -> str:
     for combo in itertools.product(*slots):  # a fixed order: ties keep the earlier
         candidate = "".join(combo)
         known = frequency(candidate)
-        if known > best_known:
+        # a name, not an ordinary word (sale), and a spelling of this key only
+        if best_known < known < NAME_BAND and key(candidate) == k:
             best, best_known = candidate, known
     return best if best_known >= KNOWN else word
 
 
 def _options(k: str, i: int) -> tuple[str, ...]:
     ch = k[i]
+    if ch == "A" and i == len(k) - 1:
+        return ("a", "e", "eh")  # Haniya / Haniyeh
     if ch in SPELLINGS:
         return SPELLINGS[ch]
     between = 0 < i < len(k) - 1 and k[i - 1] in _VOWELS and k[i + 1] in _VOWELS

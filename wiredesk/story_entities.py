@@ -33,7 +33,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
-from wiredesk.names import Groups, similar
+from wiredesk.names import Groups, sounds_alike
 
 PERSON_LABELS = frozenset({"PER", "PERSON"})
 _CONNECTORS = frozenset({"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van"})
@@ -115,7 +115,7 @@ def _spelling_variants(labels: dict[str, set[str]]) -> dict[str, str]:
     pairs = {
         (a, b)
         for a, b in itertools.combinations(ids, 2)
-        if _is_person(labels[a]) == _is_person(labels[b]) and similar(words[a], words[b])
+        if _is_person(labels[a]) == _is_person(labels[b]) and sounds_alike(words[a], words[b])
     }
     variants = Groups(ids)
     for a, b in pairs:
