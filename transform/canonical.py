@@ -16,11 +16,16 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    German and French romanisations write differently become one placeholder each (kh/h ->
    X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised
    from the spelling: tsch, -ow, -ij are German, ou...ch, chtch French, and a word English
-   text does not use in a Slavic name takes the reading whose spelling English text
-   attests), so Zelensky/Zelenskiy, Bakhmut/Bahmut, Gorbachev/Gorbatschow,
+   text does not use takes the reading whose spelling English text attests), so
+   Zelensky/Zelenskiy, Bakhmut/Bahmut, Gorbachev/Gorbatschow,
    Prigozhin/Prigojine, Avdiivka/Avdeyevka, Zakharova/Sacharowa share a key. Words under
    4 letters are kept, and a word-initial h or ch is never read as kh: Khan/Han and
    Hart/Chart stay apart.
+   A name detected as romanised Arabic (a particle such as bin / abu / al-, a q without
+   u, dh, an apostrophe between vowels, or a common Arabic given name) is keyed by
+   :mod:`transform.arabic` instead: vowel classes (u/o/ou, -ed/-ad, ei/ai), q = g,
+   single for double letters, bin = ben; its words take the key's most used spelling
+   (Qaddafi, Gadhafi -> ``gaddafi``; Usama, Oussama ben -> ``osama bin``).
 3. **Readable id** (:func:`readable`): each word as English text writes it if it does
    (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
    BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for

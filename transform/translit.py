@@ -12,7 +12,7 @@ C     ch, tch, tsch                               Gorbachev / Gorbatschow
 S     sh, sch                                     Shoigu / Schoigu
 J     zh, zhzh, French j, German schsch           Prigozhin / Prigojine
 X     kh, German ch                               Bakhmut / Bachmut (German)
-V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
+V     v, final ff, German w, Slavic final -f      Lawrow, Rachmaninoff, Kharkif
 I     i, y after a consonant (6+ letters)         Lysychansk / Lisichansk
 F     й after a, e, o before v/k/z/g/s or ts      Grayvoron / Graivoron
 D     y, j or nothing between o and e             Dostoevsky / Dostoyevsky
@@ -24,7 +24,8 @@ B     -y, -iy, -yy, -yi, -ii after a consonant    Zelensky / Zelenskyy / Zelensk
 O     io, jo (ё)                                  Pjotr / Piotr
 E     initial ye, e (and je in German)            Yevgeny / Evgeny / Jewgeni
 K     ks, x                                       Oleksandr / Olexandr
-Z     s, ss (not initial)                         Odesa / Odessa
+Z     s, ss (not initial), z after d or a vowel   Odesa / Odessa, Gasprom /
+      before a consonant                          Gazprom, Roskomnadsor
 Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
 R     -ander, -andr, -andre                       Alexander / Aleksandr / Alexandre
 G     -ei, -ey, -ej after a consonant             Sergei / Sergey / Sergej / Sergueï
@@ -34,22 +35,24 @@ plus "-ov" after a hushing sound as "-ev" (Gorbachov / Gorbachev), French "gu" b
 e/i as "g" and "-tsine" as "-tsin" (Sergueï, Eltsine) and German "-zk" as "-tsk" (Donezk /
 Donetsk). The system a name is written in is recognised from its spelling (tsch, sch,
 -ow, -ij, consonant + j + vowel: German; ou...ch...-ko/-ev, chtch, ï: French), and the
-German or French reading of ch, s, z, w, j and ou applies only there (German s before
-a vowel or a voiced consonant is з: Resnikow / Reznikov). A word English text does not
-use, in a name that looks Slavic, is also read in the other systems, with German sch as
-zh (Schukow) or as a shch missing its t (Khruschev) and a German initial s as з
-(Sacharowa), and takes the reading whose best spelling English text attests most, if that
-spelling keeps the reading's first letter (:func:`likeliest_key`): Tymochenko without a
-French marker still meets Tymoshenko. Rare English and German words are not re-read
-(Charpy is not Harpy, Tesch not Tej).
-Words under 4 letters are kept as they are, and a word-initial "h" or "ch" is never read
-as kh, so Khan and Han, Hart and Chart keep different keys.
+German or French reading of ch, s, z, w, j and ou applies only there (German s before a
+vowel or a voiced consonant is з: Resnikow / Reznikov; an initial z before i or w is ц:
+Zichanouskaja). A word English text does not use (in any name) is also read in the other
+systems, with German sch as zh (Schukow) or as a shch missing its t (Khruschev) and a
+German initial s as з (Sacharowa), and takes the reading whose best spelling English
+text attests most, if that spelling keeps the reading's first letter, German j read as y
+(Jelzin -> Yeltsin; :func:`likeliest_key`): Tymochenko without a French marker still
+meets Tymoshenko. A reading that changes the first letter never wins, so rare English
+words keep their keys (Charpy is not Harpy). Words under 4 letters are kept as they are,
+and a word-initial "h" or "ch" is never read as kh, so Khan and Han, Hart and Chart keep
+different keys.
 
 "dzh" and German "dsch" are read as j (Tadzhikistan / Tajikistan), "gh" between vowels
-as g (Daghestan). A name that looks Slavic (:func:`slavic`: a key shape such as -oV,
--Zk, -ZkB, -enko, -VIC, -grad, or a sound of :data:`SLAVIC`) also gets final -i after a
-consonant as B (Vitali / Vitaly), yo as O, -ayev / -aev, -iyev / -iev as one sound and
-(as a name with a word English text does not use) French "ou" as u (Kouleba).
+or before e, i, y as g (Daghestan, Kirghizstan). A name that looks Slavic
+(:func:`slavic`: a key shape such as -oV, -Zk, -ZkB, -enko, -VIC, -grad, or a sound of
+:data:`SLAVIC`) also gets final -i after a consonant as B (Vitali / Vitaly), yo as O,
+-ayev / -aev, -iyev / -iev as one sound and (as a name with a word English text does not
+use) French "ou" as u (Kouleba).
 
 The key is a pure function of the name, so every worker gives every spelling of a name
 the same key in any order. Ids are made of readable words (:func:`readable_word`): a word
@@ -60,7 +63,9 @@ words (Yevgeniy -> evgeny, Valerii -> valery); another is written as its key's s
 that English text uses, below that band (Zelenskyy -> zelensky, Lawrow -> lavrov,
 Gorbatschow -> gorbachev), or, if none is attested and the key holds a sound only
 transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spelling
-(Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
+(Grayvoron and Graivoron -> graivoron); in a re-spelled name (below) that is not in
+English spelling, an unattested key is spelled BGN-style with each i / y in doubt as
+written (Schmyhal -> shmyhal, Surowikin -> surovikin); any other word stays as written (Gudjohnsen).
 Other pairs of spellings English text both uses (Odesa / Odessa, Lisichansk / Lysychansk)
 keep their own ids: y/i, s/ss and the like also tell English names apart (Tindall /
 Tyndall, Vyvyan / Vivian, Fischer / Fisher), so they are not re-spelled -- unless the

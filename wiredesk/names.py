@@ -2,7 +2,8 @@
 
 Shared by the enricher's in-article merging (:mod:`transform.canonical`, on match keys)
 and the sink's story entity map (:mod:`wiredesk.story_entities`, on entity ids), so both
-call two spellings variants by the same rule.
+call two spellings variants by the same rule; the story map alone also takes
+:func:`sounds_alike` (a garbled spelling, by consonant skeleton).
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ the story row (never accumulates it: uniqueness is not monotone). Rules, each re
 3. an all-letter id of 2-6 letters that is not a person -> the one multi-word non-person
    id whose initials it is (``usgs``, ``us``; connectors such as ``of`` may be skipped).
 
-0. before these, spelling variants (:func:`wiredesk.names.similar`, on the id's words:
-   ``malcom-tucker`` / ``malcolm-tucker``; never ``nazarbayev`` / ``nazarbayeva``) ->
+0. before these, spelling variants (:func:`wiredesk.names.sounds_alike`, on the id's
+   words: :func:`~wiredesk.names.similar`, ``malcom-tucker`` / ``malcolm-tucker``, or,
+   within a story only, a garbled word whose consonant skeleton of 5+ letters is one edit
+   from the other's with the same first and last letter, ``gregoron`` / ``graivoron``;
+   never ``nazarbayev`` / ``nazarbayeva``) ->
    the preferred spelling (most words, then longest, then smallest), only where every
    two ids of the group are variants of each other (no chains: A~B, B~C, A!~C is left
    alone).
