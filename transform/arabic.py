@@ -48,6 +48,8 @@ _MARKER = re.compile(
     r"\b(?:al|el|ad|ash|as|ar|at|an|az|ath)-\w|q(?!u)|(?<=[aeiou])dh|[aeiou]['’ʼʻ][aeiou]",
     re.I,
 )
+# regex-audit: linear (an anchored prefix)
+_ARTICLE = re.compile(r"(?:al|el|ad|ash|as|ar|at|an|az|ath)-\w", re.I)
 # Arabic / Persian given names that mark a name as Arabic (by key: in any spelling)
 GIVEN_NAMES = (
     "muhammad",
@@ -119,6 +121,8 @@ GIVEN = frozenset(key(n) for n in GIVEN_NAMES)
 
 def arabic(name: str, words: list[str]) -> bool:
     """Whether a name (as written, and its normal-form words) is a romanised Arabic one."""
+    if len(words) < 2 and not _ARTICLE.match(name):  # one word: too little to tell
+        return False
     if _MARKER.search(name) or any(w in PARTICLES for w in words):
         return True
     if any(w == "ben" for w in words[1:-1]):

@@ -24,8 +24,9 @@ B     -y, -iy, -yy, -yi, -ii after a consonant    Zelensky / Zelenskyy / Zelensk
 O     io, jo (ё)                                  Pjotr / Piotr
 E     initial ye, e (and je in German)            Yevgeny / Evgeny / Jewgeni
 K     ks, x                                       Oleksandr / Olexandr
-Z     s, ss (not initial), z after d or a vowel   Odesa / Odessa, Gasprom /
-      before a consonant                          Gazprom, Roskomnadsor
+Z     s, ss (not initial)                         Odesa / Odessa
+H     z, s after d, or after a vowel before a     Gazprom / Gasprom,
+      voiced consonant or p                       Roskomnadzor / Roskomnadsor
 Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
 R     -ander, -andr, -andre                       Alexander / Aleksandr / Alexandre
 G     -ei, -ey, -ej after a consonant             Sergei / Sergey / Sergej / Sergueï
@@ -48,7 +49,7 @@ and a word-initial "h" or "ch" is never read as kh, so Khan and Han, Hart and Ch
 different keys.
 
 "dzh" and German "dsch" are read as j (Tadzhikistan / Tajikistan), "gh" between vowels
-or before e, i, y as g (Daghestan, Kirghizstan). A name that looks Slavic
+or in rghi as g (Daghestan, Kirghizstan). A name that looks Slavic
 (:func:`slavic`: a key shape such as -oV, -Zk, -ZkB, -enko, -VIC, -grad, or a sound of
 :data:`SLAVIC`) also gets final -i after a consonant as B (Vitali / Vitaly), yo as O,
 -ayev / -aev, -iyev / -iev as one sound and (as a name with a word English text does not
@@ -93,7 +94,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
     for rule in (
         (r"dzh|dsch", "j"),
-        (r"(?<=[aeiouy])gh(?=[aeiouy])|gh(?=[eiy])", "g"),
+        (r"(?<=[aeiouy])gh(?=[aeiouy])|(?<=r)gh(?=i)", "g"),
         (r"shch|schtsch|chtch", "Q"),
         (r"tsch|tch", "C"),
         (r"sch", "S"),
@@ -115,14 +116,15 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
         (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
         (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
-        (r"iou|iU|yu|iu", "W"),
+        (r"iou|^iU|yu|iu", "W"),
         (r"(?<=[^aeiou])(?:iya|ia|ya)|^ya", "A"),
         (r"io|jo", "O"),
         (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "F"),
         (r"(?<=[^aeiouAOUE])[iy]|^i", "I", 6),
         (r"v|ff$", "V"),
         (r"ks|x", "K"),
-        (r"(?<!^)ss?|(?<=d)z|(?<=[aeiou])z(?=[^aeiouyAOUEIWD])", "Z"),
+        (r"(?<=d)[sz]|(?<=[aeiou])[sz](?=[bdglmnprvV])", "H"),
+        (r"(?<!^)ss?", "Z"),
         (r"u", "U"),
     )
 )
@@ -142,7 +144,8 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "E": ("e", "ye"),
     "K": ("ks", "x"),
     "Y": ("ii", "eye", "ee", "iyi"),
-    "Z": ("s", "ss", "z"),
+    "Z": ("s", "ss"),
+    "H": ("z", "s"),
     "B": ("y", "iy", "yy", "yi", "ii"),
     "D": ("", "y", "j"),
     "R": ("er", "r", "re"),
@@ -200,7 +203,8 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
 # -stan and -burg of place names transliterated as often (Dagestan, Yekaterinburg).
 # regex-audit: linear because it sees one word key of at most MAX_WORD chars
 _SLAVIC_SHAPE = re.compile(
-    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod|Ztan|bUrg)$"
+    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod|Ztan|bUrg"
+    r"|tZIn)$"
 )
 # Applied (before the common rules) to a name that looks Slavic:
 # final -i after a consonant (Vitali / Vitaly), yo (ё), -ayev / -aev.
@@ -297,7 +301,13 @@ def _likeliest(word: str, key: str, slavic_name: bool, foreign_name: bool) -> st
             known = frequency(attested)
             # only an attested spelling wins (best_known >= 0), and one with the same
             # first letter as the reading (Charpy is not Harpy, Sacharowa is Zakharova)
-            if known > best_known and _same_initial(attested, spelled, written_in):
+            # and, for a name that does not look Slavic, only a Slavic-looking spelling
+            # (Prigoschin -> prigozhin, Jelzin -> yeltsin; not Frech -> fresh)
+            if (
+                known > best_known
+                and _same_initial(attested, spelled, written_in)
+                and (slavic_name or slavic(attested))
+            ):
                 best, best_known = other, known
     return best
 
