@@ -335,3 +335,23 @@ def test_more_slavic_spellings_get_one_id(spellings):
 )
 def test_slavic_names_of_different_entities_stay_apart(a, b):
     assert ids(M("PER", a))[0] != ids(M("PER", b))[0]
+
+
+def test_the_seeds_garbled_gregoron_is_graivoron_within_their_story_without_aliases():
+    # issue 12 acceptance: the enricher's ids (no alias file) of the five seeds, which the
+    # story model puts in one story, then the sink's story map over that story's ids
+    from transform import storysim
+    from wiredesk.story_entities import resolve_story
+
+    seeds, _ = seed_articles()
+    tagger = EntityTagger()
+    found = [canonicalise(mentions(tagger.nlp(s.text)), NO_ALIASES) for s in seeds]
+    feats = [
+        storysim.story_features(s.title, s.text, e, s.published_at)
+        for s, e in zip(seeds, tagger.tag_many(s.text for s in seeds), strict=True)
+    ]
+    assert len(set(storysim.cluster(feats, storysim.DEFAULT_THRESHOLD))) == 1
+    story = {(e.canonical_id, e.label) for entities in found for e in entities}
+    ids_of = {e.surface: e.canonical_id for entities in found for e in entities}
+    assert ids_of["Gregoron"] == "gregoron" and ids_of["Graivoron"] == "graivoron"
+    assert resolve_story(story).get("gregoron") == "graivoron"
