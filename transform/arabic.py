@@ -3,7 +3,8 @@
 English text writes one Arabic name many ways (Gaddafi / Qaddafi / Gadhafi, Osama /
 Usama / Oussama, Muhammad / Mohammed / Mohammad, Rouhani / Rowhani / Rohani): the script
 writes no short vowels, so romanisations disagree on them and on doubled letters. A name
-is read this way only when it is **detected** as Arabic (:func:`arabic`), by a marker:
+is read this way only when it is **detected** as Arabic (:func:`arabic`): a name of 2+
+words, or one with an article prefix (al-Gaddafi), with a marker:
 
 * a particle: ``bin``, ``ibn``, ``bint``, ``abu``, ``abd``/``abdel``/``abdul``, an
   article prefix (``al-``, ``el-``, ``ad-``, ...), or ``ben`` between two names (Oussama
@@ -17,16 +18,18 @@ is read this way only when it is **detected** as Arabic (:func:`arabic`), by a m
 Other names never take these rules: Allen / Allan, Martin / Marten, Green / Greene,
 Thompson / Thomson stay apart.
 
-**Key** (:func:`key`), per word: kh and ch -> X, sh -> S, q and g -> G (Qaddafi / Gaddafi),
-dh -> d, doubled consonants single (Hassan / Hasan); vowels by class: u, o, ou, oo, ow ->
-U; ei, ey, ai, ay (not before a vowel) -> Y; i, ee -> I; a, and an e before a final
-consonant other than h (Mohammed / Muhammad, Ahmed / Ahmad) -> A; any other e -> E
-(Salah / Saleh and Khamenei / Khomeini stay apart). ``bin``, ``ibn`` and a particle
-``ben`` are one word.
+**Key** (:func:`key`), per word: kh and ch -> X, sh -> S, q, g and gh -> G (Qaddafi /
+Gaddafi, Baghdadi / Bagdadi), dh -> d, doubled consonants single (Hassan / Hasan); vowels
+by class: u, o, ou, oo, ow -> U; ei, ey, ai, ay (not before a vowel) -> Y; i, ee -> I; a,
+and the e of a final -ed or -eh (Mohammed / Muhammad, Haniyeh / Haniya) -> A; any other e
+-> E (Salah / Saleh, Qassem / Qassam and Khamenei / Khomeini stay apart). ``bin``,
+``ibn`` and a particle ``ben`` are one word.
 
 **Id** (:func:`spelling`): each word takes the spelling of its key that English text uses
-most (wordfreq), if that is used at all (Zipf >= 1.5) and at least as much as the word
-as written; else the word stays as written. So every spelling of a name gets the most
+most (wordfreq), if that is used at all (Zipf >= 1.5), at least as much as the word as
+written, is a name rather than an ordinary word (Zipf < 4: Saleh is never ``sale``) and
+has this same key (so two keys never share an id: Saleh is never ``salah``); else the
+word stays as written. So every spelling of a name gets the most
 used one (``muammar-gaddafi``, ``osama-bin-laden``, ``muhammad-bin-salman``), and the
 most used spelling itself needs no marker (Muammar Gaddafi stays as written, and that is
 the id its other spellings take). A pure function of the name.
