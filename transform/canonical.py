@@ -16,11 +16,16 @@ across articles) but make the first-seen spelling the id, or ids that change lat
    German and French romanisations write differently become one placeholder each (kh/h ->
    X, -y/-iy/-yy -> B, zh/French j -> J, ...; the system is recognised
    from the spelling: tsch, -ow, -ij are German, ou...ch, chtch French, and a word English
-   text does not use in a Slavic name takes the reading whose spelling English text
-   attests), so Zelensky/Zelenskiy, Bakhmut/Bahmut, Gorbachev/Gorbatschow,
+   text does not use takes the reading whose spelling English text attests), so
+   Zelensky/Zelenskiy, Bakhmut/Bahmut, Gorbachev/Gorbatschow,
    Prigozhin/Prigojine, Avdiivka/Avdeyevka, Zakharova/Sacharowa share a key. Words under
    4 letters are kept, and a word-initial h or ch is never read as kh: Khan/Han and
    Hart/Chart stay apart.
+   A name detected as romanised Arabic (a particle such as bin / abu / al-, a q without
+   u, dh, an apostrophe between vowels, or a common Arabic given name) is keyed by
+   :mod:`transform.arabic` instead: vowel classes (u/o/ou, -ed/-ad, ei/ai), q = g,
+   single for double letters, bin = ben; its words take the key's most used spelling
+   (Qaddafi, Gadhafi -> ``gaddafi``; Usama, Oussama ben -> ``osama bin``).
 3. **Readable id** (:func:`readable`): each word as English text writes it if it does
    (wordfreq), else the attested spelling of its key, else (a transliteration) the key's
    BGN-style spelling: ``moscow``, ``twitter``, ``croucher``, ``mikhail-gorbachev`` for
@@ -63,6 +68,7 @@ from typing import Protocol
 from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
+from transform import arabic as arabic_names
 from transform import places
 from transform.translit import (
     foreign,
@@ -120,6 +126,7 @@ class _Keyed:
     written_in: str  # the romanisation system: en, de or fr
     slavic: bool  # reads as a Slavic name
     respell: bool  # its id is spelled from its keys (Slavic, or a word English lacks)
+    arabic: bool = False  # a romanised Arabic name (:mod:`transform.arabic`)
 
 
 @lru_cache(maxsize=65536)
@@ -128,9 +135,12 @@ def _keyed(name: str) -> _Keyed:
     written_in = system(form)
     is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     words = form.split()
-    if is_slavic:  # a Slavic name: read it in every system
+    if arabic_names.arabic(name, words):
+        keys = [arabic_names.key(w) for w in words]
+        return _Keyed(words, keys, written_in, False, True, arabic=True)
+    if is_slavic or is_foreign:  # a Slavic or unattested name: read it in every system
         keys = [likeliest_key(w, written_in, is_slavic, is_foreign) for w in words]
-    else:  # rare English and German words are not re-read (Charpy, Tesch)
+    else:
         keys = [word_key(w, written_in, is_slavic, is_foreign) for w in words]
     return _Keyed(words, keys, written_in, is_slavic, is_slavic or is_foreign)
 
@@ -149,6 +159,8 @@ def readable(name: str) -> str:
     """What a name's id is made of: each word as written where English text uses it
     (``moscow``, ``croucher``), else its key's spelling (Zelenskyy -> ``zelensky``)."""
     k = _keyed(name)
+    if k.arabic:
+        return " ".join(arabic_names.spelling(w) for w in k.words)
     return " ".join(
         readable_word(w, kw, k.respell, k.slavic, k.written_in)
         for w, kw in zip(k.words, k.keys, strict=True)

@@ -12,7 +12,7 @@ C     ch, tch, tsch                               Gorbachev / Gorbatschow
 S     sh, sch                                     Shoigu / Schoigu
 J     zh, zhzh, French j, German schsch           Prigozhin / Prigojine
 X     kh, German ch                               Bakhmut / Bachmut (German)
-V     v, final ff, German w                       Lavrov / Lawrow, Rachmaninoff
+V     v, final ff, German w, Slavic final -f      Lawrow, Rachmaninoff, Kharkif
 I     i, y after a consonant (6+ letters)         Lysychansk / Lisichansk
 F     й after a, e, o before v/k/z/g/s or ts      Grayvoron / Graivoron
 D     y, j or nothing between o and e             Dostoevsky / Dostoyevsky
@@ -25,6 +25,8 @@ O     io, jo (ё)                                  Pjotr / Piotr
 E     initial ye, e (and je in German)            Yevgeny / Evgeny / Jewgeni
 K     ks, x                                       Oleksandr / Olexandr
 Z     s, ss (not initial)                         Odesa / Odessa
+H     z, s after d, or after a vowel before a     Gazprom / Gasprom,
+      voiced consonant or p                       Roskomnadzor / Roskomnadsor
 Y     ii, eye, ee before -vka (Ukrainian/Russian)  Avdiivka / Avdeyevka
 R     -ander, -andr, -andre                       Alexander / Aleksandr / Alexandre
 G     -ei, -ey, -ej after a consonant             Sergei / Sergey / Sergej / Sergueï
@@ -34,22 +36,24 @@ plus "-ov" after a hushing sound as "-ev" (Gorbachov / Gorbachev), French "gu" b
 e/i as "g" and "-tsine" as "-tsin" (Sergueï, Eltsine) and German "-zk" as "-tsk" (Donezk /
 Donetsk). The system a name is written in is recognised from its spelling (tsch, sch,
 -ow, -ij, consonant + j + vowel: German; ou...ch...-ko/-ev, chtch, ï: French), and the
-German or French reading of ch, s, z, w, j and ou applies only there (German s before
-a vowel or a voiced consonant is з: Resnikow / Reznikov). A word English text does not
-use, in a name that looks Slavic, is also read in the other systems, with German sch as
-zh (Schukow) or as a shch missing its t (Khruschev) and a German initial s as з
-(Sacharowa), and takes the reading whose best spelling English text attests most, if that
-spelling keeps the reading's first letter (:func:`likeliest_key`): Tymochenko without a
-French marker still meets Tymoshenko. Rare English and German words are not re-read
-(Charpy is not Harpy, Tesch not Tej).
-Words under 4 letters are kept as they are, and a word-initial "h" or "ch" is never read
-as kh, so Khan and Han, Hart and Chart keep different keys.
+German or French reading of ch, s, z, w, j and ou applies only there (German s before a
+vowel or a voiced consonant is з: Resnikow / Reznikov; an initial z before i or w is ц:
+Zichanouskaja). A word English text does not use (in any name) is also read in the other
+systems, with German sch as zh (Schukow) or as a shch missing its t (Khruschev) and a
+German initial s as з (Sacharowa), and takes the reading whose best spelling English
+text attests most, if that spelling keeps the reading's first letter, German j read as y
+(Jelzin -> Yeltsin; :func:`likeliest_key`): Tymochenko without a French marker still
+meets Tymoshenko. A reading that changes the first letter never wins, so rare English
+words keep their keys (Charpy is not Harpy). Words under 4 letters are kept as they are,
+and a word-initial "h" or "ch" is never read as kh, so Khan and Han, Hart and Chart keep
+different keys.
 
 "dzh" and German "dsch" are read as j (Tadzhikistan / Tajikistan), "gh" between vowels
-as g (Daghestan). A name that looks Slavic (:func:`slavic`: a key shape such as -oV,
--Zk, -ZkB, -enko, -VIC, -grad, or a sound of :data:`SLAVIC`) also gets final -i after a
-consonant as B (Vitali / Vitaly), yo as O, -ayev / -aev, -iyev / -iev as one sound and
-(as a name with a word English text does not use) French "ou" as u (Kouleba).
+or in rghi as g (Daghestan, Kirghizstan). A name that looks Slavic
+(:func:`slavic`: a key shape such as -oV, -Zk, -ZkB, -enko, -VIC, -grad, or a sound of
+:data:`SLAVIC`) also gets final -i after a consonant as B (Vitali / Vitaly), yo as O,
+-ayev / -aev, -iyev / -iev as one sound and (as a name with a word English text does not
+use) French "ou" as u (Kouleba).
 
 The key is a pure function of the name, so every worker gives every spelling of a name
 the same key in any order. Ids are made of readable words (:func:`readable_word`): a word
@@ -60,7 +64,9 @@ words (Yevgeniy -> evgeny, Valerii -> valery); another is written as its key's s
 that English text uses, below that band (Zelenskyy -> zelensky, Lawrow -> lavrov,
 Gorbatschow -> gorbachev), or, if none is attested and the key holds a sound only
 transliterations produce (F, B, J, Q, Y, X), as its first (BGN/PCGN-style) spelling
-(Grayvoron and Graivoron -> graivoron); any other word stays as written (Gudjohnsen).
+(Grayvoron and Graivoron -> graivoron); in a re-spelled name (below) that is not in
+English spelling, an unattested key is spelled BGN-style with each i / y in doubt as
+written (Schmyhal -> shmyhal, Surowikin -> surovikin); any other word stays as written (Gudjohnsen).
 Other pairs of spellings English text both uses (Odesa / Odessa, Lisichansk / Lysychansk)
 keep their own ids: y/i, s/ss and the like also tell English names apart (Tindall /
 Tyndall, Vyvyan / Vivian, Fischer / Fisher), so they are not re-spelled -- unless the
@@ -78,6 +84,8 @@ import math
 import re
 from functools import lru_cache
 
+from rapidfuzz.distance import Levenshtein
+
 MIN_WORD = 4
 MAX_WORD = 40  # longer 'words' are no names: not keyed, and every rule sees <= 40 chars
 MAX_CANDIDATES = 512
@@ -86,7 +94,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
     (re.compile(rule[0]), rule[1], rule[2] if len(rule) > 2 else MIN_WORD)
     for rule in (
         (r"dzh|dsch", "j"),
-        (r"(?<=[aeiouy])gh(?=[aeiouy])", "g"),
+        (r"(?<=[aeiouy])gh(?=[aeiouy])|(?<=r)gh(?=i)", "g"),
         (r"shch|schtsch|chtch", "Q"),
         (r"tsch|tch", "C"),
         (r"sch", "S"),
@@ -108,13 +116,14 @@ _RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[CSJQ])o(?=[vwV]a?$)", "e"),
         (r"(?<=[bcdfgklmnprstvxzCSJQ])(?:iy|yy|yi|ii|ij|yj|y)$", "B", 6),
         (r"(?:iyi|ii|eye|eie|ee)(?=[vV]ka$)", "Y"),
-        (r"iou|yu|iu", "W"),
+        (r"iou|^iU|yu|iu", "W"),
         (r"(?<=[^aeiou])(?:iya|ia|ya)|^ya", "A"),
         (r"io|jo", "O"),
         (r"(?<=[aeo])(?:yi|y|i)(?=[vVkzgs]|ts)", "F"),
         (r"(?<=[^aeiouAOUE])[iy]|^i", "I", 6),
         (r"v|ff$", "V"),
         (r"ks|x", "K"),
+        (r"(?<=d)[sz]|(?<=[aeiou])[sz](?=[bdglmnprvV])", "H"),
         (r"(?<!^)ss?", "Z"),
         (r"u", "U"),
     )
@@ -136,6 +145,7 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "K": ("ks", "x"),
     "Y": ("ii", "eye", "ee", "iyi"),
     "Z": ("s", "ss"),
+    "H": ("z", "s"),
     "B": ("y", "iy", "yy", "yi", "ii"),
     "D": ("", "y", "j"),
     "R": ("er", "r", "re"),
@@ -164,7 +174,8 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
             (r"(?<=[aeiou])z(?=[aeiou])", "ts"),
             # s for з before a vowel or a voiced consonant (Resnikow, Ramsan, Gasprom;
             # not Kasachstan's st)
-            (r"(?<=[a-z])(?<![sc])s(?=[aeiouynmlrbdgvw])", "z"),
+            (r"(?<=[a-z])(?<![sct])s(?=[aeiouynmlrbdgvw])", "z"),
+            (r"^z(?=[iw])", "ts"),  # Zichanouskaja, Zwetajewa (not a read-in s: Sacharowa)
             (r"^je", "E"),
             (r"(?<=[^aeiou])j(?=[^aeiou])", "I"),
             (r"ju", "W"),
@@ -192,7 +203,8 @@ _SYSTEM_RULES: dict[str, tuple[tuple[re.Pattern[str], str, int], ...]] = {
 # -stan and -burg of place names transliterated as often (Dagestan, Yekaterinburg).
 # regex-audit: linear because it sees one word key of at most MAX_WORD chars
 _SLAVIC_SHAPE = re.compile(
-    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod|Ztan|bUrg)$"
+    r"(?:[oe]Va?|Zk(?:[IBiy]|aya|aja|A)?|enko|Cko|[CJ]Uk|yUk|VIC|VIt?ZC|grad|gorod|Ztan|bUrg"
+    r"|tZIn)$"
 )
 # Applied (before the common rules) to a name that looks Slavic:
 # final -i after a consonant (Vitali / Vitaly), yo (ё), -ayev / -aev.
@@ -203,6 +215,7 @@ _SLAVIC_RULES: tuple[tuple[re.Pattern[str], str, int], ...] = tuple(
         (r"(?<=[bcdfgklmnprstvz])i$", "B", 6),
         (r"(?<=[^aeiou])yo", "O", MIN_WORD),
         (r"(?<=[aiu])[yj]?(?=e[vwV]a?$)", "D", 5),
+        (r"(?<=[aeiou])f$", "V", 6),
     )
 )
 # Applied to a Slavic name or one with a word English text does not use: French ou for u.
@@ -288,9 +301,24 @@ def _likeliest(word: str, key: str, slavic_name: bool, foreign_name: bool) -> st
             known = frequency(attested)
             # only an attested spelling wins (best_known >= 0), and one with the same
             # first letter as the reading (Charpy is not Harpy, Sacharowa is Zakharova)
-            if known > best_known and attested[:1] == spelled[:1]:
+            # and, for a name that does not look Slavic, only a Slavic-looking spelling
+            # (Prigoschin -> prigozhin, Jelzin -> yeltsin; not Frech -> fresh)
+            if (
+                known > best_known
+                and _same_initial(attested, spelled, written_in)
+                and (slavic_name or slavic(attested))
+            ):
                 best, best_known = other, known
     return best
+
+
+def _same_initial(attested: str, spelled: str, written_in: str) -> bool:
+    """The reading keeps its first letter; German initial j is English y (Jelzin)."""
+    return attested[:1] == spelled[:1] or (written_in, spelled[:1], attested[:1]) == (
+        "de",
+        "j",
+        "y",
+    )
 
 
 KNOWN = 1.5  # Zipf frequency from which a spelling is one English text uses as it is
@@ -331,9 +359,11 @@ def readable_word(
         # English spelling, the name is not Slavic (Subryan) or it would drop letters
         # (Grigoropoulos, Cherkessk stay)
         english = slavic_name and len(best) == len(word)
-        guess = "I" not in key_word and (written_in != "en" or english)
-        if known >= frequency(word) and (known > 0 or guess):
+        guess = written_in != "en" or english
+        if known >= frequency(word) and known > 0:
             return best
+        if known >= frequency(word) and guess:
+            return best if "I" not in key_word else _as_written(key_word, word)
     spelled = spell(key_word)
     if frequency(word) >= KNOWN:
         # a spelling English text uses gives way only to a more common spelling of the
@@ -343,6 +373,17 @@ def readable_word(
     if frequency(spelled) >= KNOWN or transliterated:
         return spelled
     return word
+
+
+def _as_written(key_word: str, word: str) -> str:
+    """The BGN-style spelling of a key, with each i / y in doubt (I) as the word has it
+    (Schmyhal -> shmyhal, Puschilin -> pushilin): the closest such spelling to the word."""
+    first = "".join(SPELLINGS.get(ch, (ch,))[0] if ch != "I" else ch for ch in key_word)
+    options = [
+        first.replace("I", "{}").format(*combo)
+        for combo in itertools.product("iy", repeat=first.count("I"))
+    ]
+    return min(options, key=lambda o: Levenshtein.distance(o, word))
 
 
 @lru_cache(maxsize=65536)

@@ -2,7 +2,8 @@
 
 Shared by the enricher's in-article merging (:mod:`transform.canonical`, on match keys)
 and the sink's story entity map (:mod:`wiredesk.story_entities`, on entity ids), so both
-call two spellings variants by the same rule.
+call two spellings variants by the same rule; the story map alone also takes
+:func:`sounds_alike` (a garbled spelling, by consonant skeleton).
 """
 
 from __future__ import annotations
@@ -45,6 +46,45 @@ def similar(a: str, b: str) -> bool:
         if x[0] != y[0] or _feminine(x, y):
             return False
         if Levenshtein.distance(x, y, score_cutoff=limit) > limit:
+            return False
+    return True
+
+
+MIN_SKELETON = 5  # consonants a word needs before its skeleton alone may relate it
+_VOWELS = frozenset("aeiouy")
+
+
+def skeleton(word: str) -> str:
+    """A word's consonants, each run of one letter once (Graivoron -> grvrn)."""
+    out: list[str] = []
+    for ch in word:
+        if ch not in _VOWELS and (not out or out[-1] != ch):
+            out.append(ch)
+    return "".join(out)
+
+
+def sounds_alike(a: str, b: str) -> bool:
+    """Looser than :func:`similar`, for ids of one story only: word by word, each pair
+    similar, or (a garbled spelling: Gregoron / Graivoron) a word of the same first and
+    last letter, at most two letters longer or shorter, whose consonant skeletons of 5+
+    letters differ by one edit; never a masculine / feminine pair."""
+    wa, wb = a.split(), b.split()
+    if a == b or similar(a, b):
+        return True
+    if not wa or len(wa) != len(wb):
+        return False
+    for x, y in zip(wa, wb, strict=True):
+        if x == y or similar(x, y):
+            continue
+        sx, sy = skeleton(x), skeleton(y)
+        if (
+            x[0] != y[0]
+            or x[-1] != y[-1]
+            or abs(len(x) - len(y)) > 2
+            or min(len(sx), len(sy)) < MIN_SKELETON
+            or _feminine(x, y)
+            or Levenshtein.distance(sx, sy, score_cutoff=1) > 1
+        ):
             return False
     return True
 

@@ -14,8 +14,11 @@ the story row (never accumulates it: uniqueness is not monotone). Rules, each re
 3. an all-letter id of 2-6 letters that is not a person -> the one multi-word non-person
    id whose initials it is (``usgs``, ``us``; connectors such as ``of`` may be skipped).
 
-0. before these, spelling variants (:func:`wiredesk.names.similar`, on the id's words:
-   ``malcom-tucker`` / ``malcolm-tucker``; never ``nazarbayev`` / ``nazarbayeva``) ->
+0. before these, spelling variants (:func:`wiredesk.names.sounds_alike`, on the id's
+   words: :func:`~wiredesk.names.similar`, ``malcom-tucker`` / ``malcolm-tucker``, or,
+   within a story only, a garbled word whose consonant skeleton of 5+ letters is one edit
+   from the other's with the same first and last letter, ``gregoron`` / ``graivoron``;
+   never ``nazarbayev`` / ``nazarbayeva``) ->
    the preferred spelling (most words, then longest, then smallest), only where every
    two ids of the group are variants of each other (no chains: A~B, B~C, A!~C is left
    alone).
@@ -33,7 +36,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
-from wiredesk.names import Groups, similar
+from wiredesk.names import Groups, sounds_alike
 
 PERSON_LABELS = frozenset({"PER", "PERSON"})
 _CONNECTORS = frozenset({"of", "the", "and", "for", "de", "del", "la", "le", "du", "von", "van"})
@@ -115,7 +118,7 @@ def _spelling_variants(labels: dict[str, set[str]]) -> dict[str, str]:
     pairs = {
         (a, b)
         for a, b in itertools.combinations(ids, 2)
-        if _is_person(labels[a]) == _is_person(labels[b]) and similar(words[a], words[b])
+        if _is_person(labels[a]) == _is_person(labels[b]) and sounds_alike(words[a], words[b])
     }
     variants = Groups(ids)
     for a, b in pairs:

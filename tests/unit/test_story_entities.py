@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
+
 from wiredesk.story_entities import resolve_story
 
 
@@ -161,3 +163,26 @@ def test_eval_scores_names_after_their_documents_story_map() -> None:
     assert (before["tp"], before["fp"]) == (0, 0)
     assert (after["tp"], after["fp"], after["fn"]) == (1, 0, 0)
     assert result["story_map"]["documents_without_story"] == 0
+
+
+def test_a_garbled_spelling_maps_to_the_one_id_of_its_consonant_skeleton() -> None:
+    # Gregoron (a seed's garbling of Graivoron): skeletons grgrn / grvrn, one edit apart
+    story = [("gregoron", "LOC"), ("graivoron", "LOC"), ("belgorod", "LOC")]
+    assert resolve_story(story) == {"gregoron": "graivoron"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("kharkiv", "kherson"),
+        ("khamenei", "khomeini"),
+        ("sergei-lavrov", "sergei-lavrenov"),
+        ("belgorod", "belgrade"),
+        ("mariupol", "melitopol"),
+        ("kramatorsk", "kamensk"),
+        ("nursultan-nazarbayev", "nursultan-nazarbayeva"),
+        ("grigoropoulos", "gregorakis"),
+    ],
+)
+def test_skeleton_alike_needs_one_edit_and_the_same_ends(a: str, b: str) -> None:
+    assert resolve_story([(a, "PER"), (b, "PER")]) == {}

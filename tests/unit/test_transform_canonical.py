@@ -164,7 +164,8 @@ def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
     # the hand-written part of the entity-merge dev set (no ../shared data needed): every
     # hard negative stays apart; recall on its variant pairs without the alias file was
     # 0.36 before the Slavic / unattested re-spelling rules, 0.58 after them, 0.65 with
-    # the likeliest reading of a Slavic name's unattested words (175 of 268 measured)
+    # the likeliest reading of a Slavic name's unattested words, 0.90 with the Arabic
+    # reading and the rules of issue 12 part 4 (242 of 268 measured)
     data = tomllib.loads(NAMES_FILE.read_text(encoding="utf-8"))
     merged = [
         (a, b)
@@ -178,7 +179,7 @@ def test_hand_written_hard_negatives_never_merge_and_variants_mostly_do():
         for g in data["variants"]
         for a, b in itertools.combinations(g["names"], 2)
     ]
-    assert sum(positives) / len(positives) >= 0.63
+    assert sum(positives) / len(positives) >= 0.89
 
 
 @pytest.mark.parametrize(
@@ -245,3 +246,113 @@ def test_father_and_son_stay_apart_within_one_article():
 def test_english_words_with_transliteration_letters_keep_their_spelling(word):
     # their keys hold Slavic sounds (ye-, ch, zh, -ow), yet they are no transliterations
     assert readable(word) == normal(word)
+
+
+@pytest.mark.parametrize(
+    ("spellings", "expected"),
+    [
+        # romanised Arabic names (transform/arabic.py): a marker makes the name Arabic,
+        # and every spelling takes its key's most used spelling
+        (["Muammar Gaddafi", "Muammar Qaddafi", "Moammar Gadhafi"], "muammar-gaddafi"),
+        (["Osama bin Laden", "Usama bin Laden", "Oussama ben Laden"], "osama-bin-laden"),
+        (["Mohammed bin Salman", "Muhammad bin Salman"], "muhammad-bin-salman"),
+        (["Hassan Rouhani", "Hasan Rowhani", "Hassan Rohani"], "hassan-rouhani"),
+        (["Ali Khamenei", "Ali Chamenei", "Ali Khamene'i"], "ali-khamenei"),
+        # not in the dev set
+        (["Qassem Soleimani", "Qasem Soleimani"], "qassem-soleimani"),
+        (["Abu Bakr al-Baghdadi", "Abu Bakr al-Bagdadi"], "abu-bakr-baghdadi"),
+        (["Ismail Haniyeh", "Ismail Haniya"], "ismail-haniyeh"),
+        (["Ahmed Shah Massoud", "Ahmad Shah Masoud"], "ahmed-shah-masood"),
+    ],
+)
+def test_romanised_arabic_names_get_one_id(spellings, expected):
+    assert {ids(M("PER", s))[0] for s in spellings} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Ali Khamenei", "Ali Khomeini"),  # vowels in another order
+        ("Mohammed bin Salman", "Mohammed bin Zayed"),
+        ("Mohamed Salah", "Mohamed Saleh"),  # -ah (a letter) is not -eh (ta marbuta)
+        ("Qassem Soleimani", "Qassam Soleimani"),  # only -ed reads e as a
+        ("Saddam Hussein", "Saddam Haftar"),
+        ("Osama bin Laden", "Omar bin Laden"),
+        ("Hannibal Gaddafi", "Muammar Gaddafi"),
+        ("Jamal Murray", "Jamal Crawford"),  # a given-name marker, English surnames
+        ("Allen", "Allan"),  # no marker: English spellings stay apart
+        ("Martin", "Marten"),
+        ("Thompson", "Thomson"),
+    ],
+)
+def test_similar_arabic_and_english_names_of_different_people_stay_apart(a, b):
+    assert ids(M("PER", a))[0] != ids(M("PER", b))[0]
+
+
+def test_an_arabic_id_spelling_is_a_name_of_the_same_key():
+    # Saleh's key has candidates 'sale' (an ordinary word) and 'salah' (Salah's spelling,
+    # another key): neither is taken, so two keys never share an id
+    from transform.arabic import key, spelling
+
+    assert spelling("saleh") == "saleh" and key("saleh") != key(spelling("salah"))
+    assert spelling("qaddafi") == spelling("gadhafi") == "gaddafi"
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        # Slavic spellings the rules relate since issue 12 part 4
+        ["Kharkiv", "Kharkif"],  # final -f after a vowel as -v
+        ["Gazprom", "Gasprom"],  # s / z before a consonant
+        ["Roskomnadzor", "Roskomnadsor"],  # dz / ds
+        ["Kyrgyzstan", "Kirghizstan"],  # French gh before i
+        ["Sviatlana Tsikhanouskaya", "Swjatlana Zichanouskaja"],  # German initial z
+        ["Yulia Tymoshenko", "Ioulia Tymochenko"],  # French iou after ou -> u
+        ["Boris Yeltsin", "Boris Jelzin", "Boris Eltsine"],  # German j as y
+        ["Prigozhin", "Prigoschin"],  # an unattested German spelling read as zh
+        ["Sergei Surovikin", "Sergej Surowikin"],  # spelled from the key, i/y as written
+        ["Denis Pushilin", "Denis Puschilin"],
+        ["Denys Shmyhal", "Denys Schmyhal"],
+        # not in the dev set
+        ["Nikolai Patrushev", "Nikolai Patruschew"],
+        ["Yegor Ligachev", "Jegor Ligatschow"],
+    ],
+)
+def test_more_slavic_spellings_get_one_id(spellings):
+    assert len({ids(M("PER", s))[0] for s in spellings}) == 1
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Gazprom", "Gazprombank"),
+        ("Rosneft", "Rosnano"),
+        ("Kharkiv", "Kherson"),
+        ("Sergei Lavrov", "Sergei Lavrenov"),
+        ("Kyrgyzstan", "Kazakhstan"),
+        ("Yulia Tymoshenko", "Yulia Svyrydenko"),
+        ("Boris Yeltsin", "Boris Nemtsov"),
+    ],
+)
+def test_slavic_names_of_different_entities_stay_apart(a, b):
+    assert ids(M("PER", a))[0] != ids(M("PER", b))[0]
+
+
+def test_the_seeds_garbled_gregoron_is_graivoron_within_their_story_without_aliases():
+    # issue 12 acceptance: the enricher's ids (no alias file) of the five seeds, which the
+    # story model puts in one story, then the sink's story map over that story's ids
+    from transform import storysim
+    from wiredesk.story_entities import resolve_story
+
+    seeds, _ = seed_articles()
+    tagger = EntityTagger()
+    found = [canonicalise(mentions(tagger.nlp(s.text)), NO_ALIASES) for s in seeds]
+    feats = [
+        storysim.story_features(s.title, s.text, e, s.published_at)
+        for s, e in zip(seeds, tagger.tag_many(s.text for s in seeds), strict=True)
+    ]
+    assert len(set(storysim.cluster(feats, storysim.DEFAULT_THRESHOLD))) == 1
+    story = {(e.canonical_id, e.label) for entities in found for e in entities}
+    ids_of = {e.surface: e.canonical_id for entities in found for e in entities}
+    assert ids_of["Gregoron"] == "gregoron" and ids_of["Graivoron"] == "graivoron"
+    assert resolve_story(story).get("gregoron") == "graivoron"
