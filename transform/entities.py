@@ -176,11 +176,16 @@ class EntityTagger:
         self.aliases = aliases or default_aliases()
 
     def tag(self, text: str) -> list[Entity]:
-        return canonicalise(mentions(self.nlp(text[:MAX_CHARS])), self.aliases)
+        with self.nlp.memory_zone():  # see tag_many
+            return canonicalise(mentions(self.nlp(text[:MAX_CHARS])), self.aliases)
 
     def tag_many(self, texts: Iterable[str]) -> list[list[Entity]]:
-        docs = self.nlp.pipe(t[:MAX_CHARS] for t in texts)
-        return [canonicalise(mentions(doc), self.aliases) for doc in docs]
+        """Tags each text. Inside spaCy's memory zone: the strings and lexemes a document
+        adds to the shared vocabulary are freed after it, so a long-running enricher does
+        not grow with every new word it has seen (the results are plain strings)."""
+        with self.nlp.memory_zone():
+            docs = self.nlp.pipe(t[:MAX_CHARS] for t in texts)
+            return [canonicalise(mentions(doc), self.aliases) for doc in docs]
 
     @staticmethod
     def reuse(text: str, known: Sequence[Entity]) -> list[Entity]:

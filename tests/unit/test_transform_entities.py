@@ -158,3 +158,23 @@ def test_the_old_model_stays_loadable_and_its_reupload_is_the_fallback(monkeypat
             load_pipeline("xx_no_such_model")
     finally:
         load_pipeline.cache_clear()
+
+
+def test_tagging_leaves_the_shared_vocabulary_as_it_was(tagger):
+    # a long-running enricher must not grow with every new word: each document's strings
+    # are freed after it (spaCy's memory zone), and the entities are the same as without
+    from transform.entities import canonicalise, mentions
+
+    seeds, _ = seed_articles()
+    texts = [s.text for s in seeds] + [
+        f"Minister Zorvath Quellbrin{n} met Ilvessa Drummart in Kravenhollow{n} on Tuesday."
+        for n in range(20)
+    ]
+    strings_before = len(tagger.nlp.vocab.strings)
+    one_by_one = [tagger.tag(t) for t in texts]
+    batched = tagger.tag_many(texts)
+    assert len(tagger.nlp.vocab.strings) == strings_before
+    plain = [canonicalise(mentions(tagger.nlp(t)), tagger.aliases) for t in texts]
+    assert len(tagger.nlp.vocab.strings) > strings_before  # the test can tell
+    assert one_by_one == batched == plain
+    assert any(e.canonical_id.startswith("zorvath") for e in one_by_one[-1])
