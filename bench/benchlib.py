@@ -8,6 +8,7 @@ stack, supervisor, corpus and pipeline pieces the end-to-end benchmark reuses.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import platform
@@ -38,6 +39,17 @@ def pct(values: Sequence[float], *qs: int) -> list[float]:
         return [float(values[0])] * len(qs)
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return [cuts[q - 1] for q in qs]
+
+
+def bbc_texts(n: int) -> list[str]:
+    """The first ``n`` article texts of the BBC news set in ``../shared/data``."""
+    out: list[str] = []
+    with gzip.open(SHARED_DATA / "bbc_news_fulltext.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            out.append(json.loads(line)["text"])
+            if len(out) >= n:
+                break
+    return out
 
 
 def self_peak_rss_mb() -> float:

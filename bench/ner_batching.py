@@ -19,8 +19,6 @@ baseline, peak RSS of this process, and whether every mode found the same entiti
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import time
 from typing import Any
 
@@ -28,18 +26,6 @@ import benchlib
 from benchlib import pct
 
 from transform.entities import MAX_CHARS, load_pipeline
-
-BBC = benchlib.SHARED_DATA / "bbc_news_fulltext.jsonl.gz"
-
-
-def texts(n: int) -> list[str]:
-    out = []
-    with gzip.open(BBC, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            out.append(json.loads(line)["text"][:MAX_CHARS])
-            if len(out) >= n:
-                break
-    return out
 
 
 def ents(doc: Any) -> tuple[tuple[int, int, str], ...]:
@@ -90,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="60 documents")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
     args = ap.parse_args(argv)
-    docs = texts(60 if args.smoke else args.docs)
+    docs = [t[:MAX_CHARS] for t in benchlib.bbc_texts(60 if args.smoke else args.docs)]
     started = time.perf_counter()
     nlp = load_pipeline()
     load_s = time.perf_counter() - started

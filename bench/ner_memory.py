@@ -12,8 +12,8 @@ RSS, and CPU ms per article; then whether both modes found the same entities.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,15 +21,9 @@ from typing import Any
 
 import benchlib
 
-BBC = benchlib.SHARED_DATA / "bbc_news_fulltext.jsonl.gz"
-
 
 def rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return benchlib.status_kb(os.getpid(), "VmRSS") / 1024
 
 
 def measure(mode: str, docs: int, step: int) -> dict[str, Any]:
@@ -37,12 +31,7 @@ def measure(mode: str, docs: int, step: int) -> dict[str, Any]:
     from transform.entities import MAX_CHARS, EntityTagger, canonicalise, mentions
 
     tagger = EntityTagger()
-    texts = []
-    with gzip.open(BBC, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            texts.append(json.loads(line)["text"])
-            if len(texts) >= docs:
-                break
+    texts = benchlib.bbc_texts(docs)
     points = [{"articles": 0, "strings": len(tagger.nlp.vocab.strings), "rss_mb": rss_mb()}]
     found, started = [], time.process_time()
     for n, text in enumerate(texts, 1):

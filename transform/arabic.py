@@ -46,13 +46,14 @@ from transform.translit import KNOWN, NAME_BAND, frequency
 
 MAX_CANDIDATES = 4096
 PARTICLES = frozenset({"bin", "ibn", "bint", "abu", "abd", "abdel", "abdul", "abdal"})
+_ARTICLE_PREFIX = r"(?:al|el|ad|ash|as|ar|at|an|az|ath)-\w"  # al-Gaddafi, ash-Sharaa
 # regex-audit: linear (no nested quantifiers); it sees one name
 _MARKER = re.compile(
-    r"\b(?:al|el|ad|ash|as|ar|at|an|az|ath)-\w|q(?!u)|(?<=[aeiou])dh|[aeiou]['’ʼʻ][aeiou]",
+    rf"\b{_ARTICLE_PREFIX}|q(?!u)|(?<=[aeiou])dh|[aeiou]['’ʼʻ][aeiou]",
     re.I,
 )
 # regex-audit: linear (an anchored prefix)
-_ARTICLE = re.compile(r"(?:al|el|ad|ash|as|ar|at|an|az|ath)-\w", re.I)
+_ARTICLE = re.compile(_ARTICLE_PREFIX, re.I)
 # Arabic / Persian given names that mark a name as Arabic (by key: in any spelling)
 GIVEN_NAMES = (
     "muhammad",
@@ -130,7 +131,7 @@ def arabic(name: str, words: list[str]) -> bool:
         return True
     if any(w == "ben" for w in words[1:-1]):
         return True
-    return bool(words) and len(words) > 1 and key(words[0]) in GIVEN
+    return len(words) > 1 and key(words[0]) in GIVEN
 
 
 @lru_cache(maxsize=65536)

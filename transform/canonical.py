@@ -133,11 +133,11 @@ class _Keyed:
 def _keyed(name: str) -> _Keyed:
     form = normal(name)
     written_in = system(form)
-    is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     words = form.split()
     if arabic_names.arabic(name, words):
         keys = [arabic_names.key(w) for w in words]
         return _Keyed(words, keys, written_in, False, True, arabic=True)
+    is_slavic, is_foreign = slavic(form, written_in), foreign(form)
     if is_slavic or is_foreign:  # a Slavic or unattested name: read it in every system
         keys = [likeliest_key(w, written_in, is_slavic, is_foreign) for w in words]
     else:

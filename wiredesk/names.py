@@ -68,9 +68,9 @@ def sounds_alike(a: str, b: str) -> bool:
     similar, or (a garbled spelling: Gregoron / Graivoron) a word of the same first and
     last letter, at most two letters longer or shorter, whose consonant skeletons of 5+
     letters differ by one edit; never a masculine / feminine pair."""
-    wa, wb = a.split(), b.split()
     if a == b or similar(a, b):
         return True
+    wa, wb = a.split(), b.split()
     if not wa or len(wa) != len(wb):
         return False
     for x, y in zip(wa, wb, strict=True):
