@@ -32,17 +32,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, update
 
 from transform import minhash, nearcopy
+from transform import state_sql as sql
 from transform.state import as_utc, lock_state, utcnow
 from transform.text import lead_shingles, normalised_hash, shingles, tokens
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow
 
-MAX_CANDIDATES = 200  # the most band-sharing candidates verified per article
+MAX_CANDIDATES = sql.DEDUP_CANDIDATES  # the most band-sharing candidates verified per article
 LEAD_SHINGLES = 100
 LEAD_MIN_CONTAINMENT = 0.5
 ESTIMATED_THRESHOLD = 0.75  # the rule for rows without sketches (stored before them)
@@ -109,18 +111,7 @@ def _as_fp(row: Any) -> Fingerprint:
     return Fingerprint(row.content_hash, row.shingle_count, row.signature, row.lead_signature, [])
 
 
-_ROW = (
-    DedupEntryRow.seq,
-    DedupEntryRow.article_id,
-    DedupEntryRow.published_at,
-    DedupEntryRow.discovered_at,
-    DedupEntryRow.content_hash,
-    DedupEntryRow.shingle_count,
-    DedupEntryRow.signature,
-    DedupEntryRow.lead_signature,
-    DedupEntryRow.duplicate_of,
-    DedupEntryRow.similarity,
-)
+_ROW = sql.DEDUP_ROW
 
 
 class DedupIndex:
@@ -136,6 +127,18 @@ class DedupIndex:
         self.min_jaccard = min_jaccard
         self.lead_threshold = lead_threshold
 
+    @cached_property
+    def _insert_entry(self) -> Any:  # the dialect's statements, built on first use
+        return insert_for(self.engine, DedupEntryRow.__table__).returning(DedupEntryRow.seq)
+
+    @cached_property
+    def _insert_bands(self) -> Any:
+        return insert_for(self.engine, DedupBandRow.__table__).on_conflict_do_nothing()
+
+    @cached_property
+    def _claim(self) -> Any:
+        return insert_for(self.engine, ContentFingerprintRow.__table__).on_conflict_do_nothing()
+
     def decide(
         self,
         article_id: str,
@@ -144,71 +147,68 @@ class DedupIndex:
         discovered_at: datetime | None = None,
         fetched_at: datetime | None = None,
     ) -> Verdict:
-        """The article's verdict; ``published_at`` must already be the trustworthy time.
+        """The article's verdict, decided in a transaction of its own under the state lock;
+        ``published_at`` must already be the trustworthy time (see :meth:`decide_in`)."""
+        with self.engine.begin() as conn:
+            lock_state(conn)
+            return self.decide_in(conn, article_id, fp, published_at, discovered_at, fetched_at)
+
+    def decide_in(
+        self,
+        conn: Connection,
+        article_id: str,
+        fp: Fingerprint,
+        published_at: datetime | None,
+        discovered_at: datetime | None = None,
+        fetched_at: datetime | None = None,
+    ) -> Verdict:
+        """:meth:`decide` in a transaction that holds the state lock already.
 
         ``fetched_at`` dates the version: a stored article whose text changed and that is
         not older than the stored version is revised (:meth:`_revise`, kind "updated")."""
-        with self.engine.begin() as conn:
-            lock_state(conn)
-            stored = conn.execute(
-                select(*_ROW, DedupEntryRow.version_fetched_at).where(
-                    DedupEntryRow.article_id == article_id
-                )
-            ).first()
-            if stored is not None:
-                if _is_update(stored, fp, fetched_at):
-                    return self._revise(conn, stored, fp, fetched_at)
-                return Verdict(stored.duplicate_of, stored.similarity, "stored", replayed=True)
-            me = _Me(article_id, published_at, discovered_at, fp)
-            linked = self._linked(conn, fp)
-            canonicals = {r.duplicate_of or r.article_id for r in linked}
-            heads = list(
-                conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(canonicals)))
-            )
-            winner: Any = min([me, *heads], key=_key_of)
-            winner_fp = fp if winner is me else _as_fp(winner)
-            revised = 0
-            losers = [h.article_id for h in heads if h.article_id != winner.article_id]
-            if losers:
-                revised = self._redirect(conn, losers, winner.article_id, winner_fp)
-            verdict = Verdict(None, None, "original", revised=revised)
-            if winner is not me:
-                score = self._score(fp, winner)
-                kind = "exact" if winner.content_hash == fp.content_hash else "near"
-                verdict = Verdict(winner.article_id, score, kind, revised=revised)
-            seq = conn.execute(
-                insert_for(self.engine, DedupEntryRow.__table__)
-                .values(
-                    article_id=article_id,
-                    first_seen_at=utcnow(),
-                    published_at=published_at,
-                    discovered_at=discovered_at,
-                    content_hash=fp.content_hash,
-                    shingle_count=fp.shingle_count,
-                    signature=fp.signature,
-                    lead_signature=fp.lead_signature,
-                    duplicate_of=verdict.duplicate_of,
-                    similarity=verdict.similarity,
-                    version_fetched_at=fetched_at,
-                )
-                .returning(DedupEntryRow.seq)
-            ).scalar_one()
-            self._index(conn, seq, article_id, fp)
+        stored = conn.execute(sql.STORED, {"article_id": article_id}).first()
+        if stored is not None:
+            if _is_update(stored, fp, fetched_at):
+                return self._revise(conn, stored, fp, fetched_at)
+            return Verdict(stored.duplicate_of, stored.similarity, "stored", replayed=True)
+        me = _Me(article_id, published_at, discovered_at, fp)
+        linked = self._linked(conn, fp)
+        canonicals = {r.duplicate_of or r.article_id for r in linked}
+        heads = list(conn.execute(sql.ENTRIES_BY_ID, {"ids": sorted(canonicals)}))
+        winner: Any = min([me, *heads], key=_key_of)
+        winner_fp = fp if winner is me else _as_fp(winner)
+        revised = 0
+        losers = [h.article_id for h in heads if h.article_id != winner.article_id]
+        if losers:
+            revised = self._redirect(conn, losers, winner.article_id, winner_fp)
+        verdict = Verdict(None, None, "original", revised=revised)
+        if winner is not me:
+            score = self._score(fp, winner)
+            kind = "exact" if winner.content_hash == fp.content_hash else "near"
+            verdict = Verdict(winner.article_id, score, kind, revised=revised)
+        entry = {
+            "article_id": article_id,
+            "first_seen_at": utcnow(),
+            "published_at": published_at,
+            "discovered_at": discovered_at,
+            "content_hash": fp.content_hash,
+            "shingle_count": fp.shingle_count,
+            "signature": fp.signature,
+            "lead_signature": fp.lead_signature,
+            "duplicate_of": verdict.duplicate_of,
+            "similarity": verdict.similarity,
+            "version_fetched_at": fetched_at,
+        }
+        seq = conn.execute(self._insert_entry, entry).scalar_one()
+        self._index(conn, seq, article_id, fp)
         return verdict
 
     def _index(self, conn: Connection, seq: int, article_id: str, fp: Fingerprint) -> None:
-        """Band keys (one multi-row INSERT) and the exact-text claim of an entry."""
+        """Band keys (batched by the driver) and the exact-text claim of an entry."""
         bands = [{"band_key": k, "entry_seq": seq} for k in sorted(set(fp.bands))]
-        if bands:  # none for a withheld text
-            conn.execute(
-                insert_for(self.engine, DedupBandRow.__table__)
-                .values(bands)
-                .on_conflict_do_nothing()
-            )
-        claim = insert_for(self.engine, ContentFingerprintRow.__table__).values(
-            content_hash=fp.content_hash, article_id=article_id
-        )
-        conn.execute(claim.on_conflict_do_nothing())
+        if bands:  # none for a withheld text; executemany: one compiled statement
+            conn.execute(self._insert_bands, bands)
+        conn.execute(self._claim, {"content_hash": fp.content_hash, "article_id": article_id})
 
     def _revise(
         self, conn: Connection, me: Any, fp: Fingerprint, fetched_at: datetime | None
@@ -244,7 +244,7 @@ class DedupIndex:
         linked = [r for r in self._linked(conn, fp) if r.article_id != me.article_id]
         canonicals = {r.duplicate_of or r.article_id for r in linked}
         canonicals.add(me.duplicate_of or me.article_id)
-        heads = list(conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(canonicals))))
+        heads = list(conn.execute(sql.ENTRIES_BY_ID, {"ids": sorted(canonicals)}))
         winner = min(heads, key=_key_of)
         winner_fp = _as_fp(winner)  # read after the update: the new text if it is me
         losers = [h.article_id for h in heads if h.article_id != winner.article_id]
@@ -252,7 +252,7 @@ class DedupIndex:
         if winner.article_id == me.article_id:  # its copies' scores follow its new text
             revised += self._redirect(conn, [me.article_id], me.article_id, fp)
             return Verdict(None, None, "updated", revised=revised)
-        now = conn.execute(select(*_ROW).where(DedupEntryRow.seq == me.seq)).one()
+        now = conn.execute(sql.ENTRY_BY_SEQ, {"seq": me.seq}).one()
         score = self._score(fp, winner)
         if (now.duplicate_of, now.similarity) != (winner.article_id, score):
             conn.execute(
@@ -268,27 +268,14 @@ class DedupIndex:
 
     def _linked(self, conn: Connection, fp: Fingerprint) -> list[Any]:
         """Stored articles that are copies of ``fp``: the exact owner, verified candidates."""
-        shared = func.count().label("shared")
-        seqs = [
-            row.entry_seq
-            for row in conn.execute(
-                select(DedupBandRow.entry_seq, shared)
-                .where(DedupBandRow.band_key.in_(set(fp.bands)))
-                .group_by(DedupBandRow.entry_seq)
-                .order_by(shared.desc(), DedupBandRow.entry_seq)
-                .limit(MAX_CANDIDATES)
-            )
-        ]
-        owner = conn.scalar(
-            select(ContentFingerprintRow.article_id).where(
-                ContentFingerprintRow.content_hash == fp.content_hash
-            )
-        )
+        seqs = []
+        if fp.bands:
+            keys = sorted(set(fp.bands))
+            seqs = [row.entry_seq for row in conn.execute(sql.BAND_CANDIDATES, {"keys": keys})]
+        owner = conn.scalar(sql.TEXT_OWNER, {"content_hash": fp.content_hash})
         if not seqs and owner is None:
             return []
-        rows = conn.execute(
-            select(*_ROW).where(or_(DedupEntryRow.seq.in_(seqs), DedupEntryRow.article_id == owner))
-        ).all()
+        rows = conn.execute(sql.ENTRIES_BY_SEQ_OR_ID, {"seqs": seqs, "owner": owner}).all()
         return [
             r
             for r in rows
@@ -299,30 +286,17 @@ class DedupIndex:
         self, conn: Connection, losers: list[str], canonical: str, canonical_fp: Fingerprint
     ) -> int:
         """Point every member of the ``losers`` groups at ``canonical``; rows changed."""
-        members = conn.execute(
-            select(*_ROW).where(
-                or_(DedupEntryRow.article_id.in_(losers), DedupEntryRow.duplicate_of.in_(losers))
-            )
-        ).all()
-        changed = 0
+        members = conn.execute(sql.GROUPS_OF, {"ids": sorted(losers)}).all()
+        changes = []
         for m in members:
             dup, score = None, None
             if m.article_id != canonical:
                 dup, score = canonical, self._score(canonical_fp, m)
-            if (dup, score) == (m.duplicate_of, m.similarity):
-                continue
-            conn.execute(
-                update(DedupEntryRow)
-                .where(DedupEntryRow.seq == m.seq)
-                .values(
-                    duplicate_of=dup,
-                    similarity=score,
-                    revision=DedupEntryRow.revision + 1,
-                    pending=True,
-                )
-            )
-            changed += 1
-        return changed
+            if (dup, score) != (m.duplicate_of, m.similarity):
+                changes.append({"member": m.seq, "dup": dup, "score": score})
+        if changes:  # executemany: one compiled statement for the whole merge
+            conn.execute(sql.REDIRECT, changes)
+        return len(changes)
 
     def _score(self, fp: Fingerprint, row: Any) -> float:
         """The similarity a copy reports against its canonical (symmetric in the pair)."""

@@ -34,23 +34,23 @@ its title alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine
 
 from transform import metrics, revisions
-from transform.dedup import DedupIndex, fingerprint, withheld_fingerprint
+from transform.dedup import DedupIndex, Fingerprint, Verdict, fingerprint, withheld_fingerprint
 from transform.entities import EntityTagger
 from transform.language import detect_language
 from transform.state import as_utc, lock_state, prune, untrusted_date
-from transform.stories import StoryIndex
-from transform.storysim import DEFAULT_THRESHOLD, story_features
+from transform.stories import StoryDecision, StoryIndex
+from transform.storysim import DEFAULT_THRESHOLD, StoryFeatures, story_features
 from wiredesk.metrics import REDELIVERED
-from wiredesk.records import Article, EnrichedArticle, Entity, Record
+from wiredesk.records import Article, EnrichedArticle, Entity, Record, VerdictRevision
 from wiredesk.stage import BadInput
 
 log = structlog.get_logger(__name__)
@@ -94,6 +94,7 @@ class EnrichArticles:
         self.stories = StoryIndex(engine, opts.story_threshold, opts.story_window)
         self._tagger: EntityTagger | None = None  # loaded on first use: other stages never pay
         self._last_prune = 0.0
+        self._decided: dict[int, tuple[Article, _Inputs, _Decided]] = {}  # by prepare()
 
     @property
     def tagger(self) -> EntityTagger:
@@ -103,12 +104,76 @@ class EnrichArticles:
             log.info("ner_model_loaded", seconds=round(time.perf_counter() - started, 2))
         return self._tagger
 
+    def prepare(self, batch: Sequence[Record]) -> None:
+        """Decide a whole batch in one transaction, taking the state lock once.
+
+        Called by the runner before :meth:`__call__` runs on each record of the batch.
+        The decisions are committed here, so they are stored before any output of the
+        batch is published; ``__call__`` then finds and uses them. A record whose inputs
+        fail here is left to ``__call__`` (which raises its error); if any decision fails,
+        nothing of the batch is kept and every record is decided on its own, as before
+        (no savepoints: pysqlite's are unreliable). Measured: BENCHMARKS.md."""
+        self._decided = {}
+        todo = []
+        for record in batch:
+            if isinstance(record, Article):
+                try:
+                    todo.append((record, self._inputs(record)))
+                except Exception:  # noqa: S112 (__call__ meets it again and reports it)
+                    continue
+        if not todo:
+            return
+        decided: dict[int, tuple[Article, _Inputs, _Decided]] = {}
+        with self.engine.begin() as conn:
+            lock_state(conn)
+            for record, inputs in todo:
+                decided[id(record)] = (record, inputs, self._decide(conn, record, inputs))
+        self._decided = decided
+
     def __call__(self, record: Record) -> Iterator[Record]:
         assert isinstance(record, Article)
+        known = self._decided.get(id(record))
+        if known is not None and known[0] is record:
+            _, inputs, decided = known
+        else:
+            inputs = self._inputs(record)
+            with self.engine.begin() as conn:
+                lock_state(conn)  # one transaction: verdict, story and revisions
+                decided = self._decide(conn, record, inputs)
+        if inputs.date_problem is not None:
+            metrics.UNTRUSTED_DATES.labels(inputs.date_problem).inc()
+        verdict, story = decided.verdict, decided.story
+        metrics.VERDICTS.labels(verdict.kind).inc()
+        metrics.REVISIONS.labels("canonical").inc(verdict.revised)
+        if verdict.replayed:
+            REDELIVERED.labels("enrich_articles").inc()
+        metrics.STORIES.labels(story.outcome).inc()
+        metrics.REVISIONS.labels("story").inc(story.revised)
+        with _timed("language"):
+            detected = detect_language(record.title, record.text)
+        metrics.LANGUAGES.labels(detected or "und").inc()
+        entities = self._entities(record, detected)
+        now = decided.now
+        yield EnrichedArticle(
+            **record.model_dump(exclude={"schema_name", "published_at"}),
+            published_at=inputs.published,
+            published_at_claimed=inputs.claimed,
+            duplicate_of=now.duplicate_of,
+            similarity=now.similarity,
+            story_id=now.story_id,
+            revision=now.revision,
+            entities=entities,
+            detected_language=detected,
+        )
+        yield from decided.revised
+        self._maybe_prune()
+
+    def _inputs(self, record: Article) -> _Inputs:
+        """What the decisions need, computed outside the lock: trusted dates, fingerprint
+        and story features (the features do not use entities)."""
         published, claimed = record.published_at, None
         problem = untrusted_date(record.published_at, record.fetched_at)
         if problem is not None:
-            metrics.UNTRUSTED_DATES.labels(problem).inc()
             published, claimed = None, record.published_at
         published = as_utc(published) if published is not None else None
         event_at = published or record.discovered_at or record.fetched_at
@@ -119,41 +184,28 @@ class EnrichArticles:
                 fp = fingerprint(record.title, record.text)
         if fp.shingle_count == 0 and not record.text_withheld:
             raise BadInput("no_text", f"{record.article_id}: no words in the text")
+        feats = story_features(record.title, record.text, (), event_at)
+        return _Inputs(published, claimed, problem, fp, feats)
+
+    def _decide(self, conn: Connection, record: Article, inputs: _Inputs) -> _Decided:
+        """Dedup verdict, story, the verdict as it now stands and the revisions to emit,
+        in the caller's transaction (which holds the state lock)."""
         with _timed("dedup"):
-            verdict = self.dedup.decide(
-                record.article_id, fp, published, record.discovered_at, record.fetched_at
+            verdict = self.dedup.decide_in(
+                conn,
+                record.article_id,
+                inputs.fp,
+                inputs.published,
+                record.discovered_at,
+                record.fetched_at,
             )
-        metrics.VERDICTS.labels(verdict.kind).inc()
-        metrics.REVISIONS.labels("canonical").inc(verdict.revised)
-        if verdict.replayed:
-            REDELIVERED.labels("enrich_articles").inc()
-        with _timed("language"):
-            detected = detect_language(record.title, record.text)
-        metrics.LANGUAGES.labels(detected or "und").inc()
-        entities = self._entities(record, detected)
-        feats = story_features(record.title, record.text, (), event_at)  # entities: unused
-        with _timed("story"), self.engine.begin() as conn:
-            lock_state(conn)  # one transaction: the story, the verdict as it now stands, and
-            story = self.stories.assign_in(  # and revisions
-                conn, record.article_id, feats, revise=verdict.kind == "updated"
+        with _timed("story"):
+            story = self.stories.assign_in(
+                conn, record.article_id, inputs.features, revise=verdict.kind == "updated"
             )
             now = revisions.current(conn, record.article_id)
             revised = self._revisions(conn, record.article_id, verdict.replayed)
-        metrics.STORIES.labels(story.outcome).inc()
-        metrics.REVISIONS.labels("story").inc(story.revised)
-        yield EnrichedArticle(
-            **record.model_dump(exclude={"schema_name", "published_at"}),
-            published_at=published,
-            published_at_claimed=claimed,
-            duplicate_of=now.duplicate_of,
-            similarity=now.similarity,
-            story_id=now.story_id,
-            revision=now.revision,
-            entities=entities,
-            detected_language=detected,
-        )
-        yield from revised
-        self._maybe_prune()
+        return _Decided(verdict, story, now, revised)
 
     def _revisions(self, conn: Connection, article_id: str, replayed: bool) -> list[Record]:
         """Pending revisions to publish (at most ``max_revisions``), and on a redelivery
@@ -192,6 +244,23 @@ class EnrichArticles:
             metrics.PRUNED.labels(table).inc(n)
         if any(counts.values()):
             log.info("transform_state_pruned", **counts)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    published: datetime | None
+    claimed: datetime | None
+    date_problem: str | None
+    fp: Fingerprint
+    features: StoryFeatures
+
+
+@dataclass(frozen=True)
+class _Decided:
+    verdict: Verdict
+    story: StoryDecision
+    now: VerdictRevision
+    revised: list[Record]
 
 
 class _timed:

@@ -14,19 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
-from wiredesk.db.dedup_tables import DedupEntryRow
+from transform import state_sql as sql
 from wiredesk.records import VerdictRevision
-
-_COLUMNS = (
-    DedupEntryRow.seq,
-    DedupEntryRow.article_id,
-    DedupEntryRow.revision,
-    DedupEntryRow.duplicate_of,
-    DedupEntryRow.similarity,
-    DedupEntryRow.story_id,
-)
 
 
 def _record(row: Any) -> VerdictRevision:
@@ -41,33 +32,19 @@ def _record(row: Any) -> VerdictRevision:
 
 def take_pending(conn: Connection, emitter: str, limit: int) -> list[VerdictRevision]:
     """Up to ``limit`` pending revisions, now marked emitted by ``emitter`` (state lock held)."""
-    rows = conn.execute(
-        select(*_COLUMNS)
-        .where(DedupEntryRow.pending.is_(True))
-        .order_by(DedupEntryRow.seq)
-        .limit(limit)
-    ).all()
+    rows = conn.execute(sql.PENDING, {"limit": limit}).all()
     if rows:
-        conn.execute(
-            update(DedupEntryRow)
-            .where(DedupEntryRow.seq.in_([r.seq for r in rows]))
-            .values(pending=False, emitted_by=emitter)
-        )
+        conn.execute(sql.MARK_EMITTED, {"seqs": [r.seq for r in rows], "emitter": emitter})
     return [_record(r) for r in rows]
 
 
 def re_emit(conn: Connection, emitter: str, limit: int) -> list[VerdictRevision]:
     """The current verdicts of the articles whose revision ``emitter`` last emitted."""
-    rows = conn.execute(
-        select(*_COLUMNS)
-        .where(DedupEntryRow.emitted_by == emitter)
-        .order_by(DedupEntryRow.seq)
-        .limit(limit)
-    ).all()
+    rows = conn.execute(sql.EMITTED_BY, {"emitter": emitter, "limit": limit}).all()
     return [_record(r) for r in rows]
 
 
 def current(conn: Connection, article_id: str) -> VerdictRevision:
     """The article's verdict as stored now (one consistent row)."""
-    row = conn.execute(select(*_COLUMNS).where(DedupEntryRow.article_id == article_id)).one()
+    row = conn.execute(sql.CURRENT, {"article_id": article_id}).one()
     return _record(row)

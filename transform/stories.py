@@ -27,15 +27,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine
 
+from transform import state_sql as sql
 from transform.dedup import order_key
 from transform.state import key_of, lock_state
 from transform.storysim import DEFAULT_THRESHOLD, StoryFeatures, candidate_keys, same_story
 from wiredesk.db import insert_for
-from wiredesk.db.dedup_tables import DedupEntryRow, StoryKeyRow
+from wiredesk.db.dedup_tables import StoryKeyRow
 
-MAX_CANDIDATES = 500  # the most key-sharing articles compared per article
+MAX_CANDIDATES = sql.STORY_CANDIDATES  # the most key-sharing articles compared per article
 
 
 def story_id_for(root_article_id: str) -> str:
@@ -52,16 +53,7 @@ class StoryDecision:
     revised: int = 0  # other articles whose story this decision changed
 
 
-_ROW = (
-    DedupEntryRow.seq,
-    DedupEntryRow.article_id,
-    DedupEntryRow.published_at,
-    DedupEntryRow.discovered_at,
-    DedupEntryRow.story_root,
-    DedupEntryRow.story_features,
-    DedupEntryRow.story_id,
-    DedupEntryRow.duplicate_of,
-)
+_ROW = sql.STORY_ROW
 
 
 class StoryIndex:
@@ -74,6 +66,7 @@ class StoryIndex:
         self.engine = engine
         self.threshold = threshold
         self.window = window
+        self._insert_keys = insert_for(engine, StoryKeyRow.__table__).on_conflict_do_nothing()
 
     def assign(self, article_id: str, feats: StoryFeatures) -> StoryDecision:
         """Place the article (its dedup step done) in a story; merge what it links."""
@@ -89,45 +82,26 @@ class StoryIndex:
         ``revise``: the article is a new version (its text changed): its features and
         keys are replaced and it joins the stories it now links to, with its own (a
         story never splits, as dedup groups don't)."""
-        me = conn.execute(select(*_ROW).where(DedupEntryRow.article_id == article_id)).one()
+        me = conn.execute(sql.STORY_ME, {"article_id": article_id}).one()
         if me.story_id is not None and not revise:
             return StoryDecision(me.story_id, "stored")
         if me.story_id is not None:
             conn.execute(StoryKeyRow.__table__.delete().where(StoryKeyRow.entry_seq == me.seq))
         keys = sorted({key_of("f", k) for k in candidate_keys(feats)})
-        if keys:
-            rows = [{"key": k, "entry_seq": me.seq} for k in keys]
-            stmt = insert_for(self.engine, StoryKeyRow.__table__).values(rows)
-            conn.execute(stmt.on_conflict_do_nothing())  # one multi-row INSERT
+        if keys:  # executemany: one compiled statement, batched by the driver
+            conn.execute(self._insert_keys, [{"key": k, "entry_seq": me.seq} for k in keys])
         linked = self._linked(conn, me, keys, feats)
         roots = {r.story_root for r in linked} | ({me.story_root} if me.story_root else set())
-        heads = list(conn.execute(select(*_ROW).where(DedupEntryRow.article_id.in_(roots))))
+        heads = list(conn.execute(sql.STORY_HEADS, {"ids": sorted(roots)})) if roots else []
         winner = min([me, *heads], key=_key_of).article_id
         story_id = story_id_for(winner)
-        conn.execute(
-            update(DedupEntryRow)
-            .where(DedupEntryRow.seq == me.seq)
-            .values(
-                story_root=winner,
-                story_id=story_id,
-                story_features=feats.as_json(),
-                revision=DedupEntryRow.revision + 1,  # its own record carries this
-                pending=False,
-            )
-        )
+        placed = {"me": me.seq, "root": winner, "story": story_id, "features": feats.as_json()}
+        conn.execute(sql.PLACE, placed)
         revised = 0
         losers = sorted(roots - {winner})
         if losers:
-            revised = conn.execute(
-                update(DedupEntryRow)
-                .where(DedupEntryRow.story_root.in_(losers))
-                .values(
-                    story_root=winner,
-                    story_id=story_id,
-                    revision=DedupEntryRow.revision + 1,
-                    pending=True,
-                )
-            ).rowcount
+            merged = {"losers": losers, "root": winner, "story": story_id}
+            revised = conn.execute(sql.MERGE_STORIES, merged).rowcount
         if me.story_id is not None:
             return StoryDecision(story_id, "revised", revised)
         outcome = "new" if not roots else "joined" if len(roots) == 1 else "merged"
@@ -138,31 +112,10 @@ class StoryIndex:
     ) -> list[Any]:
         """Placed articles linked to ``me``: its dedup group, and same-story candidates."""
         canonical = me.duplicate_of or me.article_id
-        group = conn.execute(
-            select(*_ROW).where(
-                or_(
-                    DedupEntryRow.article_id == canonical,
-                    DedupEntryRow.duplicate_of == canonical,
-                ),
-                DedupEntryRow.story_root.is_not(None),
-            )
-        ).all()
+        group = conn.execute(sql.STORY_GROUP, {"canonical": canonical}).all()
         if not keys:
             return list(group)
-        shared = func.count().label("shared")
-        best = (
-            select(StoryKeyRow.entry_seq, shared)
-            .where(StoryKeyRow.key.in_(keys), StoryKeyRow.entry_seq != me.seq)
-            .group_by(StoryKeyRow.entry_seq)
-            .subquery()
-        )
-        candidates = conn.execute(
-            select(*_ROW)
-            .join(best, best.c.entry_seq == DedupEntryRow.seq)
-            .where(DedupEntryRow.story_root.is_not(None))
-            .order_by(best.c.shared.desc(), DedupEntryRow.article_id)
-            .limit(MAX_CANDIDATES)
-        ).all()
+        candidates = conn.execute(sql.STORY_CANDIDATES_SQL, {"keys": keys, "me": me.seq}).all()
         linked = {r.seq: r for r in group}
         for c in candidates:
             if c.seq in linked or not c.story_features:

@@ -31,7 +31,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -123,12 +123,20 @@ class StoryFeatures:
     terms: dict[str, float] = field(default_factory=dict)
     entities: dict[str, float] = field(default_factory=dict)
     keys: tuple[str, ...] = field(init=False, compare=False, repr=False)  # derived, cached
+    _stored_keys: InitVar[tuple[str, ...] | None] = None  # from_json: as stored
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "keys", _keys(self.terms, self.entities))
+    def __post_init__(self, _stored_keys: tuple[str, ...] | None) -> None:
+        keys = _stored_keys if _stored_keys is not None else _keys(self.terms, self.entities)
+        object.__setattr__(self, "keys", keys)
 
     def as_json(self) -> dict[str, Any]:
-        return {"v": MODEL_VERSION, "when": self.when, "t": self.terms, "e": self.entities}
+        return {
+            "v": MODEL_VERSION,
+            "when": self.when,
+            "t": self.terms,
+            "e": self.entities,
+            "k": list(self.keys),  # derived, stored so a candidate's are not recomputed
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoryFeatures:
@@ -137,7 +145,16 @@ class StoryFeatures:
             when=None if when is None else int(when),
             terms={str(k): float(v) for k, v in dict(data.get("t") or {}).items()},
             entities={str(k): float(v) for k, v in dict(data.get("e") or {}).items()},
+            _stored_keys=_stored_keys(data),
         )
+
+
+def _stored_keys(data: dict[str, Any]) -> tuple[str, ...] | None:
+    """The keys stored with features of this model version (None: recompute them)."""
+    keys = data.get("k")
+    if data.get("v") != MODEL_VERSION or not isinstance(keys, list):
+        return None
+    return tuple(str(k) for k in keys)
 
 
 def _entity_pairs(entities: Iterable[Any]) -> list[tuple[str, str]]:

@@ -132,6 +132,7 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         rechecks=RecheckStore(engine),
     )
     archive = make_archive(settings, engine)
+    enricher = EnrichArticles(engine, EnrichOptions.from_settings(settings))
     batch = settings.batch_size
     stages = [
         Stage(
@@ -156,9 +157,10 @@ def build_pipeline(settings: Settings, engine: Engine, *, force_poll: bool = Fal
         Stage(
             "enrich_articles",
             ARTICLES,
-            EnrichArticles(engine, EnrichOptions.from_settings(settings)),
+            enricher,
             output=ENRICHED,
             batch_size=batch,
+            prepare=enricher.prepare,
         ),
         Stage("write_articles", ENRICHED, sink=ArticleWriter(engine), batch_size=batch),
     ]

@@ -1,0 +1,142 @@
+"""The transform's per-article statements, built once with bound parameters.
+
+Dedup, story and revision decisions run about fifteen statements per article. Building
+each statement anew (``select(...).where(col == value)``) cost more client CPU than
+running it, so the frequent ones are module constants executed with parameters (lists
+through expanding ``IN`` parameters); SQLAlchemy compiles each once per engine. Measured:
+BENCHMARKS.md (bench/transform_throughput.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, bindparam, func, or_, select, update
+
+from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow, StoryKeyRow
+
+DEDUP_CANDIDATES = 200  # the most band-sharing candidates verified per article
+STORY_CANDIDATES = 500  # the most key-sharing articles compared per article
+
+E = DedupEntryRow
+
+
+def _in(column: Any, name: str) -> Any:
+    return column.in_(bindparam(name, expanding=True))
+
+
+# -- dedup --------------------------------------------------------------------------------
+DEDUP_ROW = (
+    E.seq,
+    E.article_id,
+    E.published_at,
+    E.discovered_at,
+    E.content_hash,
+    E.shingle_count,
+    E.signature,
+    E.lead_signature,
+    E.duplicate_of,
+    E.similarity,
+)
+STORED = select(*DEDUP_ROW, E.version_fetched_at).where(E.article_id == bindparam("article_id"))
+ENTRIES_BY_ID = select(*DEDUP_ROW).where(_in(E.article_id, "ids"))
+ENTRY_BY_SEQ = select(*DEDUP_ROW).where(E.seq == bindparam("seq"))
+_shared = func.count().label("shared")
+BAND_CANDIDATES = (
+    select(DedupBandRow.entry_seq, _shared)
+    .where(_in(DedupBandRow.band_key, "keys"))
+    .group_by(DedupBandRow.entry_seq)
+    .order_by(_shared.desc(), DedupBandRow.entry_seq)
+    .limit(DEDUP_CANDIDATES)
+)
+TEXT_OWNER = select(ContentFingerprintRow.article_id).where(
+    ContentFingerprintRow.content_hash == bindparam("content_hash")
+)
+ENTRIES_BY_SEQ_OR_ID = select(*DEDUP_ROW).where(
+    or_(_in(E.seq, "seqs"), E.article_id == bindparam("owner"))
+)
+GROUPS_OF = select(*DEDUP_ROW).where(or_(_in(E.article_id, "ids"), _in(E.duplicate_of, "ids")))
+REDIRECT = (
+    update(E)
+    .where(E.seq == bindparam("member"))
+    .values(
+        duplicate_of=bindparam("dup"),
+        similarity=bindparam("score"),
+        revision=E.revision + 1,
+        pending=True,
+    )
+)
+
+# -- stories ------------------------------------------------------------------------------
+STORY_ROW = (
+    E.seq,
+    E.article_id,
+    E.published_at,
+    E.discovered_at,
+    E.story_root,
+    E.story_features,
+    E.story_id,
+    E.duplicate_of,
+)
+STORY_ME = select(*STORY_ROW).where(E.article_id == bindparam("article_id"))
+STORY_HEADS = select(*STORY_ROW).where(_in(E.article_id, "ids"))
+_canonical = bindparam("canonical")
+STORY_GROUP = select(*STORY_ROW).where(
+    or_(E.article_id == _canonical, E.duplicate_of == _canonical), E.story_root.is_not(None)
+)
+_key_shared = func.count().label("shared")
+_best = (
+    select(StoryKeyRow.entry_seq, _key_shared)
+    .where(_in(StoryKeyRow.key, "keys"), StoryKeyRow.entry_seq != bindparam("me"))
+    .group_by(StoryKeyRow.entry_seq)
+    .subquery()
+)
+STORY_CANDIDATES_SQL = (
+    select(*STORY_ROW)
+    .join(_best, _best.c.entry_seq == E.seq)
+    .where(E.story_root.is_not(None))
+    .order_by(_best.c.shared.desc(), E.article_id)
+    .limit(STORY_CANDIDATES)
+)
+PLACE = (
+    update(E)
+    .where(E.seq == bindparam("me"))
+    .values(
+        story_root=bindparam("root"),
+        story_id=bindparam("story"),
+        story_features=bindparam("features", type_=E.story_features.type),
+        revision=E.revision + 1,  # its own record carries this
+        pending=False,
+    )
+)
+MERGE_STORIES = (
+    update(E)
+    .where(_in(E.story_root, "losers"))
+    .values(
+        story_root=bindparam("root"),
+        story_id=bindparam("story"),
+        revision=E.revision + 1,
+        pending=True,
+    )
+)
+
+# -- revisions ----------------------------------------------------------------------------
+REVISION_ROW: tuple[Column[Any], ...] = (
+    E.seq,
+    E.article_id,
+    E.revision,
+    E.duplicate_of,
+    E.similarity,
+    E.story_id,
+)
+CURRENT = select(*REVISION_ROW).where(E.article_id == bindparam("article_id"))
+PENDING = select(*REVISION_ROW).where(E.pending.is_(True)).order_by(E.seq).limit(bindparam("limit"))
+MARK_EMITTED = (
+    update(E).where(_in(E.seq, "seqs")).values(pending=False, emitted_by=bindparam("emitter"))
+)
+EMITTED_BY = (
+    select(*REVISION_ROW)
+    .where(E.emitted_by == bindparam("emitter"))
+    .order_by(E.seq)
+    .limit(bindparam("limit"))
+)
