@@ -45,6 +45,9 @@ COARSE = {
 }
 SPACY_LABEL = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE", "MISC": "NORP"}
 MAX_CHARS = 100_000  # spaCy's own limit is 1e6; news bodies are far shorter
+# NER's working memory grows with a document's length (one 25,000-character text took
+# +85 MiB at once, BENCHMARKS.md): long texts are tagged in pieces of about this size.
+PIECE_CHARS = 4_000
 MAX_MENTIONS = 2_000  # keeps news.enriched under the broker limit (ingest.normalise)
 # Linear by construction (issue 13, B2): one token per repetition, and tokens that start
 # with different characters, so the engine never has two ways to match one prefix.
@@ -153,6 +156,23 @@ def mentions(doc: Any) -> list[Mention]:
     return found
 
 
+def pieces(text: str, limit: int = PIECE_CHARS) -> list[tuple[int, str]]:
+    """``(offset, piece)`` covering ``text`` in order: pieces of at most ``limit``
+    characters, cut before a paragraph break, else at a space, else anywhere."""
+    out = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + limit)
+        if end < len(text):
+            cut = text.rfind("\n\n", start + 1, end)
+            if cut < 0:
+                cut = text.rfind(" ", start + 1, end)
+            end = cut if cut > 0 else end
+        out.append((start, text[start:end]))
+        start = end
+    return out
+
+
 def canonicalise(found: Sequence[Mention], aliases: AliasTable) -> list[Entity]:
     """Give each mention its canonical entity (see :mod:`transform.canonical`)."""
     return [
@@ -176,16 +196,22 @@ class EntityTagger:
         self.aliases = aliases or default_aliases()
 
     def tag(self, text: str) -> list[Entity]:
-        with self.nlp.memory_zone():  # see tag_many
-            return canonicalise(mentions(self.nlp(text[:MAX_CHARS])), self.aliases)
-
-    def tag_many(self, texts: Iterable[str]) -> list[list[Entity]]:
-        """Tags each text. Inside spaCy's memory zone: the strings and lexemes a document
+        """Tags the text. Inside spaCy's memory zone: the strings and lexemes a document
         adds to the shared vocabulary are freed after it, so a long-running enricher does
         not grow with every new word it has seen (the results are plain strings)."""
         with self.nlp.memory_zone():
-            docs = self.nlp.pipe(t[:MAX_CHARS] for t in texts)
-            return [canonicalise(mentions(doc), self.aliases) for doc in docs]
+            return canonicalise(self._mentions(text[:MAX_CHARS]), self.aliases)
+
+    def tag_many(self, texts: Iterable[str]) -> list[list[Entity]]:
+        return [self.tag(t) for t in texts]
+
+    def _mentions(self, text: str) -> list[Mention]:
+        """Mentions of the text, tagged one piece (:func:`pieces`) at a time."""
+        found: list[Mention] = []
+        for offset, piece in pieces(text):
+            for m in mentions(self.nlp(piece)):
+                found.append(Mention(m.label, m.surface, m.start + offset, m.end + offset))
+        return found[:MAX_MENTIONS]
 
     @staticmethod
     def reuse(text: str, known: Sequence[Entity]) -> list[Entity]:

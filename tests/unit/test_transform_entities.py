@@ -9,7 +9,7 @@ import pytest
 
 from tests.transform_support import seed_articles
 from transform.canonical import default_aliases, match_key, normal, similar
-from transform.entities import EntityTagger, load_pipeline, locate
+from transform.entities import PIECE_CHARS, EntityTagger, load_pipeline, locate, pieces
 from transform.ner_model import NEWS_MODEL, WEIGHTS_DIR, base_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +82,30 @@ def test_tagger_finds_entities_with_offsets_and_merges_variants(tagger):
     assert labels["belgorod"] == "LOC" and labels["vyacheslav-gladkov"] == "PER"
     kravets = [e for e in entities if "Kravets" in e.surface]
     assert len({e.canonical_id for e in kravets}) == 1 and len(kravets) == 2
+
+
+def test_a_long_text_is_tagged_in_pieces_with_offsets_into_the_whole_text(tagger):
+    paragraphs = [TEXT.replace("Monday", f"day {i}") for i in range(30)]
+    long_text = "\n\n".join(paragraphs)
+    assert len(long_text) > 3 * PIECE_CHARS
+    parts = pieces(long_text)
+    assert "".join(p for _, p in parts) == long_text
+    assert all(long_text[o : o + len(p)] == p and len(p) <= PIECE_CHARS for o, p in parts)
+    assert all(p.startswith("\n\n") for _, p in parts[1:])  # cut before a paragraph
+    entities = tagger.tag(long_text)
+    for e in entities:
+        assert long_text[e.start : e.end] == e.surface
+    last = long_text.rindex(paragraphs[-1])  # every piece is tagged, the last one too
+    assert {"volodymyr-zelensky", "bakhmut", "vyacheslav-gladkov"} <= {
+        e.canonical_id for e in entities if e.start >= last
+    }
+
+
+def test_pieces_cut_at_a_space_or_anywhere_when_there_is_no_paragraph_break():
+    words = "word " * 30
+    assert [p for _, p in pieces(words, 12)][:2] == ["word word", " word word"]
+    assert pieces("x" * 25, 10) == [(0, "x" * 10), (10, "x" * 10), (20, "x" * 5)]
+    assert pieces("", 10) == []
 
 
 def test_a_copy_reuses_entities_by_locating_their_surfaces(tagger):
