@@ -22,6 +22,8 @@ Per article:
    verdict an arrival changed (:mod:`transform.revisions`);
 7. now and then, prune state older than the retention window (:mod:`transform.state`).
 
+Steps 0-3, 5 and 6's revisions are the article's decisions: for a whole batch they are
+taken together, in batch order, in one transaction (:meth:`EnrichArticles.prepare`).
 Every decision is stored before the output is published, and a stored decision is
 returned as is, so redelivery, a restarted worker and a replay of news.articles give the
 verdict as it stands. An article whose text has no words is ``BadInput("no_text")``,
