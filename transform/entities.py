@@ -14,11 +14,16 @@ PRODUCT, WORK_OF_ART, LAW -> MISC; dates, times and numbers are dropped.
 NER is the most expensive step of the pipeline, so a duplicate does not run it: its
 canonical article's entities (ids, names, labels, surface forms) are looked up in the
 duplicate's own text (:meth:`EntityTagger.reuse`), which yields the duplicate's offsets.
+A text the tagger has seen recently, character for character (a verbatim wire copy), gets
+the entities it got then (:class:`RecentTags`): tagging is a pure function of the text,
+so this changes no result, only the cost.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -188,19 +193,71 @@ def canonicalise(found: Sequence[Mention], aliases: AliasTable) -> list[Entity]:
     ]
 
 
+class RecentTags:
+    """The entities of recently tagged texts, by a digest of the exact text; least recently
+    used first out. Bounded by texts and by mentions held (a mention is a few hundred bytes:
+    the defaults hold at most about 25 MB)."""
+
+    def __init__(self, max_texts: int = 4_096, max_mentions: int = 50_000) -> None:
+        self.max_texts, self.max_mentions = max_texts, max_mentions
+        self._entries: OrderedDict[bytes, tuple[Entity, ...]] = OrderedDict()
+        self._mentions = 0
+
+    @staticmethod
+    def digest(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, digest: bytes) -> list[Entity] | None:
+        found = self._entries.get(digest)
+        if found is None:
+            return None
+        self._entries.move_to_end(digest)
+        return list(found)  # entities are frozen: sharing them is safe
+
+    def put(self, digest: bytes, entities: Sequence[Entity]) -> None:
+        if digest in self._entries or len(entities) > self.max_mentions:
+            return
+        self._entries[digest] = tuple(entities)
+        self._mentions += len(entities)
+        while len(self._entries) > self.max_texts or self._mentions > self.max_mentions:
+            _, dropped = self._entries.popitem(last=False)
+            self._mentions -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class EntityTagger:
     """Tags text with canonical entities; reuses known entities for copies."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, aliases: AliasTable | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        aliases: AliasTable | None = None,
+        recent_texts: int = 4_096,
+    ) -> None:
         self.nlp = load_pipeline(model)
         self.aliases = aliases or default_aliases()
+        self.recent = RecentTags(max_texts=recent_texts)
 
     def tag(self, text: str) -> list[Entity]:
-        """Tags the text. Inside spaCy's memory zone: the strings and lexemes a document
-        adds to the shared vocabulary are freed after it, so a long-running enricher does
-        not grow with every new word it has seen (the results are plain strings)."""
+        """Tags the text (see :meth:`tag_counted`)."""
+        return self.tag_counted(text)[0]
+
+    def tag_counted(self, text: str) -> tuple[list[Entity], bool]:
+        """Tags the text; True if the entities came from :class:`RecentTags`. The model runs
+        inside spaCy's memory zone: the strings and lexemes a document adds to the shared
+        vocabulary are freed after it, so a long-running enricher does not grow with every
+        new word it has seen (the results are plain strings)."""
+        text = text[:MAX_CHARS]
+        digest = RecentTags.digest(text)
+        known = self.recent.get(digest)
+        if known is not None:
+            return known, True
         with self.nlp.memory_zone():
-            return canonicalise(self._mentions(text[:MAX_CHARS]), self.aliases)
+            entities = canonicalise(self._mentions(text), self.aliases)
+        self.recent.put(digest, entities)
+        return entities, False
 
     def tag_many(self, texts: Iterable[str]) -> list[list[Entity]]:
         return [self.tag(t) for t in texts]

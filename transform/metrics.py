@@ -16,7 +16,8 @@ STORIES = Counter(
 )
 ENTITY_SOURCE = Counter(
     "wiredesk_transform_entity_source_total",
-    "How an article got its entities: model (NER ran on its text), off (NER disabled)",
+    "How an article got its entities: model (NER ran on its text), recent_text (the same "
+    "text was tagged recently: its entities), off (NER disabled)",
     ["source"],
 )
 STEP_SECONDS = Histogram(

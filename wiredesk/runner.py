@@ -15,6 +15,13 @@ stage and every bus:
 * SIGTERM -> finish the batch in hand, commit, close; a record still being processed is
   interrupted within ``Guard.tick_s`` and its batch is left uncommitted (redelivered).
 
+A long batch (the enricher's 100 articles take seconds) hands on what it has done so far
+every ``deliver_every_s``: outputs and letters are published and flushed in slices while
+the batch goes on, and the offsets are committed once, after the last slice. Downstream
+sees an article about a second after it was processed rather than at the batch's end; a
+crash before the commit redelivers the batch, whose republished outputs are keyed
+(measured: BENCHMARKS.md, freshness).
+
 Between records of a long batch the consumer is kept alive (a paused poll every
 ``keepalive_every_s``), so a slow batch never outlives max.poll.interval. C code that
 never returns to Python cannot be interrupted in process: the services arm a hard
@@ -40,12 +47,13 @@ from wiredesk import deadletters, metrics
 from wiredesk.attempts import Ledger, MemoryLedger
 from wiredesk.budget import Budget, BudgetExceeded, Guard, Interrupted
 from wiredesk.bus import Bus, Consumer, Message
-from wiredesk.errors import CommitFailed, RecordRejected, is_transient
+from wiredesk.delivery import Delivery, Handled, Outbox
+from wiredesk.errors import CommitFailed
 from wiredesk.lag import LagReporter
 from wiredesk.records import DeadLetter, DecodeError, Record
 from wiredesk.retry import Retrier, Stopping
 from wiredesk.source import Source, publish_from, run_source
-from wiredesk.stage import BadInput, Position, Stage
+from wiredesk.stage import BadInput, Stage
 
 __all__ = ["RunnerOptions", "StageRunner", "Stopping", "drain"]
 __all__ += ["Source", "publish_from", "run_source"]  # re-exported from wiredesk.source
@@ -68,13 +76,7 @@ class RunnerOptions:
     hard_grace_s: float | None = None  # kill the worker at wall + this (services only)
     max_record_crashes: int = 3  # unfinished starts before a record is a crash_loop letter
     keepalive_every_s: float = 20.0  # paused poll between records of a long batch
-
-
-@dataclass
-class _Handled:
-    message: Message
-    outputs: list[Record]
-    encoded: list[tuple[str, bytes]]
+    deliver_every_s: float = 1.0  # a long batch publishes its outputs in slices this often
 
 
 class StageRunner:
@@ -112,6 +114,7 @@ class StageRunner:
             self.options.retry_max_backoff_s,
         )
         self._retrying = self.retry.call
+        self.delivery = Delivery(stage, bus, self.group, self.log)
         self.ledger: Ledger = ledger or MemoryLedger()
         self.guard = Guard(
             self.stop, hard_grace_s=self.options.hard_grace_s, on_tick=self._beat_in_record
@@ -155,9 +158,9 @@ class StageRunner:
             starts.setdefault((m.topic, m.partition), m.offset)
         suspect = self._ledger("begin_batch", lambda: self.ledger.begin_batch(self.group, starts))
 
-        handled, dead = self._process_all(messages, suspect or set())
+        outbox = self._process_all(messages, suspect or set())
         self._crash_point("after_process")
-        written = self._retrying("deliver", lambda: self._deliver(handled, dead))
+        self._deliver_slice(outbox)
         self._crash_point("after_output")
         try:
             self._retrying("commit", lambda: self.consumer.commit(messages))
@@ -168,19 +171,16 @@ class StageRunner:
         self._ledger("end_batch", lambda: self.ledger.end_batch(self.group, starts))
         self._crash_point("after_commit")
 
-        metrics.RECORDS_OUT.labels(name).inc(written)
-        dropped = sum(1 for h in handled if not h.outputs)
+        metrics.RECORDS_OUT.labels(name).inc(outbox.written)
+        dropped = sum(1 for h in outbox.handled if not h.outputs)
         metrics.RECORDS_DROPPED.labels(name).inc(dropped)
         metrics.BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
         self.lag.report()
         return len(messages)
 
     # -- steps -------------------------------------------------------------------------
-    def _process_all(
-        self, messages: Sequence[Message], suspect: set[tuple[str, int]]
-    ) -> tuple[list[_Handled], list[DeadLetter]]:
-        handled: list[_Handled] = []
-        dead: list[DeadLetter] = []
+    def _process_all(self, messages: Sequence[Message], suspect: set[tuple[str, int]]) -> Outbox:
+        outbox = Outbox()  # slices are timed from the poll: prepare's time counts
         decoded = [self._decode(m) for m in messages]
         if self.stage.prepare is not None:
             try:
@@ -189,19 +189,24 @@ class StageRunner:
             except (Exception, BudgetExceeded) as exc:  # process() still handles each record
                 self.log.warning("prepare_failed", error=repr(exc)[:300])
         try:
-            self._process_each(messages, decoded, suspect, handled, dead)
+            self._process_each(messages, decoded, suspect, outbox)
         finally:
             self.guard.disarm()
-        return handled, dead
+        return outbox
+
+    def _deliver_slice(self, outbox: Outbox) -> None:
+        """Deliver what is not yet delivered (retrying a broker or database away)."""
+        handled, dead = outbox.undelivered()
+        outbox.delivered(self._retrying("deliver", lambda: self.delivery.deliver(handled, dead)))
 
     def _process_each(
         self,
         messages: Sequence[Message],
         decoded: list[Record | DecodeError],
         suspect: set[tuple[str, int]],
-        handled: list[_Handled],
-        dead: list[DeadLetter],
+        outbox: Outbox,
     ) -> None:
+        handled, dead = outbox.handled, outbox.dead
         for message, record in zip(messages, decoded, strict=True):
             self.health.beat()  # a long batch is progress too; a frozen loop is not
             self._keepalive_if_due()
@@ -231,10 +236,12 @@ class StageRunner:
                     self._end_record(tp, message.offset)
                 raise
             else:
-                handled.append(_Handled(message, outputs, encoded))
+                handled.append(Handled(message, outputs, encoded))
             # not in a ``finally``: a record that takes the worker down stays unfinished
             if tp in suspect:
                 self._end_record(tp, message.offset)
+            if time.monotonic() - outbox.delivered_at >= self.options.deliver_every_s:
+                self._deliver_slice(outbox)
 
     def _careful(self, message: Message, record: Record | DecodeError) -> DeadLetter | None:
         """A record of a batch that never finished: count its start; a letter if poison."""
@@ -287,69 +294,6 @@ class StageRunner:
                     self.log.error("record_failed", error=repr(exc)[:500], attempts=attempts)
                     raise _GaveUp(repr(exc)[:500], attempts) from exc
                 self.log.warning("record_retry", error=repr(exc)[:500], attempt=attempts)
-
-    def _deliver(self, handled: list[_Handled], dead: list[DeadLetter]) -> int:
-        """Make outputs and dead letters durable. Returns how many outputs were written."""
-        stage = self.stage
-        dead = list(dead)
-        written = 0
-        if stage.output is not None:
-            for h in handled:
-                for key, value in h.encoded:
-                    try:
-                        self.bus.publish(stage.output.name, key, value)
-                        written += 1
-                    except RecordRejected as exc:
-                        dead.append(self._dead_letter(h.message, exc.reason, exc.detail, 1))
-        elif stage.sink is not None:
-            written = self._write_sink(handled, dead)
-        for letter in dead:
-            deadletters.publish(self.bus, letter, self.log)
-        self.bus.flush()
-        for letter in dead:
-            metrics.DLQ.labels(stage.name, letter.reason).inc()
-            self.log.warning(
-                "dead_lettered",
-                reason=letter.reason,
-                detail=letter.detail[:300],
-                partition=letter.partition,
-                offset=letter.offset,
-            )
-        return written
-
-    def _write_sink(self, handled: list[_Handled], dead: list[DeadLetter]) -> int:
-        assert self.stage.sink is not None
-        records = [r for h in handled for r in h.outputs]
-        try:
-            self._sink_write(records, [h for h in handled for _ in h.outputs])
-            return len(records)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            self.log.warning("batch_write_rejected", error=repr(exc)[:300], records=len(records))
-        # A record the database refuses for good: find it by writing one message at a time.
-        written = 0
-        for h in handled:
-            try:
-                self._sink_write(h.outputs, [h] * len(h.outputs))
-                written += len(h.outputs)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                dead.append(self._dead_letter(h.message, "write_rejected", repr(exc)[:500], 1))
-        return written
-
-    def _sink_write(self, records: list[Record], sources: list[_Handled]) -> None:
-        sink = self.stage.sink
-        assert sink is not None
-        if not getattr(sink, "fenced", False):
-            sink.write(records)
-            return
-        positions = [
-            Position(self.group, h.message.topic, h.message.partition, h.message.offset)
-            for h in sources
-        ]
-        sink.write(records, positions)  # type: ignore[call-arg]
 
     # -- helpers -----------------------------------------------------------------------
     def _ledger(self, step: str, fn: Callable[[], T]) -> T | None:

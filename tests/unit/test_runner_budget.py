@@ -197,8 +197,8 @@ def test_a_redelivered_batch_that_did_not_crash_is_not_poison(memory_bus):
         messages = runner.consumer.poll(10, 0)
         starts = {(m.topic, m.partition): m.offset for m in messages}
         suspect = ledger.begin_batch(runner.group, starts)
-        handled, dead = runner._process_all(messages, suspect)
-        assert len(handled) == 2 and dead == []
+        outbox = runner._process_all(messages, suspect)
+        assert len(outbox.handled) == 2 and outbox.dead == []
 
 
 def test_dead_letters_of_huge_keys_details_and_values_fit(memory_bus):

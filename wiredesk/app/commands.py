@@ -42,6 +42,7 @@ def runner_options(settings: Settings, stage: str = "") -> RunnerOptions:
         # the hard kill is for services (one stage per process, restarted by a supervisor)
         hard_grace_s=settings.budget_hard_grace_s if settings.bus == "kafka" else None,
         max_record_crashes=settings.max_record_crashes,
+        deliver_every_s=settings.deliver_every_s,
     )
 
 
