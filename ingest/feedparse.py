@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingest import metrics, sandbox_tasks
+from ingest.feeditems import ITEM_END, ItemCache, parse_changed
 from ingest.sandbox import Sandbox, SandboxError
 from wiredesk.stage import BadInput
 
 _ENTITY = re.compile(rb"<!\s*ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!\s*DOCTYPE([^>\[]*)(\[)?", re.I)
 _FIRST_YEAR, _LAST_YEAR = 1970, 2100
-_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.I)
 _ATOM_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feed[\s>]", re.I)
 _RDF_ROOT = re.compile(rb"<rdf:RDF[\s>]", re.I)
 _RSS091_DOCTYPES = (
@@ -82,7 +82,7 @@ def bound_items(body: bytes, max_items: int) -> tuple[bytes, int]:
     """``body`` cut after its ``max_items``-th item and closed again, and how many items
     it has in all (unchanged when it has at most ``max_items``)."""
     cut, total = None, 0
-    for total, match in enumerate(_ITEM_END.finditer(body), 1):
+    for total, match in enumerate(ITEM_END.finditer(body), 1):
         if total == max_items:
             cut = match.end()
     if cut is None or total <= max_items:
@@ -133,19 +133,26 @@ def parse_feed(
     sandbox: Sandbox | None,
     max_items: int,
     timeout_s: float | None = None,
+    items: ItemCache | None = None,
+    feed: str = "",
 ) -> ParsedFeed:
-    """Entries of a fetched feed, or :class:`FeedRejected` with a reason."""
+    """Entries of a fetched feed, or :class:`FeedRejected` with a reason. With ``items``,
+    feedparser reads only the items of ``feed`` not seen at its last poll (same entries,
+    :mod:`ingest.feeditems`)."""
     if not body.strip():
         raise FeedRejected("empty", "0 bytes")
     if looks_like_json_feed(body, headers.get("content-type", "")):
         return parse_json_feed(body, max_items)
     check_declarations(body)
     body, total = bound_items(body, max_items)
-    try:
+
+    def parse(some: bytes) -> dict[str, Any]:
         if sandbox is None:
-            data = sandbox_tasks.parse_feed(body, headers, max_items)
-        else:
-            data = sandbox.run("parse_feed", body, headers, max_items, timeout_s=timeout_s)
+            return sandbox_tasks.parse_feed(some, headers, max_items)
+        return sandbox.run("parse_feed", some, headers, max_items, timeout_s=timeout_s)
+
+    try:
+        data = parse(body) if items is None else parse_changed(body, headers, parse, items, feed)
     except SandboxError as exc:
         raise FeedRejected(f"parse_{exc.reason}", exc.detail) from exc
     if data["encoding_override"]:

@@ -35,6 +35,7 @@ import structlog
 from sqlalchemy import Engine, func, or_, select
 
 from ingest import metrics, recheck, registry, schedule
+from ingest.feeditems import ItemCache
 from ingest.feedparse import FeedRejected, ParsedFeed, parse_feed
 from ingest.http import FetchOptions, fetch
 from ingest.normalise import clean_title, clean_url
@@ -103,6 +104,7 @@ class FeedPoller:
         self._outcomes: list[_Outcome] = []
         self.rechecks = rechecks or recheck.RecheckPolicy()
         self._plan = recheck.Plan()
+        self.items = ItemCache()  # entries of each feed's items: only changes are parsed
 
     # -- the Source protocol --------------------------------------------------------------
     def poll(self) -> list[Record]:
@@ -249,7 +251,13 @@ class FeedPoller:
             return self._failed(row, now, reason, row.url, status=resp.status)
         try:
             parsed = parse_feed(
-                resp.body, resp.headers, self.sandbox, self.max_items, self.parse_timeout_s
+                resp.body,
+                resp.headers,
+                self.sandbox,
+                self.max_items,
+                self.parse_timeout_s,
+                items=self.items,
+                feed=row.feed_id,
             )
         except FeedRejected as exc:
             metrics.FEED_PARSE_ERRORS.labels(exc.reason).inc()

@@ -68,6 +68,12 @@ FEED_ENTRIES = Counter(
     "Feed entries by outcome: new, seen, no_link, refused_scheme, bad_link, over_cap, bad_date",
     ["outcome"],
 )
+FEED_ITEMS_PARSED = Counter(
+    "wiredesk_feed_items_parsed_total",
+    "Feed items by how their entry was had: parsed (feedparser read it), reused (its exact "
+    "bytes were parsed at an earlier poll of the feed, ingest.feeditems)",
+    ["how"],
+)
 FEEDS = Gauge(
     "wiredesk_poller_feeds",
     "Registered feeds by state (ok, failing, disabled), as the poller sees them",

@@ -63,7 +63,7 @@ class EnrichOptions:
     ner_enabled: bool = True
     ner_model: str = "wiredesk_news_ner"
     ner_languages: tuple[str, ...] = ("en",)  # what the model was trained on
-    ner_recent_texts: int = 4096  # entities of recent texts kept for verbatim copies
+    ner_recent_paragraphs: int = 50_000  # mentions of recent paragraphs kept for copies
     dedup_threshold: float = 0.85
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6
@@ -78,7 +78,7 @@ class EnrichOptions:
         return cls(
             ner_enabled=settings.ner_enabled,
             ner_model=settings.ner_model,
-            ner_recent_texts=settings.ner_recent_texts,
+            ner_recent_paragraphs=settings.ner_recent_paragraphs,
             dedup_threshold=settings.dedup_threshold,
             dedup_min_jaccard=settings.dedup_min_jaccard,
             dedup_lead_threshold=settings.dedup_lead_threshold,
@@ -105,7 +105,7 @@ class EnrichArticles:
         if self._tagger is None:
             started = time.perf_counter()
             self._tagger = EntityTagger(
-                self.options.ner_model, recent_texts=self.options.ner_recent_texts
+                self.options.ner_model, recent_paragraphs=self.options.ner_recent_paragraphs
             )
             log.info("ner_model_loaded", seconds=round(time.perf_counter() - started, 2))
         return self._tagger
@@ -235,10 +235,12 @@ class EnrichArticles:
         if language is not None and language not in self.options.ner_languages:
             metrics.ENTITIES_SKIPPED.labels("language").inc()
             return []
+        metrics.ENTITY_SOURCE.labels("model").inc()
         tagger = self.tagger
         with _timed("ner"):
-            entities, recent = tagger.tag_counted(record.text)
-        metrics.ENTITY_SOURCE.labels("recent_text" if recent else "model").inc()
+            entities, tagged, reused = tagger.tag_counted(record.text)
+        metrics.NER_PARAGRAPHS.labels("tagged").inc(tagged)
+        metrics.NER_PARAGRAPHS.labels("reused").inc(reused)
         return entities
 
     def _maybe_prune(self) -> None:

@@ -37,16 +37,17 @@ class _Run:
     def __init__(self, model: str) -> None:
         from transform.entities import EntityTagger
 
-        self.tagger = EntityTagger(model)  # raises ModelMissing
+        # as the enricher tags (paragraph by paragraph), nothing reused between documents
+        self.tagger = EntityTagger(model, recent_paragraphs=0)  # raises ModelMissing
         self.predicted: set[Span] = set()
         self.stored: set[Span] = set()
         self.seconds = 0.0
 
     def tag(self, n: int, text: str) -> None:
-        from transform.entities import MAX_CHARS, canonicalise, mentions
+        from transform.entities import canonicalise
 
         started = time.perf_counter()
-        found = mentions(self.tagger.nlp(text[:MAX_CHARS]))
+        found = self.tagger.find(text)
         entities = canonicalise(found, self.tagger.aliases)
         self.seconds += time.perf_counter() - started
         self.predicted |= {(n, m.start, m.end, m.label) for m in found}

