@@ -28,7 +28,7 @@ from typing import Any
 import benchlib
 from benchlib import pct
 from sink_replay import record
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from sink.articles import ArticleWriter
 from tests.reliability.harness.pipeline import fresh_schema
@@ -53,10 +53,7 @@ def run(admin_url: str, records: list[Any], batch: int) -> dict[str, Any]:
             stored = conn.scalar(select(func.count()).select_from(ArticleRow))
     finally:
         engine.dispose()
-        admin = create_engine(admin_url)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        benchlib.drop_schema(admin_url, schema)
     return {
         "mode": "baseline: row at a time" if batch == 1 else f"batch={batch}",
         "batch": batch,

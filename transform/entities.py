@@ -11,9 +11,10 @@ spellings runs first, so listed names are always found and labelled.
 Labels are coarse: PERSON -> PER; ORG -> ORG; GPE, LOC, FAC -> LOC; NORP, EVENT,
 PRODUCT, WORK_OF_ART, LAW -> MISC; dates, times and numbers are dropped.
 
-NER is the most expensive step of the pipeline, so a duplicate does not run it: its
-canonical article's entities (ids, names, labels, surface forms) are looked up in the
-duplicate's own text (:meth:`EntityTagger.reuse`), which yields the duplicate's offsets.
+NER is the most expensive step of the pipeline. Every article is tagged on its own text
+(which copy is canonical depends on arrival order, so reusing the canonical's entities
+would not be order-independent); :func:`locate` finds known entities in another text
+(the limit benchmark's "NER skipped for duplicates").
 Text is tagged one paragraph at a time (:func:`paragraphs`; spaCy's NER looks only a few
 words either side, so this finds what tagging the whole text finds: 7,010 of 7,018
 mentions on 300 BBC texts, BENCHMARKS.md, and nlp.pipe over the paragraphs is faster).
@@ -244,7 +245,7 @@ class RecentParagraphs:
 
 
 class EntityTagger:
-    """Tags text with canonical entities; reuses known entities for copies."""
+    """Tags text with canonical entities, paragraph by paragraph."""
 
     def __init__(
         self,
@@ -296,10 +297,6 @@ class EntityTagger:
             for m in piece_mentions or ():
                 found.append(Mention(m.label, m.surface, m.start + offset, m.end + offset))
         return found[:MAX_MENTIONS], len(todo), len(parts) - len(todo)
-
-    @staticmethod
-    def reuse(text: str, known: Sequence[Entity]) -> list[Entity]:
-        return locate(text, known)
 
 
 def locate(text: str, known: Sequence[Entity]) -> list[Entity]:

@@ -212,14 +212,18 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                 ],
             ),
             (
-                "Where entities came from (model, reused from the canonical copy, ...)",
+                "NER: articles tagged; paragraphs tagged vs reused (copies' unchanged ones)",
                 "ops",
                 "timeseries",
                 [
                     (
-                        "{{source}}",
+                        "articles: {{source}}",
                         f"sum by (source) (rate(wiredesk_transform_entity_source_total[{R}]))",
-                    )
+                    ),
+                    (
+                        "paragraphs: {{how}}",
+                        f"sum by (how) (rate(wiredesk_transform_ner_paragraphs_total[{R}]))",
+                    ),
                 ],
             ),
             (

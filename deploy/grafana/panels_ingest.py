@@ -65,6 +65,12 @@ DASHBOARDS: dict[str, tuple[str, list]] = {
                 [("{{outcome}}", f"sum by (outcome) (rate(wiredesk_feed_polls_total[{R}]))")],
             ),
             (
+                "Feed items parsed vs reused from the last poll",
+                "ops",
+                "timeseries",
+                [("{{how}}", f"sum by (how) (rate(wiredesk_feed_items_parsed_total[{R}]))")],
+            ),
+            (
                 "HTTP responses by kind and status class",
                 "ops",
                 "timeseries",
