@@ -116,7 +116,12 @@ def test_k1_crash_at_step_boundary_loses_and_duplicates_nothing(cases, command, 
     )
     assert case.first_exit == 137, "the crash hook fired"
     # what each boundary promises about the state a crash leaves
-    if point in BEFORE_OUTPUT:
+    if point == "after_transform" and command == "enrich":
+        # a batch that outlasts deliver_every_s hands on slices of its outputs before its
+        # end (issue 17; the first batch loads the NER model): some may be out, none is
+        # committed, and the restarted worker redelivers the batch (checked below)
+        assert state["committed"] == 0 and state["durable_outputs"] <= crashes.BATCH
+    elif point in BEFORE_OUTPUT:
         assert state == {"committed": 0, "durable_outputs": 0}
     elif point == "after_db_commit":
         assert state["committed"] == 0 and 0 < state["durable_outputs"] <= crashes.BATCH
