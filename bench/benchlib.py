@@ -86,18 +86,6 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def drop_schema(admin_url: str, schema: str) -> None:
-    """Drop a benchmark's throwaway schema (with everything in it)."""
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(admin_url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
-
-
 def machine() -> str:
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])

@@ -31,7 +31,7 @@ from sink_replay import record
 from sqlalchemy import func, select
 
 from sink.articles import ArticleWriter
-from tests.reliability.harness.pipeline import fresh_schema
+from tests.reliability.harness.pipeline import drop_schema, fresh_schema
 from wiredesk import db
 from wiredesk.db.tables import ArticleRow
 
@@ -53,7 +53,7 @@ def run(admin_url: str, records: list[Any], batch: int) -> dict[str, Any]:
             stored = conn.scalar(select(func.count()).select_from(ArticleRow))
     finally:
         engine.dispose()
-        benchlib.drop_schema(admin_url, schema)
+        drop_schema(admin_url, schema)
     return {
         "mode": "baseline: row at a time" if batch == 1 else f"batch={batch}",
         "batch": batch,

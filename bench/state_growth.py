@@ -41,7 +41,7 @@ from end_to_end import stack_pids
 from sqlalchemy import Engine, create_engine, text
 
 from sink.articles import ArticleWriter
-from tests.reliability.harness.pipeline import fresh_schema
+from tests.reliability.harness.pipeline import drop_schema, fresh_schema
 from transform.enrich import EnrichArticles, EnrichOptions
 from wiredesk.records import Article
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         interrupted = True
     finally:
         engine.dispose()
-        benchlib.drop_schema(admin, schema)
+        drop_schema(admin, schema)
     if not rows:
         return 1
     first = rows[0]

@@ -123,4 +123,6 @@ def _frame(head: bytes, headers: dict[str, str]) -> bytes:
     root = _ROOT_TAG.search(head)
     prolog = head[: root.end()] if root else head[:4_000]
     context = "\n".join(headers.get(h, "") for h in ("content-type", "content-location"))
-    return hashlib.blake2b(prolog + b"\0" + context.encode("utf-8", "replace")).digest()[:32]
+    return hashlib.blake2b(
+        prolog + b"\0" + context.encode("utf-8", "replace"), digest_size=32
+    ).digest()

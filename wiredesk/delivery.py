@@ -66,11 +66,7 @@ class Delivery:
                         self.bus.publish(stage.output.name, key, value)
                         written += 1
                     except RecordRejected as exc:
-                        dead.append(
-                            deadletters.letter(
-                                self.stage.name, h.message, exc.reason, exc.detail, 1
-                            )
-                        )
+                        dead.append(self._letter(h.message, exc.reason, exc.detail))
         elif stage.sink is not None:
             written = self._write_sink(handled, dead)
         for letter in dead:
@@ -106,11 +102,7 @@ class Delivery:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                dead.append(
-                    deadletters.letter(
-                        self.stage.name, h.message, "write_rejected", repr(exc)[:500], 1
-                    )
-                )
+                dead.append(self._letter(h.message, "write_rejected", repr(exc)[:500]))
         return written
 
     def _sink_write(self, records: list[Record], sources: list[Handled]) -> None:

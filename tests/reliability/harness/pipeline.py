@@ -42,6 +42,16 @@ def fresh_schema(database_url: str, name: str | None = None) -> str:
     return rendered
 
 
+def drop_schema(database_url: str, schema: str) -> None:
+    """Drop a schema made by :func:`fresh_schema`, with everything in it."""
+    admin = create_engine(database_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
 def wait_until(
     condition: Callable[[], object], timeout: float, poll_s: float = 0.5
 ) -> float | None:
