@@ -2,9 +2,10 @@
 """Cost per article as the state grows (issue 17's growth curve): 5,000 -> 50,000 articles.
 
 The end-to-end benchmark's corpus (``bench_corpus.build``: real BBC and ECB+ texts, then
-invented originals, 35 % wire copies, published over two days) in publication order,
-through the two stages whose work depends on what came before, as the services run them,
-batch by batch (``--batch``, default 100) on PostgreSQL:
+invented originals, 35 % wire copies) published as a steady stream (``--per-day``,
+default 5,000 a day), in publication order, through the two stages whose work depends
+on what came before, as the services run them, batch by batch (``--batch``, default 100)
+on PostgreSQL:
 
   enrich   ``EnrichArticles.prepare`` (dedup, story and revision decisions of the batch in
            one transaction) then the stage per article, NER off: NER's cost does not
@@ -13,12 +14,14 @@ batch by batch (``--batch``, default 100) on PostgreSQL:
 
 Printed per slice of ``--slice`` articles (default 5,000): CPU ms per article of this
 process (both stages) and of PostgreSQL, wall ms per article, and the state remembered
-(dedup fingerprints, story keys, article rows); the first slice is the baseline each later slice is
-compared with, in the same run. Lookups stay flat if the last slice costs about what
-the first did.
+(dedup fingerprints, story keys, article rows); the first slice is the baseline each
+later slice is compared with, in the same run. The state grows with every article (the
+bench keeps all of it; retention would prune after ``transform_retention_days``), while a
+story lookup reads only the 72-hour window: once the window is full (15,000 articles at
+5,000 a day), later slices should cost what the slice before did.
 
     eval "$(deploy/local/stack env)"     # or ./dev bench state_growth
-    .venv/bin/python bench/state_growth.py [--articles 50000] [--slice 5000] [--smoke] [--json PATH]
+    .venv/bin/python bench/state_growth.py [--articles 50000] [--per-day 5000] [--smoke]
 
 A fresh schema in ``WIREDESK_TEST_DATABASE_URL`` is created and dropped.
 """
@@ -31,7 +34,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +55,17 @@ STATE_TABLES = {
 }
 
 
-def articles(n: int) -> list[Article]:
+def articles(n: int, per_day: int) -> list[Article]:
+    """The corpus as enricher input; ``per_day``: published at that steady rate, ending now
+    (0: the corpus's own times, all ``n`` within two days)."""
     _, corpus, _ = bench_corpus.build(n)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=n / max(1, per_day))
     out = []
-    for a in corpus:
+    for i, a in enumerate(corpus):
         digest = hashlib.sha256(a.id.encode()).hexdigest()
         published = datetime.fromisoformat(a.published.replace("Z", "+00:00")).astimezone(UTC)
+        if per_day:
+            published = start + timedelta(days=i / per_day)
         out.append(
             Article(
                 article_id=digest[:32],
@@ -92,7 +100,7 @@ def run(
         enricher.prepare(batch)
         writer.write([out for record in batch for out in enricher(record)])
         done = start + len(batch)
-        if done % args.slice == 0 or done == len(records):
+        if done // args.slice > start // args.slice or done == len(records):
             n = done - (rows[-1]["articles"] if rows else 0)
             cpu, pg_cpu = time.process_time(), cpu_of(pg())
             with engine.connect() as conn:
@@ -125,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=50_000, help="articles (default 50,000)")
     ap.add_argument("--slice", type=int, default=5_000, help="articles per reported slice")
     ap.add_argument("--batch", type=int, default=100, help="articles per batch (default 100)")
+    ap.add_argument(
+        "--per-day",
+        type=int,
+        default=5_000,
+        help="articles published per day, a steady stream (default 5,000: the 72-hour story "
+        "window then holds 15,000); 0 = the corpus's own times (all within two days)",
+    )
     ap.add_argument("--smoke", action="store_true", help="1,000 articles in slices of 250")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
     args = ap.parse_args(argv)
@@ -135,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit('needs PostgreSQL: eval "$(deploy/local/stack env)" (or ./dev bench ...)')
     state_dir = Path(os.environ.get("WIREDESK_STACK_DIR", benchlib.REPO / ".stack"))
     pg = stack_pids(state_dir)["postgresql"]
-    records = articles(args.articles)
+    records = articles(args.articles, args.per_day)
     schema = f"g_{os.getpid()}"
     engine = create_engine(fresh_schema(admin, schema))
     rows: list[dict] = []
@@ -177,14 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         first=16,
     )
     lines = [
-        f"{len(records):,} articles of the end-to-end corpus in publication order, batches "
-        f"of {args.batch}: enrich (NER off) + sink on PostgreSQL; per slice of {args.slice:,}",
+        f"{len(records):,} articles of the end-to-end corpus in publication order, "
+        + (f"{args.per_day:,} a day" if args.per_day else "its own times (two days)")
+        + f", batches of {args.batch}: enrich (NER off) + sink on PostgreSQL; per slice "
+        f"of {args.slice:,}",
         table,
         f"peak RSS of this process: {benchlib.self_peak_rss_mb():.0f} MiB",
     ]
     if interrupted:
         lines.append(f"INTERRUPTED after {rows[-1]['articles']:,} articles")
-    data = {"articles": len(records), "batch": args.batch, "slices": rows}
+    data = {"articles": len(records), "batch": args.batch, "per_day": args.per_day, "slices": rows}
     benchlib.results("STATE GROWTH: cost per article, 5k -> 50k", "\n".join(lines), data, args.json)
     return 0
 

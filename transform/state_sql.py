@@ -85,9 +85,13 @@ STORY_GROUP = select(*STORY_ROW).where(
     or_(E.article_id == _canonical, E.duplicate_of == _canonical), E.story_root.is_not(None)
 )
 _key_shared = func.count().label("shared")
+# Postings inside the story window only (``lo``..``hi``, the article's time +- the window;
+# an unknown time is always in it): an article outside can never be an edge
+# (storysim.same_story), so the cost follows the window's articles, not all of the state.
+_in_window = or_(StoryKeyRow.at.between(bindparam("lo"), bindparam("hi")), StoryKeyRow.at.is_(None))
 _best = (
     select(StoryKeyRow.entry_seq, _key_shared)
-    .where(_in(StoryKeyRow.key, "keys"), StoryKeyRow.entry_seq != bindparam("me"))
+    .where(_in(StoryKeyRow.key, "keys"), StoryKeyRow.entry_seq != bindparam("me"), _in_window)
     .group_by(StoryKeyRow.entry_seq)
     .subquery()
 )

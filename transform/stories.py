@@ -10,8 +10,10 @@ merge and the merged story keeps the earliest article's id -- whatever the arriv
 Deciding, in one transaction (:meth:`StoryIndex.assign`) under the state lock:
 
 * the article's features are stored and indexed under its strongest keys;
-* candidates: articles sharing a key (``MAX_CANDIDATES`` at most) that have a story,
-  and the members of its dedup group; linked ones are verified with :func:`same_story`;
+* candidates: articles inside the story window sharing a key (``MAX_CANDIDATES`` at
+  most; the keys carry the story time, so postings outside the window are not read)
+  that have a story, and the members of its dedup group; linked ones are verified with
+  :func:`same_story`;
 * the article's story is the union of the linked articles' stories; members of the
   stories that lose their id get the merged one (``revision`` + 1, pending emission).
 
@@ -89,7 +91,8 @@ class StoryIndex:
             conn.execute(StoryKeyRow.__table__.delete().where(StoryKeyRow.entry_seq == me.seq))
         keys = sorted({key_of("f", k) for k in candidate_keys(feats)})
         if keys:  # executemany: one compiled statement, batched by the driver
-            conn.execute(self._insert_keys, [{"key": k, "entry_seq": me.seq} for k in keys])
+            rows = [{"key": k, "entry_seq": me.seq, "at": feats.when} for k in keys]
+            conn.execute(self._insert_keys, rows)
         linked = self._linked(conn, me, keys, feats)
         roots = {r.story_root for r in linked} | ({me.story_root} if me.story_root else set())
         heads = list(conn.execute(sql.STORY_HEADS, {"ids": sorted(roots)})) if roots else []
@@ -115,7 +118,9 @@ class StoryIndex:
         group = conn.execute(sql.STORY_GROUP, {"canonical": canonical}).all()
         if not keys:
             return list(group)
-        candidates = conn.execute(sql.STORY_CANDIDATES_SQL, {"keys": keys, "me": me.seq}).all()
+        lo, hi = self._window_of(feats)
+        found = {"keys": keys, "me": me.seq, "lo": lo, "hi": hi}
+        candidates = conn.execute(sql.STORY_CANDIDATES_SQL, found).all()
         linked = {r.seq: r for r in group}
         for c in candidates:
             if c.seq in linked or not c.story_features:
@@ -124,6 +129,13 @@ class StoryIndex:
             if same_story(feats, other, self.threshold, self.window):
                 linked[c.seq] = c
         return list(linked.values())
+
+    def _window_of(self, feats: StoryFeatures) -> tuple[int, int]:
+        """Story times (seconds since 1970) an edge of ``feats`` can have: its window."""
+        if feats.when is None:  # an unknown time never separates
+            return -(2**63), 2**63 - 1
+        span = self.window // timedelta(seconds=1)
+        return feats.when - span, feats.when + span
 
 
 def _key_of(row: Any) -> tuple[bool, datetime, bool, datetime, str]:

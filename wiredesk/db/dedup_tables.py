@@ -120,7 +120,12 @@ class StoryKeyRow(Base):
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The article's story time (whole seconds since 1970, ``StoryFeatures.when``; None when
+    # unknown): a lookup reads only the keys' postings inside the story window, so its
+    # cost follows the articles of the window, not all the state retention keeps.
+    at: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_story_article_keys_entry_seq", "entry_seq", postgresql_using="brin"),
+        Index("ix_story_article_keys_key_at", "key", "at"),
     )
