@@ -41,11 +41,12 @@ from typing import Any
 import bench_corpus
 import benchlib
 from end_to_end import stack_pids
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from sink.articles import ArticleWriter
 from tests.reliability.harness.pipeline import drop_schema, fresh_schema
 from transform.enrich import EnrichArticles, EnrichOptions
+from wiredesk import db
 from wiredesk.records import Article
 
 STATE_TABLES = {
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     pg = stack_pids(state_dir)["postgresql"]
     records = articles(args.articles, args.per_day)
     schema = f"g_{os.getpid()}"
-    engine = create_engine(fresh_schema(admin, schema))
+    engine = db.make_engine(fresh_schema(admin, schema))  # as the services make theirs
     rows: list[dict] = []
     interrupted = False
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, bindparam, func, or_, select, update
+from sqlalchemy import Column, Text, bindparam, cast, func, or_, select, update
 
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow, StoryKeyRow
 
@@ -95,8 +95,10 @@ _best = (
     .group_by(StoryKeyRow.entry_seq)
     .subquery()
 )
+# The candidates' features as JSON text: decoded only for those verified (stories.py).
+_FEATURES_TEXT = cast(E.story_features, Text).label("story_features")
 STORY_CANDIDATES_SQL = (
-    select(*STORY_ROW)
+    select(*(_FEATURES_TEXT if c is E.story_features else c for c in STORY_ROW))
     .join(_best, _best.c.entry_seq == E.seq)
     .where(E.story_root.is_not(None))
     .order_by(_best.c.shared.desc(), E.article_id)

@@ -35,7 +35,7 @@ from transform import state_sql as sql
 from transform.dedup import order_key
 from transform.state import key_of, lock_state
 from transform.storysim import DEFAULT_THRESHOLD, StoryFeatures, candidate_keys, same_story
-from wiredesk.db import insert_for
+from wiredesk.db import insert_for, json_loads
 from wiredesk.db.dedup_tables import StoryKeyRow
 
 MAX_CANDIDATES = sql.STORY_CANDIDATES  # the most key-sharing articles compared per article
@@ -113,7 +113,8 @@ class StoryIndex:
     def _linked(
         self, conn: Connection, me: Any, keys: list[int], feats: StoryFeatures
     ) -> list[Any]:
-        """Placed articles linked to ``me``: its dedup group, and same-story candidates."""
+        """Placed articles linked to ``me``: its dedup group, and same-story candidates
+        (one or more per story linked: enough to name every story ``me`` joins)."""
         canonical = me.duplicate_of or me.article_id
         group = conn.execute(sql.STORY_GROUP, {"canonical": canonical}).all()
         if not keys:
@@ -122,12 +123,16 @@ class StoryIndex:
         found = {"keys": keys, "me": me.seq, "lo": lo, "hi": hi}
         candidates = conn.execute(sql.STORY_CANDIDATES_SQL, found).all()
         linked = {r.seq: r for r in group}
+        stories = {r.story_root for r in group}
         for c in candidates:
-            if c.seq in linked or not c.story_features:
+            # a candidate of a story already linked could add no story: not verified (nor
+            # its features decoded: the query hands them over as JSON text)
+            if c.seq in linked or c.story_root in stories or not c.story_features:
                 continue
-            other = StoryFeatures.from_json(c.story_features)
+            other = StoryFeatures.from_json(json_loads(c.story_features))
             if same_story(feats, other, self.threshold, self.window):
                 linked[c.seq] = c
+                stories.add(c.story_root)
         return list(linked.values())
 
     def _window_of(self, feats: StoryFeatures) -> tuple[int, int]:
