@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -156,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = db.make_engine(fresh_schema(admin, schema))  # as the services make theirs
     rows: list[dict] = []
     interrupted = False
+    # Ctrl-C or a TERM (also when started in the background, where INT is ignored) ends the
+    # run with the slices measured so far, and the schema dropped
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     try:
         run(records, engine, pg, args, rows)
     except KeyboardInterrupt:  # the slices measured so far are still reported
