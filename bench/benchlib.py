@@ -99,10 +99,19 @@ def machine() -> str:
 
 
 def commit() -> str:
+    """The code measured: the commit when the benchmark started (edits made while a long
+    run goes on do not change what it runs)."""
+    return _STARTED_AT
+
+
+def _describe() -> str:
     out = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
     )
     return out.stdout.strip() or "?"
+
+
+_STARTED_AT = _describe()
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], first: int = 30) -> str:

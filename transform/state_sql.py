@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Text, bindparam, cast, func, or_, select, update
+from sqlalchemy import Column, Text, and_, bindparam, cast, func, or_, select, update
 
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow, StoryKeyRow
 
@@ -85,14 +85,25 @@ STORY_GROUP = select(*STORY_ROW).where(
     or_(E.article_id == _canonical, E.duplicate_of == _canonical), E.story_root.is_not(None)
 )
 _key_shared = func.count().label("shared")
-# Postings inside the story window only (``lo``..``hi``, the article's time +- the window;
+_key_tie = func.max(StoryKeyRow.tie).label("tie")
+_keys = bindparam("keys", expanding=True)
+# Postings inside the story window only (``lo``..``hi``: the article's time +- the window;
 # an unknown time is always in it): an article outside can never be an edge
-# (storysim.same_story), so the cost follows the window's articles, not all of the state.
-_in_window = or_(StoryKeyRow.at.between(bindparam("lo"), bindparam("hi")), StoryKeyRow.at.is_(None))
+# (storysim.same_story), so the work follows the window's articles, not all of the state.
+# Written as two arms so that both are ranges of the (key, at) index.
+_in_window = or_(
+    and_(StoryKeyRow.key.in_(_keys), StoryKeyRow.at.between(bindparam("lo"), bindparam("hi"))),
+    and_(StoryKeyRow.key.in_(_keys), StoryKeyRow.at.is_(None)),
+)
+# The best ``STORY_CANDIDATES`` are chosen from the key table alone (shared keys, then a
+# fixed hash of the article id: no arrival order), and only they are joined to their
+# (wide) entries, by primary key.
 _best = (
-    select(StoryKeyRow.entry_seq, _key_shared)
-    .where(_in(StoryKeyRow.key, "keys"), StoryKeyRow.entry_seq != bindparam("me"), _in_window)
+    select(StoryKeyRow.entry_seq, _key_shared, _key_tie)
+    .where(_in_window, StoryKeyRow.entry_seq != bindparam("me"))
     .group_by(StoryKeyRow.entry_seq)
+    .order_by(_key_shared.desc(), _key_tie, StoryKeyRow.entry_seq)
+    .limit(STORY_CANDIDATES)
     .subquery()
 )
 # The candidates' features as JSON text: decoded only for those verified (stories.py).
@@ -101,8 +112,7 @@ STORY_CANDIDATES_SQL = (
     select(*(_FEATURES_TEXT if c is E.story_features else c for c in STORY_ROW))
     .join(_best, _best.c.entry_seq == E.seq)
     .where(E.story_root.is_not(None))
-    .order_by(_best.c.shared.desc(), E.article_id)
-    .limit(STORY_CANDIDATES)
+    .order_by(_best.c.shared.desc(), _best.c.tie, E.seq)
 )
 PLACE = (
     update(E)

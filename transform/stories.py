@@ -91,7 +91,8 @@ class StoryIndex:
             conn.execute(StoryKeyRow.__table__.delete().where(StoryKeyRow.entry_seq == me.seq))
         keys = sorted({key_of("f", k) for k in candidate_keys(feats)})
         if keys:  # executemany: one compiled statement, batched by the driver
-            rows = [{"key": k, "entry_seq": me.seq, "at": feats.when} for k in keys]
+            tie = key_of("tie", article_id)
+            rows = [{"key": k, "entry_seq": me.seq, "at": feats.when, "tie": tie} for k in keys]
             conn.execute(self._insert_keys, rows)
         linked = self._linked(conn, me, keys, feats)
         roots = {r.story_root for r in linked} | ({me.story_root} if me.story_root else set())

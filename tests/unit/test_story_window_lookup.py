@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from tests.transform_support import demo_articles
 from transform import state_sql as sql
 from transform.enrich import EnrichArticles, EnrichOptions
+from transform.state import key_of
 from transform.storysim import epoch_seconds
 from wiredesk.db.dedup_tables import DedupEntryRow, StoryKeyRow
 
@@ -44,6 +45,8 @@ def test_keys_carry_the_story_time_and_lookups_skip_postings_outside_the_window(
         first_seq, first_keys = _keys_of(conn, opening.article_id)
         later_seq, later_keys = _keys_of(conn, later.article_id)
         assert first_keys and {at for _, at in first_keys} == {t0}
+        ties = conn.scalars(select(StoryKeyRow.tie).where(StoryKeyRow.entry_seq == first_seq))
+        assert set(ties) == {key_of("tie", opening.article_id)}  # a function of the id only
         assert later_keys and {at for _, at in later_keys} == {t1}
         shared = sorted({k for k, _ in first_keys} & {k for k, _ in later_keys})
         assert shared, "the two write-ups of one election share story keys"

@@ -124,6 +124,9 @@ class StoryKeyRow(Base):
     # unknown): a lookup reads only the keys' postings inside the story window, so its
     # cost follows the articles of the window, not all the state retention keeps.
     at: Mapped[int | None] = mapped_column(BigInteger)
+    # A fixed hash of the article id: ties between candidates sharing as many keys are
+    # broken by it, so which are the best does not depend on arrival order.
+    tie: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_story_article_keys_entry_seq", "entry_seq", postgresql_using="brin"),
