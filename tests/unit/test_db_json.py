@@ -24,7 +24,7 @@ def test_an_engine_reads_json_columns_through_it(tmp_path):
         conn.execute(insert(table), [{"id": 1, "v": {"a": [1, 2.5, "x"]}}])
         # a value the old writer could leave (json.dumps writes NaN)
         conn.execute(text("INSERT INTO docs (id, v) VALUES (2, '{\"a\": NaN}')"))
-        rows = dict(conn.execute(select(table.c.id, table.c.v)).tuples().all())
+        rows = dict(conn.execute(select(table.c.id, table.c.v)).all())
     assert rows[1] == {"a": [1, 2.5, "x"]}
     assert math.isnan(rows[2]["a"])
     engine.dispose()
