@@ -30,12 +30,7 @@ CONSUMER_COMMANDS = {
 def fresh_schema(database_url: str, name: str | None = None) -> str:
     """A new, migrated schema in ``database_url``; returns a URL that uses it."""
     schema = name or f"r_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
+    _admin(database_url, f'CREATE SCHEMA "{schema}"')
     url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
     rendered = url.render_as_string(hide_password=False)
     database.upgrade(rendered)
@@ -44,10 +39,15 @@ def fresh_schema(database_url: str, name: str | None = None) -> str:
 
 def drop_schema(database_url: str, schema: str) -> None:
     """Drop a schema made by :func:`fresh_schema`, with everything in it."""
+    _admin(database_url, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _admin(database_url: str, statement: str) -> None:
+    """Run one statement on a short-lived engine of ``database_url``."""
     admin = create_engine(database_url)
     try:
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text(statement))
     finally:
         admin.dispose()
 
