@@ -183,11 +183,14 @@ class NewsServer(Serving):
         modified: str | None = None,
     ) -> CorpusArticle:
         """Change a published article in place (same URL): a new title and/or body and
-        its ``modified`` time (ISO 8601; default: now by ``clock``). Its page, ETag and
+        its ``modified`` time (ISO 8601; default: now by ``clock``, and always at least a
+        second after the previous one: HTTP dates have one-second resolution, so two
+        revisions in one second would otherwise share a Last-Modified). Its page, ETag and
         Last-Modified change, and so does its outlet's feed."""
         with self._lock:
             old = self._ids[article_id]
-            when = modified or pages.rfc3339(datetime.fromtimestamp(int(self.clock()), UTC))
+            stamp = max(int(self.clock()), int(old.modified_at.timestamp()) + 1)
+            when = modified or pages.rfc3339(datetime.fromtimestamp(stamp, UTC))
             new = dataclasses.replace(
                 old,
                 title=old.title if title is None else title,
@@ -306,7 +309,7 @@ class NewsServer(Serving):
         art = self._by_path.get(path)
         if art is not None and art.id in self._visible:
             body = self._cached(
-                f"page:{art.id}:{art.modified}",
+                f"page:{art.id}:{art.modified}:{hash((art.title, art.paragraphs))}",
                 lambda: pages.render_article(
                     self._sites[art.site], art, self.base_url, self._related(art)
                 ),

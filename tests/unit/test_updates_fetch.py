@@ -3,6 +3,7 @@ whether a page is published again; each outcome is counted (issue 15)."""
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 
 from devserver.server import NewsServer, load_corpus
@@ -73,3 +74,28 @@ def test_recheck_outcomes(sqlite_url):
         fetcher.close()
         client.close()
     engine.dispose()
+
+
+def test_two_revisions_in_one_second_are_two_pages():
+    """The news server's page, ETag and Last-Modified move on with every revision, also
+    when two land in the same second (a conditional GET with the first revision's
+    validators must get the second revision, not a 304)."""
+    corpus = load_corpus()
+    frozen = 1_800_000_000.0
+    with NewsServer(corpus, clock=lambda: frozen) as server:
+        client = httpx.Client(trust_env=False)
+        a = corpus.articles[0]
+        url = server.article_url(a.id)
+        server.revise(a.id, title="First revision")
+        first = client.get(url)
+        server.revise(a.id, title="Second revision")
+        conditional = {
+            "If-None-Match": first.headers["etag"],
+            "If-Modified-Since": first.headers["last-modified"],
+        }
+        second = client.get(url, headers=conditional)
+        only_date = client.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert first.status_code == second.status_code == only_date.status_code == 200
+    assert b"Second revision" in second.content and b"First revision" in first.content
+    assert second.headers["etag"] != first.headers["etag"]
+    assert second.headers["last-modified"] != first.headers["last-modified"]
