@@ -241,7 +241,7 @@ class FeedPoller:
                 adaptive_s=row.current_interval_s,
                 max_age_s=max_age,
             )
-            state.update(self._healthy(now, delay))
+            state.update(self._healthy(row, now, delay))
             return _Outcome(row.feed_id, state, status="not_modified")
         if resp.status in (429, 503):  # holds this feed only (``_failed``), capped
             wait = retry_after_seconds(resp.headers.get("retry-after"), self.clock())
@@ -276,7 +276,7 @@ class FeedPoller:
             max_age_s=max_age,
             ttl_s=schedule.ttl_seconds(parsed.ttl),
         )
-        state.update(self._healthy(now, delay))
+        state.update(self._healthy(row, now, delay))
         state.update(
             etag=resp.headers.get("etag"),
             last_modified=resp.headers.get("last-modified"),
@@ -314,12 +314,13 @@ class FeedPoller:
                 digests.setdefault(links[-1].article_id, digest)
         return links
 
-    def _healthy(self, now: datetime, delay: float) -> dict[str, Any]:
+    def _healthy(self, row: Any, now: datetime, delay: float) -> dict[str, Any]:
+        delay = schedule.clamp_hold(delay, MAX_INTERVAL_S)
         return {
             "last_success_at": now,
             "consecutive_failures": 0,
             "last_error": None,
-            "next_poll_at": _after(now, delay, cap=MAX_INTERVAL_S),
+            "next_poll_at": schedule.next_due(row.feed_id, now, delay, row.next_poll_at),
         }
 
     def _failed(

@@ -10,6 +10,13 @@ value cannot stop polling. After a failure the delay backs off exponentially fro
 jitter" (half fixed, half random) so failing feeds don't retry in lockstep; a
 Retry-After (429/503) is a floor on that delay.
 
+A feed keeps its place in the interval (:func:`next_poll_at`): a poll that ran on time
+schedules the next one interval after its due time, and a feed polled for the first
+time (or late, or forced) goes to the next point of its own grid, offset by a phase
+drawn from its id. Feeds added together therefore spread over the interval instead of
+being polled in lockstep, and their new articles reach the pipeline as a steady stream
+rather than as one burst per interval (issue 17: freshness).
+
 Every number that comes from the outside (Retry-After, max-age, ``<ttl>``, the failure
 count) is clamped before arithmetic: no hint or hold is ever longer than ``MAX_HOLD_S``
 (24 h), non-finite values are ignored, and the backoff exponent stops growing once the
@@ -18,13 +25,16 @@ delay is at its cap (catalogue B6).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+MIN_WAKE_S = 0.1  # a poll loop waits at least this long between rounds
+ON_TIME_SLACK_S = 2.0  # a poll this late (at most a quarter interval) still ran "on time"
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I | re.ASCII)
 MAX_HOLD_S = 86_400.0  # the longest any server hint or hold is honoured
 MAX_RETRY_AFTER_S = MAX_HOLD_S
@@ -110,3 +120,40 @@ def delay_after_failure(
     backoff = min(policy.max_backoff_s, policy.min_interval_s * 2.0**exponent)
     jittered = backoff / 2 + rng.uniform(0, backoff / 2)
     return max(jittered, clamp_hold(retry_after_s))
+
+
+def feed_phase(feed_id: str) -> float:
+    """The feed's place in its interval, in ``[0, 1)``: a fixed function of its id."""
+    digest = hashlib.blake2b(feed_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def next_poll_at(now: float, delay: float, due: float | None, phase: float) -> float:
+    """When to poll a feed next (seconds since 1970), ``delay`` after this poll at ``now``.
+
+    A poll that ran on time (at most ``min(delay / 4, ON_TIME_SLACK_S)`` after ``due``, its
+    due time) schedules the next one ``delay`` after ``due``, so a loop's lateness does not
+    accumulate. Otherwise (first poll, a stall, a forced poll) the next is the first point
+    of the feed's grid, ``phase`` x ``delay`` past a multiple of ``delay``, at least
+    ``delay`` from now. The gap between two polls is thus never below ``delay`` less the
+    slack, and is ``delay`` on average.
+    """
+    if not math.isfinite(delay):
+        return now + MAX_HOLD_S
+    if delay <= 0:
+        return now
+    if due is not None and due <= now <= due + min(delay / 4, ON_TIME_SLACK_S):
+        return due + delay
+    earliest = now + delay
+    return earliest + (phase * delay - earliest) % delay
+
+
+def next_due(feed_id: str, now: datetime, delay: float, due: datetime | None) -> datetime:
+    """:func:`next_poll_at` for the feed ``feed_id`` polled at ``now`` (aware UTC), due at
+    ``due`` (naive values are UTC, as SQLite hands them back)."""
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    at = next_poll_at(
+        now.timestamp(), delay, None if due is None else due.timestamp(), feed_phase(feed_id)
+    )
+    return datetime.fromtimestamp(at, UTC)

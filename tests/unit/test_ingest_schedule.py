@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from devserver.server import Faults, NewsServer, load_corpus
@@ -69,6 +70,59 @@ def _next_poll(engine, url: str) -> float:
     return when.timestamp(), row
 
 
+def test_a_poll_on_time_keeps_the_feed_s_place_and_lateness_does_not_accumulate():
+    rng = random.Random(3)
+    delay, phase = 300.0, schedule.feed_phase("https://news.example/feed.xml")
+    due = schedule.next_poll_at(T0.timestamp(), delay, None, phase)
+    first = due
+    for _ in range(200):  # each poll runs up to 1.5 s after its due time
+        due = schedule.next_poll_at(due + rng.uniform(0, 1.5), delay, due, phase)
+    assert due == first + 200 * delay  # exactly one interval per poll, on average
+
+
+def test_a_first_late_or_forced_poll_goes_to_the_feed_s_own_grid():
+    delay, phase, now = 300.0, 0.25, T0.timestamp()
+    for due in (None, now - 200.0, now + 50.0):  # never polled, very late, forced early
+        at = schedule.next_poll_at(now, delay, due, phase)
+        assert delay <= at - now < 2 * delay
+        assert (at - phase * delay) % delay == 0
+
+
+def test_feeds_polled_together_spread_over_the_interval():
+    now, delay = T0.timestamp(), 3.0
+    ids = [f"https://outlet{i:02d}.example/feed.xml" for i in range(20)]
+    due = {f: schedule.next_poll_at(now, delay, None, schedule.feed_phase(f)) for f in ids}
+    offsets = sorted((at - now) % delay for at in due.values())
+    assert len(set(offsets)) == 20
+    wrapped = [*offsets[1:], offsets[0] + delay]
+    assert max(b - a for a, b in zip(offsets, wrapped, strict=True)) < delay / 2
+    for _ in range(10):  # on-time polls keep the spread
+        due = {
+            f: schedule.next_poll_at(at + 0.05, delay, at, schedule.feed_phase(f))
+            for f, at in due.items()
+        }
+    assert sorted((at - now) % delay for at in due.values()) == pytest.approx(offsets)
+
+
+def test_the_gap_between_polls_is_never_below_the_interval_less_the_slack():
+    rng = random.Random(11)
+    for _ in range(20_000):
+        delay = rng.choice([0.5, 3.0, 60.0, 300.0, 86_400.0]) * rng.uniform(0.5, 2)
+        now = T0.timestamp() + rng.uniform(-1e6, 1e6)
+        due = rng.choice([None, now - rng.uniform(0, 2 * delay), now + rng.uniform(0, delay)])
+        at = schedule.next_poll_at(now, delay, due, rng.random())
+        assert delay - min(delay / 4, schedule.ON_TIME_SLACK_S) - 1e-6 <= at - now < 2 * delay
+    assert schedule.next_poll_at(100.0, float("nan"), None, 0.5) == 100.0 + schedule.MAX_HOLD_S
+    assert schedule.next_poll_at(100.0, 0.0, 90.0, 0.5) == 100.0
+
+
+def _first_gap(when: float, row, now: float, delay: float) -> bool:
+    """A first poll's next is the first point of the feed's grid at least ``delay`` on."""
+    phase = schedule.feed_phase(row.feed_id)
+    on_grid = abs((when - phase * delay + delay / 2) % delay - delay / 2) < 1e-3
+    return delay <= when - now < 2 * delay and on_grid
+
+
 def test_poller_schedules_each_feed_from_what_it_saw(sqlite_engine):
     faults = Faults(fail_paths={"/valleyclarion/feed.xml": 500}, feed_ttl_minutes=180)
     limited_faults = Faults(fail_paths={"/harbourherald/feed.xml": 429}, retry_after=5000)
@@ -96,12 +150,13 @@ def test_poller_schedules_each_feed_from_what_it_saw(sqlite_engine):
         poller.confirm(poller.poll())
         now = clock.now
         when, row = _next_poll(sqlite_engine, urls["rss_ttl"])
-        assert when - now == 10_800, row.last_error  # RSS <ttl>180</ttl> over 60 s
-        assert _next_poll(sqlite_engine, urls["fixed"])[0] - now == 900  # atom: no ttl
+        assert _first_gap(when, row, now, 10_800), row.last_error  # <ttl>180</ttl> over 60 s
+        assert _first_gap(*_next_poll(sqlite_engine, urls["fixed"]), now=now, delay=900)  # no ttl
         when, adaptive = _next_poll(sqlite_engine, urls["adaptive"])
         # half the mean gap between its entries (hours apart in the demo), within bounds
         assert adaptive.current_interval_s > 3600
-        assert when - now == min(max(60, adaptive.current_interval_s), POLICY.max_interval_s)
+        expected = min(max(60, adaptive.current_interval_s), POLICY.max_interval_s)
+        assert _first_gap(when, adaptive, now, expected)
         when, limited = _next_poll(sqlite_engine, urls["limited"])
         assert when - now >= 5000 and limited.last_error.startswith("http_429")
         when, broken = _next_poll(sqlite_engine, urls["broken"])

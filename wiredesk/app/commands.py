@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, func, make_url, select
 
+from ingest.schedule import MIN_WAKE_S
 from wiredesk import db as database
 from wiredesk.attempts import Ledger, SqlLedger
 from wiredesk.budget import Budget
@@ -316,7 +317,7 @@ def poll_service(
             LINKS.name,
             stop,
             health,
-            wait_s=lambda: min(30.0, max(1.0, pipeline.source.seconds_until_next_due())),
+            wait_s=lambda: min(30.0, max(MIN_WAKE_S, pipeline.source.seconds_until_next_due())),
             max_backoff_s=settings.retry_max_backoff_s,
             once=once,
         )

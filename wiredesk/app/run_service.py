@@ -21,6 +21,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ingest.schedule import MIN_WAKE_S
+
 if TYPE_CHECKING:  # the rest is imported when the service starts: `--help` stays fast
     from wiredesk.settings import Settings
 
@@ -126,7 +128,7 @@ def _loop(settings: Settings, bus: Any, source: Any, runners: Any, health: Any, 
                 published = publish_from(source, bus, LINKS.name)
                 log.info("poll_round", published=published)
                 wait = source.seconds_until_next_due()
-                next_poll = now + min(POLL_CHECK_MAX_S, max(1.0, wait))
+                next_poll = now + min(POLL_CHECK_MAX_S, max(MIN_WAKE_S, wait))
                 backoff = 0.5
                 health.set_ready(True)
             except Exception as exc:
