@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 
 MIN_WAKE_S = 0.1  # a poll loop waits at least this long between rounds
 ON_TIME_SLACK_S = 2.0  # a poll this late (at most a quarter interval) still ran "on time"
+SPREAD_S = 300.0  # feeds with longer intervals are spread over this span, not the interval
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I | re.ASCII)
 MAX_HOLD_S = 86_400.0  # the longest any server hint or hold is honoured
 MAX_RETRY_AFTER_S = MAX_HOLD_S
@@ -134,9 +135,10 @@ def next_poll_at(now: float, delay: float, due: float | None, phase: float) -> f
     A poll that ran on time (at most ``min(delay / 4, ON_TIME_SLACK_S)`` after ``due``, its
     due time) schedules the next one ``delay`` after ``due``, so a loop's lateness does not
     accumulate. Otherwise (first poll, a stall, a forced poll) the next is the first point
-    of the feed's grid, ``phase`` x ``delay`` past a multiple of ``delay``, at least
-    ``delay`` from now. The gap between two polls is thus never below ``delay`` less the
-    slack, and is ``delay`` on average.
+    of the feed's grid, ``phase`` x ``period`` past a multiple of ``period`` (the interval,
+    at most ``SPREAD_S``), at least ``delay`` from now: at most one period late. The gap
+    between two polls is thus never below ``delay`` less the slack, and is ``delay`` on
+    average.
     """
     if not math.isfinite(delay):
         return now + MAX_HOLD_S
@@ -145,7 +147,8 @@ def next_poll_at(now: float, delay: float, due: float | None, phase: float) -> f
     if due is not None and due <= now <= due + min(delay / 4, ON_TIME_SLACK_S):
         return due + delay
     earliest = now + delay
-    return earliest + (phase * delay - earliest) % delay
+    period = min(delay, SPREAD_S)
+    return earliest + (phase * period - earliest) % period
 
 
 def next_due(feed_id: str, now: datetime, delay: float, due: datetime | None) -> datetime:

@@ -88,6 +88,13 @@ def test_a_first_late_or_forced_poll_goes_to_the_feed_s_own_grid():
         assert (at - phase * delay) % delay == 0
 
 
+def test_a_long_interval_is_spread_over_minutes_not_over_the_interval():
+    now, day = T0.timestamp(), 86_400.0
+    for feed in ("https://a.example/feed", "https://b.example/feed"):
+        at = schedule.next_poll_at(now, day, None, schedule.feed_phase(feed))
+        assert day <= at - now < day + schedule.SPREAD_S  # not up to two days
+
+
 def test_feeds_polled_together_spread_over_the_interval():
     now, delay = T0.timestamp(), 3.0
     ids = [f"https://outlet{i:02d}.example/feed.xml" for i in range(20)]
@@ -111,16 +118,18 @@ def test_the_gap_between_polls_is_never_below_the_interval_less_the_slack():
         now = T0.timestamp() + rng.uniform(-1e6, 1e6)
         due = rng.choice([None, now - rng.uniform(0, 2 * delay), now + rng.uniform(0, delay)])
         at = schedule.next_poll_at(now, delay, due, rng.random())
-        assert delay - min(delay / 4, schedule.ON_TIME_SLACK_S) - 1e-6 <= at - now < 2 * delay
+        slack = min(delay / 4, schedule.ON_TIME_SLACK_S)
+        assert delay - slack - 1e-6 <= at - now < delay + min(delay, schedule.SPREAD_S)
     assert schedule.next_poll_at(100.0, float("nan"), None, 0.5) == 100.0 + schedule.MAX_HOLD_S
     assert schedule.next_poll_at(100.0, 0.0, 90.0, 0.5) == 100.0
 
 
 def _first_gap(when: float, row, now: float, delay: float) -> bool:
     """A first poll's next is the first point of the feed's grid at least ``delay`` on."""
+    period = min(delay, schedule.SPREAD_S)
     phase = schedule.feed_phase(row.feed_id)
-    on_grid = abs((when - phase * delay + delay / 2) % delay - delay / 2) < 1e-3
-    return delay <= when - now < 2 * delay and on_grid
+    on_grid = abs((when - phase * period + period / 2) % period - period / 2) < 1e-3
+    return delay <= when - now < delay + period and on_grid
 
 
 def test_poller_schedules_each_feed_from_what_it_saw(sqlite_engine):
