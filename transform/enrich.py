@@ -67,6 +67,7 @@ class EnrichOptions:
     dedup_threshold: float = 0.85
     dedup_min_jaccard: float = 0.15
     dedup_lead_threshold: float = 0.6
+    dedup_window: timedelta | None = None  # None: copies at any distance retention keeps
     story_threshold: float = DEFAULT_THRESHOLD
     story_window: timedelta = timedelta(hours=72)
     retention: timedelta = timedelta(days=7)
@@ -82,6 +83,11 @@ class EnrichOptions:
             dedup_threshold=settings.dedup_threshold,
             dedup_min_jaccard=settings.dedup_min_jaccard,
             dedup_lead_threshold=settings.dedup_lead_threshold,
+            dedup_window=(
+                timedelta(hours=settings.dedup_window_hours)
+                if settings.dedup_window_hours
+                else None
+            ),
             story_threshold=settings.story_threshold,
             story_window=timedelta(hours=settings.story_window_hours),
             retention=timedelta(days=settings.transform_retention_days),
@@ -93,7 +99,11 @@ class EnrichArticles:
         self.engine = engine
         self.options = opts = options or EnrichOptions()
         self.dedup = DedupIndex(
-            engine, opts.dedup_threshold, opts.dedup_min_jaccard, opts.dedup_lead_threshold
+            engine,
+            opts.dedup_threshold,
+            opts.dedup_min_jaccard,
+            opts.dedup_lead_threshold,
+            opts.dedup_window,
         )
         self.stories = StoryIndex(engine, opts.story_threshold, opts.story_window)
         self._tagger: EntityTagger | None = None  # loaded on first use: other stages never pay

@@ -42,13 +42,29 @@ STORED = select(*DEDUP_ROW, E.version_fetched_at).where(E.article_id == bindpara
 ENTRIES_BY_ID = select(*DEDUP_ROW).where(_in(E.article_id, "ids"))
 ENTRY_BY_SEQ = select(*DEDUP_ROW).where(E.seq == bindparam("seq"))
 _shared = func.count().label("shared")
-BAND_CANDIDATES = (
-    select(DedupBandRow.entry_seq, _shared)
-    .where(_in(DedupBandRow.band_key, "keys"))
-    .group_by(DedupBandRow.entry_seq)
-    .order_by(_shared.desc(), DedupBandRow.entry_seq)
-    .limit(DEDUP_CANDIDATES)
-)
+_band_tie = func.max(DedupBandRow.tie).label("tie")
+_band_keys = bindparam("keys", expanding=True)
+
+
+def _band_candidates(windowed: bool) -> Any:
+    """Entries sharing band keys, ranked by shared bands, then a fixed hash of the article
+    id (no arrival order). ``windowed``: only postings whose time is within ``lo``..``hi``
+    or unknown (transform.dedup.within_window)."""
+    where = DedupBandRow.band_key.in_(_band_keys)
+    if windowed:
+        at = DedupBandRow.at
+        where = and_(where, or_(at.between(bindparam("lo"), bindparam("hi")), at.is_(None)))
+    return (
+        select(DedupBandRow.entry_seq, _shared, _band_tie)
+        .where(where)
+        .group_by(DedupBandRow.entry_seq)
+        .order_by(_shared.desc(), _band_tie.asc().nulls_last(), DedupBandRow.entry_seq)
+        .limit(DEDUP_CANDIDATES)
+    )
+
+
+BAND_CANDIDATES = _band_candidates(windowed=False)
+BAND_CANDIDATES_IN_WINDOW = _band_candidates(windowed=True)
 TEXT_OWNER = select(ContentFingerprintRow.article_id).where(
     ContentFingerprintRow.content_hash == bindparam("content_hash")
 )

@@ -93,6 +93,12 @@ class Settings(BusSettings, IngestSettings, BaseSettings):
         le=1.0,
         description="story similarity (transform.storysim) that links two articles' stories",
     )
+    dedup_window_hours: float = Field(
+        0.0,
+        ge=0,
+        description="two articles are copies only if published (else discovered) this "
+        "close in time, so a backfill links what the live stream did; 0 = no window",
+    )
     story_window_hours: float = Field(
         72.0, gt=0, description="two articles link only if published this close in time"
     )

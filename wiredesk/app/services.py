@@ -51,7 +51,8 @@ SERVICE_HELP = {
         "copy is the original), groups stories and tags canonical entities; publishes "
         "news.enriched, including revised verdicts of earlier articles. Its state is in "
         "the database.",
-        "ner_enabled, ner_model, dedup_threshold, story_threshold, story_window_hours, "
+        "ner_enabled, ner_model, dedup_threshold, dedup_window_hours, story_threshold, "
+        "story_window_hours, "
         f"transform_retention_days, database_url, enrich_budget_cpu_s, {_COMMON}",
     ),
     "sink": (

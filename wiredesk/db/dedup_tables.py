@@ -107,6 +107,13 @@ class DedupBandRow(Base):
 
     band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The article's time (whole seconds since 1970: its publication, else discovery
+    # time; None when unknown): with a dedup window set (transform.dedup), postings
+    # outside it are left out of the candidates.
+    at: Mapped[int | None] = mapped_column(BigInteger)
+    # A fixed hash of the article id: ties between candidates sharing as many bands are
+    # broken by it, so which are verified does not depend on arrival order.
+    tie: Mapped[int | None] = mapped_column(BigInteger)
 
     # Rows arrive in entry_seq order, so a BRIN index (a few pages) serves the range
     # deletes of retention on PostgreSQL; SQLite makes it a plain index.
