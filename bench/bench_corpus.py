@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -50,11 +51,31 @@ def real_texts() -> Iterator[tuple[str, tuple[str, ...], str]]:
                     yield sentences[0][:90], paragraphs, "ecb+"
 
 
+def real_sentences() -> list[str]:
+    """The real articles' sentences (at least six words each), in corpus order."""
+    out = []
+    for _, paragraphs, _ in real_texts():
+        for paragraph in paragraphs:
+            out.extend(s for s in re.split(r"(?<=[.!?])\s+", paragraph) if len(s.split()) >= 6)
+    return out
+
+
+def _sampled_paragraphs(rng: random.Random, pool: list[str]) -> list[str]:
+    """Five paragraphs of 2-4 sentences drawn from real articles: invented originals that
+    share phrases and sentences now and then, as real news does, rather than the
+    templated sentences' small vocabulary (whose common 5-grams put one LSH band key in
+    half of all articles, a load no real feed makes)."""
+    return [" ".join(rng.choice(pool) for _ in range(rng.randint(2, 4))) for _ in range(5)]
+
+
 def build(
-    articles: int, wire_share: float = 0.35, seed: int = 7
+    articles: int, wire_share: float = 0.35, seed: int = 7, invented: str = "templated"
 ) -> tuple[list[Site], list[CorpusArticle], Counter[str]]:
-    """Sites, articles in publication order, and the count of each kind of article."""
+    """Sites, articles in publication order, and the count of each kind of article.
+    ``invented``: how originals beyond the real texts are written, ``templated``
+    (sentences from small word lists) or ``sampled`` (real sentences, shuffled)."""
     rng = random.Random(seed)
+    pool = real_sentences() if invented == "sampled" else []
     n_sites = max(5, min(20, articles // 100))
     sites = [
         Site(f"outlet{i:02d}", f"The Bench Courier {i}", "rss" if i % 2 == 0 else "atom")
@@ -81,7 +102,9 @@ def build(
         title, paragraphs, source = next(texts, (None, (), "invented"))
         if title is None:
             title = f"{rng.choice(rel._ORGS).capitalize()} {rng.choice(rel._VERBS)} news {i}"
-            paragraphs = tuple(rel._invented_paragraphs(rng))
+            paragraphs = tuple(
+                _sampled_paragraphs(rng, pool) if pool else rel._invented_paragraphs(rng)
+            )
         kinds[f"original ({source})"] += 1
         art = CorpusArticle(
             id=f"b{i:06d}",

@@ -2,7 +2,8 @@
 """Cost per article as the state grows (issue 17's growth curve): 5,000 -> 50,000 articles.
 
 The end-to-end benchmark's corpus (``bench_corpus.build``: real BBC and ECB+ texts, then
-invented originals, 35 % wire copies) published as a steady stream (``--per-day``,
+invented originals, 35 % wire copies; by default the invented originals are real
+sentences drawn at random, ``--invented``) published as a steady stream (``--per-day``,
 default 5,000 a day), in publication order, through the two stages whose work depends
 on what came before, as the services run them, batch by batch (``--batch``, default 100)
 on PostgreSQL:
@@ -57,10 +58,10 @@ STATE_TABLES = {
 }
 
 
-def articles(n: int, per_day: int) -> list[Article]:
+def articles(n: int, per_day: int, invented: str = "sampled") -> list[Article]:
     """The corpus as enricher input; ``per_day``: published at that steady rate, ending now
     (0: the corpus's own times, all ``n`` within two days)."""
-    _, corpus, _ = bench_corpus.build(n)
+    _, corpus, _ = bench_corpus.build(n, invented=invented)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=n / max(1, per_day))
     out = []
     for i, a in enumerate(corpus):
@@ -142,6 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         help="articles published per day, a steady stream (default 5,000: the 72-hour story "
         "window then holds 15,000); 0 = the corpus's own times (all within two days)",
     )
+    ap.add_argument(
+        "--invented",
+        choices=("sampled", "templated"),
+        default="sampled",
+        help="originals beyond the real texts: real sentences drawn at random (default) or "
+        "the end-to-end corpus's templated sentences (their common 5-grams put one band key "
+        "in half of all articles)",
+    )
     ap.add_argument("--smoke", action="store_true", help="1,000 articles in slices of 250")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
     args = ap.parse_args(argv)
@@ -152,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit('needs PostgreSQL: eval "$(deploy/local/stack env)" (or ./dev bench ...)')
     state_dir = Path(os.environ.get("WIREDESK_STACK_DIR", benchlib.REPO / ".stack"))
     pg = stack_pids(state_dir)["postgresql"]
-    records = articles(args.articles, args.per_day)
+    records = articles(args.articles, args.per_day, args.invented)
     schema = f"g_{os.getpid()}"
     engine = db.make_engine(fresh_schema(admin, schema))  # as the services make theirs
     rows: list[dict] = []
@@ -198,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         first=16,
     )
     lines = [
-        f"{len(records):,} articles of the end-to-end corpus in publication order, "
+        f"{len(records):,} articles of the end-to-end corpus ({args.invented} invented "
+        "originals) in publication order, "
         + (f"{args.per_day:,} a day" if args.per_day else "its own times (two days)")
         + f", batches of {args.batch}: enrich (NER off) + sink on PostgreSQL; per slice "
         f"of {args.slice:,}",
