@@ -60,22 +60,37 @@ def real_sentences() -> list[str]:
     return out
 
 
-def _sampled_paragraphs(rng: random.Random, pool: list[str]) -> list[str]:
-    """Five paragraphs of 2-4 sentences drawn from real articles: invented originals that
-    share phrases and sentences now and then, as real news does, rather than the
-    templated sentences' small vocabulary (whose common 5-grams put one LSH band key in
-    half of all articles, a load no real feed makes)."""
-    return [" ".join(rng.choice(pool) for _ in range(rng.randint(2, 4))) for _ in range(5)]
+def _sampled_paragraphs(
+    rng: random.Random, pool: list[str], words: list[str], swap: float
+) -> list[str]:
+    """Five paragraphs of 2-4 sentences drawn from real articles, each word replaced by a
+    random word of theirs with probability ``swap``: real vocabulary and sentence shapes,
+    but (with ``swap`` > 0) new 5-grams, so distinct invented articles share shingles
+    about as rarely as distinct real ones do (``bench/corpus_overlap.py``), not as the
+    templated sentences' small vocabulary makes them (one LSH band key in half of all
+    articles) or whole reused sentences would (sharing that grows with the corpus)."""
+
+    def sentence() -> str:
+        return " ".join(
+            rng.choice(words) if rng.random() < swap else w for w in rng.choice(pool).split()
+        )
+
+    return [" ".join(sentence() for _ in range(rng.randint(2, 4))) for _ in range(5)]
+
+
+SWAP = {"sampled": 0.0, "mutated": 0.25}  # share of words replaced in invented sentences
 
 
 def build(
     articles: int, wire_share: float = 0.35, seed: int = 7, invented: str = "templated"
 ) -> tuple[list[Site], list[CorpusArticle], Counter[str]]:
     """Sites, articles in publication order, and the count of each kind of article.
-    ``invented``: how originals beyond the real texts are written, ``templated``
-    (sentences from small word lists) or ``sampled`` (real sentences, shuffled)."""
+    ``invented``: how originals beyond the real texts are written: ``templated``
+    (sentences from small word lists), ``sampled`` (real sentences drawn at random) or
+    ``mutated`` (those with a quarter of their words replaced)."""
     rng = random.Random(seed)
-    pool = real_sentences() if invented == "sampled" else []
+    pool = real_sentences() if invented in SWAP else []
+    words = sorted({w for s in pool for w in s.split()})
     n_sites = max(5, min(20, articles // 100))
     sites = [
         Site(f"outlet{i:02d}", f"The Bench Courier {i}", "rss" if i % 2 == 0 else "atom")
@@ -103,7 +118,9 @@ def build(
         if title is None:
             title = f"{rng.choice(rel._ORGS).capitalize()} {rng.choice(rel._VERBS)} news {i}"
             paragraphs = tuple(
-                _sampled_paragraphs(rng, pool) if pool else rel._invented_paragraphs(rng)
+                _sampled_paragraphs(rng, pool, words, SWAP[invented])
+                if pool
+                else rel._invented_paragraphs(rng)
             )
         kinds[f"original ({source})"] += 1
         art = CorpusArticle(
