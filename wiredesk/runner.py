@@ -16,10 +16,7 @@ stage and every bus:
   interrupted within ``Guard.tick_s`` and its batch is left uncommitted (redelivered).
 
 A long batch (the enricher's 100 articles take seconds) hands on what it has done so far
-every ``deliver_every_s`` (every ``deliver_every_caught_up_s`` when the poll returned less
-than a full batch: the stage is caught up, so freshness counts more than the cost of more,
-smaller slices; a full batch means a backlog, where throughput counts and a slice's wait
-is small beside the queue's): outputs and letters are published and flushed in slices while
+every ``deliver_every_s``: outputs and letters are published and flushed in slices while
 the batch goes on, and the offsets are committed once, after the last slice. Downstream
 sees an article about a second after it was processed rather than at the batch's end; a
 crash before the commit redelivers the batch, whose republished outputs are keyed
@@ -80,7 +77,6 @@ class RunnerOptions:
     max_record_crashes: int = 3  # unfinished starts before a record is a crash_loop letter
     keepalive_every_s: float = 20.0  # paused poll between records of a long batch
     deliver_every_s: float = 1.0  # a long batch publishes its outputs in slices this often
-    deliver_every_caught_up_s: float = 0.25  # ... this often when the batch did not fill
 
 
 class StageRunner:
@@ -211,9 +207,6 @@ class StageRunner:
         outbox: Outbox,
     ) -> None:
         handled, dead = outbox.handled, outbox.dead
-        every = self.options.deliver_every_s
-        if len(messages) < self.stage.batch_size:
-            every = min(every, self.options.deliver_every_caught_up_s)
         for message, record in zip(messages, decoded, strict=True):
             self.health.beat()  # a long batch is progress too; a frozen loop is not
             self._keepalive_if_due()
@@ -247,7 +240,7 @@ class StageRunner:
             # not in a ``finally``: a record that takes the worker down stays unfinished
             if tp in suspect:
                 self._end_record(tp, message.offset)
-            if time.monotonic() - outbox.delivered_at >= every:
+            if time.monotonic() - outbox.delivered_at >= self.options.deliver_every_s:
                 self._deliver_slice(outbox)
 
     def _careful(self, message: Message, record: Record | DecodeError) -> DeadLetter | None:

@@ -160,13 +160,6 @@ class Settings(BusSettings, IngestSettings, BaseSettings):
         description="a long batch publishes what it has done so far this often (freshness); "
         "its offsets are still committed once, at its end",
     )
-    deliver_every_caught_up_s: float = Field(
-        0.25,
-        gt=0,
-        le=60,
-        description="the same for a batch that did not fill (the stage is caught up: "
-        "freshness first); a full batch (a backlog) uses deliver_every_s",
-    )
     max_record_crashes: int = Field(
         3, ge=1, le=100, description="worker deaths on one record before it is dead-lettered"
     )

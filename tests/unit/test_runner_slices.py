@@ -92,20 +92,3 @@ def test_a_crash_after_some_slices_redelivers_the_batch_and_loses_nothing(memory
     # every output downstream; the slices before the crash once more (keyed: harmless)
     assert sorted(set(urls)) == sorted(r.url for r in titled(8) if r.entry_title != "bad")
     assert len(urls) == 7 + delivered_before_crash
-
-
-def test_a_batch_that_did_not_fill_delivers_more_often_than_a_full_one(memory_bus):
-    """Caught up (the poll returned less than a full batch): slices every
-    deliver_every_caught_up_s; a full batch (a backlog) keeps deliver_every_s."""
-    options = replace(FAST, deliver_every_s=10.0, deliver_every_caught_up_s=0.04)
-    fill(memory_bus, *titled(6))
-    thin = Watcher(memory_bus, "thin", seconds=0.05)
-    assert drain([StageRunner(Stage("thin", IN, thin, output=OUT), memory_bus, options=options)])
-    assert thin.seen["r5"][0] == 4  # r0, r2, r3, r4 each took 0.05 s: sliced after each
-    full_bus = MemoryBus(partitions=1)
-    fill(full_bus, *titled(6))
-    full = Watcher(full_bus, "full", seconds=0.05)
-    stage = Stage("full", IN, full, output=OUT, batch_size=6)
-    assert drain([StageRunner(stage, full_bus, options=options)])
-    assert full.seen["r5"] == (0, 0, 0)  # one full batch: delivered once, at its end
-    assert len(full_bus.messages(OUT.name)) == 5

@@ -44,7 +44,6 @@ def runner_options(settings: Settings, stage: str = "") -> RunnerOptions:
         hard_grace_s=settings.budget_hard_grace_s if settings.bus == "kafka" else None,
         max_record_crashes=settings.max_record_crashes,
         deliver_every_s=settings.deliver_every_s,
-        deliver_every_caught_up_s=settings.deliver_every_caught_up_s,
     )
 
 
