@@ -9,8 +9,9 @@ carries ``first_seen_at``; rows older than the retention window are pruned
 ``dedup_entries`` row (the body's 128 MinHash values with the lead and containment
 sketches packed after them, at most 4.5 KiB, ~1.8 KiB on the dev set; the lead signature;
 the verdict and revision; the story features, ~1.2 KB of JSON), 40 ``dedup_bands`` rows
-of 16 bytes, 8 ``story_article_keys`` rows and one ``content_fingerprints`` row;
-BENCHMARKS.md gives the measured total.
+of 32 bytes (key, entry, time, tie; 16 before ``dedupbands_0001``), 8
+``story_article_keys`` rows and one ``content_fingerprints`` row; BENCHMARKS.md gives
+the measured total (measured before the band rows' time and tie).
 """
 
 from __future__ import annotations
