@@ -261,6 +261,7 @@ def _run(
         "workers": counts,
         "extract_sandbox_workers": args.extract_pool,
         "poll_interval_s": float(env["WIREDESK_POLL_INTERVAL_S"]),
+        "poll_max_interval_s": float(env["WIREDESK_POLL_MAX_INTERVAL_S"]),
         "sustained_per_s": sustained,
         "paced_rate_per_s": rate,
         "whole_run_s": marks["end"] - marks["start"],
@@ -343,7 +344,9 @@ def report(r: dict[str, Any], limit: dict[str, Any] | None) -> str:
             else ""
         ),
         f"paced phase published at {r['paced_rate_per_s']:.2f} articles/s; poll interval "
-        f"{r['poll_interval_s']:.0f} s (measured gap between polls of a feed p50/p95: "
+        f"{r['poll_interval_s']:.0f} s, raised by the feeds' max-age to at most "
+        f"{r.get('poll_max_interval_s', r['poll_interval_s']):.0f} s (measured gap between "
+        "polls of a feed p50/p95: "
         + "/".join(f"{g:.1f}" for g in r["freshness"]["feed_poll_gap_s_p50_p95"])
         + " s)",
         "",
