@@ -306,11 +306,8 @@ class DedupIndex:
             query, params = sql.BAND_CANDIDATES, {"keys": sorted(set(fp.bands))}
             if self.window is not None and at is not None:
                 span = self.window // timedelta(seconds=1)
-                query, params["lo"], params["hi"] = (
-                    sql.BAND_CANDIDATES_IN_WINDOW,
-                    at - span,
-                    at + span,
-                )
+                query = sql.BAND_CANDIDATES_IN_WINDOW
+                params.update(lo=at - span, hi=at + span)
             seqs = [row.entry_seq for row in conn.execute(query, params)]
         owner = conn.scalar(sql.TEXT_OWNER, {"content_hash": fp.content_hash})
         if not seqs and owner is None:
