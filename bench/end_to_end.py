@@ -209,7 +209,7 @@ def _run(
         marks["start"] = time.monotonic()
         probe.start()
         for command in SERVICES:
-            supervisor.add(command, counts[command])
+            supervisor.add(command, counts[command], **stage_env(args.stage_env, command))
         print(f"warm-up: {warm} articles, {sum(counts.values())} workers ...", flush=True)
         ok = wait_rows(probe, warm, args.stall_s)
         marks["warm"] = time.monotonic()
@@ -259,6 +259,7 @@ def _run(
         "corpus": dict(kinds),
         "phases": {"warm-up": warm, "backlog": backlog, "paced": paced},
         "workers": counts,
+        "stage_env": list(args.stage_env),
         "extract_sandbox_workers": args.extract_pool,
         "poll_interval_s": float(env["WIREDESK_POLL_INTERVAL_S"]),
         "poll_max_interval_s": float(env["WIREDESK_POLL_MAX_INTERVAL_S"]),
@@ -331,7 +332,8 @@ def report(r: dict[str, Any], limit: dict[str, Any] | None) -> str:
     lines = [
         f"{r['articles']} articles: " + ", ".join(f"{v} {k}" for k, v in r["corpus"].items()),
         f"phases: {r['phases']}; workers {r['workers']}, extract sandbox pool "
-        f"{r['extract_sandbox_workers']}",
+        f"{r['extract_sandbox_workers']}"
+        + (f"; per-stage settings {', '.join(r['stage_env'])}" if r.get("stage_env") else ""),
         f"sustained rate (backlog, rows 10%->90%, over "
         f"{r['cpu_s_per_article_steady'].get('window_s', float('nan')):.0f} s): "
         f"{r['sustained_per_s']:.2f} articles/s; "
@@ -416,6 +418,19 @@ def run_limit(args: argparse.Namespace, workdir: Path, rate: float) -> dict[str,
     return json.loads(out.read_text())
 
 
+def stage_env(specs: list[str], command: str) -> dict[str, str]:
+    """The ``--stage-env`` settings of one stage: ``STAGE:NAME=VALUE`` each."""
+    env = {}
+    for spec in specs:
+        stage, _, setting = spec.partition(":")
+        name, sep, value = setting.partition("=")
+        if stage not in SERVICES or not sep or not name.startswith("WIREDESK_"):
+            raise SystemExit(f"--stage-env {spec!r}: expected STAGE:WIREDESK_NAME=VALUE")
+        if stage == command:
+            env[name] = value
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -434,6 +449,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="300 articles, limit on 100")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
     ap.add_argument(
+        "--stage-env",
+        action="append",
+        default=[],
+        metavar="STAGE:NAME=VALUE",
+        help="a setting for one stage's workers only, e.g. enrich:WIREDESK_DELIVER_EVERY_S=0.25 "
+        "(repeatable; settings for every worker come from the environment)",
+    )
+    ap.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -442,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         "throughput from a run without it",
     )
     args = ap.parse_args(argv)
+    for command in SERVICES:  # a malformed --stage-env fails now, not after the set-up
+        stage_env(args.stage_env, command)
     if args.smoke:
         args.articles = 300
     if args.limit_sample is None:
