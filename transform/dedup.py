@@ -50,7 +50,7 @@ from sqlalchemy import Connection, Engine, update
 from transform import minhash, nearcopy
 from transform import state_sql as sql
 from transform.state import as_utc, key_of, lock_state, utcnow
-from transform.storysim import epoch_seconds
+from transform.storysim import epoch_seconds, seconds_within, window_bounds
 from transform.text import lead_shingles, normalised_hash, shingles, tokens
 from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow
@@ -125,9 +125,7 @@ def article_time(published_at: datetime | None, discovered_at: datetime | None) 
 
 def within_window(a: int | None, b: int | None, window: timedelta | None) -> bool:
     """Times at most ``window`` apart; no window, or an unknown time, never separates."""
-    if window is None or a is None or b is None:
-        return True
-    return abs(a - b) <= window // timedelta(seconds=1)
+    return window is None or seconds_within(a, b, window)
 
 
 def _as_fp(row: Any) -> Fingerprint:
@@ -305,19 +303,23 @@ class DedupIndex:
         if fp.bands:
             query, params = sql.BAND_CANDIDATES, {"keys": sorted(set(fp.bands))}
             if self.window is not None and at is not None:
-                span = self.window // timedelta(seconds=1)
                 query = sql.BAND_CANDIDATES_IN_WINDOW
-                params.update(lo=at - span, hi=at + span)
+                params["lo"], params["hi"] = window_bounds(at, self.window)
             seqs = [row.entry_seq for row in conn.execute(query, params)]
         owner = conn.scalar(sql.TEXT_OWNER, {"content_hash": fp.content_hash})
         if not seqs and owner is None:
             return []
         rows = conn.execute(sql.ENTRIES_BY_SEQ_OR_ID, {"seqs": seqs, "owner": owner}).all()
+        if self.window is not None:  # no window (the default): no time to compute per row
+            rows = [
+                r
+                for r in rows
+                if within_window(at, article_time(r.published_at, r.discovered_at), self.window)
+            ]
         return [
             r
             for r in rows
-            if within_window(at, article_time(r.published_at, r.discovered_at), self.window)
-            and (r.content_hash == fp.content_hash or self.similarity(fp, r) is not None)
+            if r.content_hash == fp.content_hash or self.similarity(fp, r) is not None
         ]
 
     def _redirect(

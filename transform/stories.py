@@ -34,7 +34,13 @@ from sqlalchemy import Connection, Engine
 from transform import state_sql as sql
 from transform.dedup import order_key
 from transform.state import key_of, lock_state
-from transform.storysim import DEFAULT_THRESHOLD, StoryFeatures, candidate_keys, same_story
+from transform.storysim import (
+    DEFAULT_THRESHOLD,
+    StoryFeatures,
+    candidate_keys,
+    same_story,
+    window_bounds,
+)
 from wiredesk.db import insert_for, json_loads
 from wiredesk.db.dedup_tables import StoryKeyRow
 
@@ -138,10 +144,7 @@ class StoryIndex:
 
     def _window_of(self, feats: StoryFeatures) -> tuple[int, int]:
         """Story times (seconds since 1970) an edge of ``feats`` can have: its window."""
-        if feats.when is None:  # an unknown time never separates
-            return -(2**63), 2**63 - 1
-        span = self.window // timedelta(seconds=1)
-        return feats.when - span, feats.when + span
+        return window_bounds(feats.when, self.window)
 
 
 def _key_of(row: Any) -> tuple[bool, datetime, bool, datetime, str]:

@@ -107,6 +107,21 @@ def epoch_seconds(when: datetime | None) -> int | None:
     return (when - _EPOCH) // timedelta(seconds=1)
 
 
+def seconds_within(a: int | None, b: int | None, window: timedelta) -> bool:
+    """Epoch seconds at most ``window`` apart; an unknown time never separates."""
+    if a is None or b is None:
+        return True
+    return abs(a - b) <= window // timedelta(seconds=1)
+
+
+def window_bounds(when: int | None, window: timedelta) -> tuple[int, int]:
+    """The epoch seconds within ``window`` of ``when`` (all of them when it is unknown)."""
+    if when is None:
+        return -(2**63), 2**63 - 1
+    span = window // timedelta(seconds=1)
+    return when - span, when + span
+
+
 def _normalised(weights: dict[str, float], keep: int) -> dict[str, float]:
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]
     norm = math.sqrt(math.fsum(w * w for _, w in top))
@@ -232,9 +247,7 @@ def similarity(a: StoryFeatures, b: StoryFeatures) -> float:
 
 def within_window(a: StoryFeatures, b: StoryFeatures, window: timedelta = DEFAULT_WINDOW) -> bool:
     """Times at most ``window`` apart; an unknown time never separates."""
-    if a.when is None or b.when is None:
-        return True
-    return abs(a.when - b.when) <= window // timedelta(seconds=1)
+    return seconds_within(a.when, b.when, window)
 
 
 def same_story(
