@@ -51,13 +51,14 @@ def real_texts() -> Iterator[tuple[str, tuple[str, ...], str]]:
                     yield sentences[0][:90], paragraphs, "ecb+"
 
 
-def real_sentences() -> list[str]:
-    """The real articles' sentences (at least six words each), in corpus order."""
-    out = []
+def sentence_pool() -> tuple[list[str], list[str]]:
+    """The real articles' sentences (at least six words each, in corpus order) and their
+    distinct words (sorted): what :func:`_sampled_paragraphs` draws from."""
+    pool = []
     for _, paragraphs, _ in real_texts():
         for paragraph in paragraphs:
-            out.extend(s for s in re.split(r"(?<=[.!?])\s+", paragraph) if len(s.split()) >= 6)
-    return out
+            pool.extend(s for s in re.split(r"(?<=[.!?])\s+", paragraph) if len(s.split()) >= 6)
+    return pool, sorted({w for s in pool for w in s.split()})
 
 
 def _sampled_paragraphs(
@@ -89,8 +90,7 @@ def build(
     (sentences from small word lists), ``sampled`` (real sentences drawn at random) or
     ``mutated`` (those with a quarter of their words replaced)."""
     rng = random.Random(seed)
-    pool = real_sentences() if invented in SWAP else []
-    words = sorted({w for s in pool for w in s.split()})
+    pool, words = sentence_pool() if invented in SWAP else ([], [])
     n_sites = max(5, min(20, articles // 100))
     sites = [
         Site(f"outlet{i:02d}", f"The Bench Courier {i}", "rss" if i % 2 == 0 else "atom")

@@ -37,8 +37,7 @@ def texts(kind: str, n: int) -> list[tuple[str, str]]:
     rng = random.Random(11)
     if kind == "templated":
         return [(f"news {i}", "\n".join(rel._invented_paragraphs(rng))) for i in range(n)]
-    pool = bench_corpus.real_sentences()
-    words = sorted({w for s in pool for w in s.split()})
+    pool, words = bench_corpus.sentence_pool()
     swap = bench_corpus.SWAP[kind]
     return [
         (f"news {i}", "\n".join(bench_corpus._sampled_paragraphs(rng, pool, words, swap)))
@@ -63,7 +62,6 @@ def overlap(docs: list[tuple[str, str]]) -> dict[str, float]:
         "partners_mean": sum(partners) / n,
         "partners_p99": partners[int(0.99 * (n - 1))],
         "largest_posting_per_1000": max(len(v) for v in postings.values()) * 1000 / n,
-        "pairs_per_1000_articles": sum(partners) / 2 / n * 1000 / n,
     }
 
 
