@@ -18,9 +18,13 @@ stage and every bus:
 A long batch (the enricher's 100 articles take seconds) hands on what it has done so far
 every ``deliver_every_s``: outputs and letters are published and flushed in slices while
 the batch goes on, and the offsets are committed once, after the last slice. Downstream
-sees an article about a second after it was processed rather than at the batch's end; a
+sees an article within a slice (0.25 s by default) of being processed, not at the batch's end; a
 crash before the commit redelivers the batch, whose republished outputs are keyed
 (measured: BENCHMARKS.md, freshness).
+
+A stage with a fixed cost per batch (the sink's transaction) can wait ``fill_wait_s`` for a
+short batch to fill, so upstream's small slices still make big writes (measured together:
+BENCHMARKS.md, cut 8).
 
 Between records of a long batch the consumer is kept alive (a paused poll every
 ``keepalive_every_s``), so a slow batch never outlives max.poll.interval. C code that
@@ -62,6 +66,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
+FILL_IDLE_S = 0.02  # between empty polls while a short batch waits to fill
 CRASH_POINTS = ("after_poll", "after_process", "after_output", "after_commit")
 
 
@@ -76,7 +81,8 @@ class RunnerOptions:
     hard_grace_s: float | None = None  # kill the worker at wall + this (services only)
     max_record_crashes: int = 3  # unfinished starts before a record is a crash_loop letter
     keepalive_every_s: float = 20.0  # paused poll between records of a long batch
-    deliver_every_s: float = 1.0  # a long batch publishes its outputs in slices this often
+    deliver_every_s: float = 0.25  # a long batch publishes its outputs in slices this often
+    fill_wait_s: float = 0.0  # a short batch waits up to this long for more records
 
 
 class StageRunner:
@@ -140,10 +146,7 @@ class StageRunner:
 
     def run_batch(self) -> int:
         """One poll -> process -> deliver -> commit cycle. Returns records consumed."""
-        # The broker going away surfaces here first: ride it out, as for outputs.
-        messages = self._retrying(
-            "poll", lambda: self.consumer.poll(self.stage.batch_size, self.options.poll_timeout_s)
-        )
+        messages = self._poll()
         self._last_poll = time.monotonic()
         self.health.beat()
         if not messages:
@@ -179,6 +182,32 @@ class StageRunner:
         return len(messages)
 
     # -- steps -------------------------------------------------------------------------
+    def _poll(self) -> list[Message]:
+        """Up to a batch of messages; a short batch keeps filling for ``fill_wait_s``.
+
+        A stage with a fixed cost per batch (the sink's dozen statements per
+        transaction) pays it per record when upstream hands on small slices; waiting a
+        moment for more keeps its batches big at the price of that moment's freshness.
+        """
+        size, wait = self.stage.batch_size, self.options.fill_wait_s
+        # The broker going away surfaces here first: ride it out, as for outputs.
+        messages = self._polled(size, self.options.poll_timeout_s)
+        if not messages or wait <= 0:
+            return messages
+        deadline = time.monotonic() + wait
+        while len(messages) < size and not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = self._polled(size - len(messages), left)
+            if not more:  # a bus whose poll returns at once when empty must not spin
+                time.sleep(min(FILL_IDLE_S, max(0.0, deadline - time.monotonic())))
+            messages.extend(more)
+        return messages
+
+    def _polled(self, size: int, timeout_s: float) -> list[Message]:
+        return list(self._retrying("poll", lambda: self.consumer.poll(size, timeout_s)))
+
     def _process_all(self, messages: Sequence[Message], suspect: set[tuple[str, int]]) -> Outbox:
         outbox = Outbox()  # slices are timed from the poll: prepare's time counts
         decoded = [self._decode(m) for m in messages]

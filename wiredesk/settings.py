@@ -154,11 +154,18 @@ class Settings(BusSettings, IngestSettings, BaseSettings):
         "(C code that cannot be interrupted); the restarted worker counts it",
     )
     deliver_every_s: float = Field(
-        1.0,
+        0.25,
         gt=0,
         le=60,
         description="a long batch publishes what it has done so far this often (freshness); "
         "its offsets are still committed once, at its end",
+    )
+    sink_fill_wait_s: float = Field(
+        0.25,
+        ge=0,
+        le=10,
+        description="the sink: a batch that came back short waits up to this long for more "
+        "records before its write (fewer, bigger transactions; costs this much freshness)",
     )
     max_record_crashes: int = Field(
         3, ge=1, le=100, description="worker deaths on one record before it is dead-lettered"

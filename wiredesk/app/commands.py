@@ -44,6 +44,7 @@ def runner_options(settings: Settings, stage: str = "") -> RunnerOptions:
         hard_grace_s=settings.budget_hard_grace_s if settings.bus == "kafka" else None,
         max_record_crashes=settings.max_record_crashes,
         deliver_every_s=settings.deliver_every_s,
+        fill_wait_s=settings.sink_fill_wait_s if stage == "write_articles" else 0.0,
     )
 
 
@@ -75,7 +76,11 @@ def run_embedded(settings: Settings, engine: Engine, bus: Bus | None = None) -> 
     try:
         runners = [
             # poll without waiting: an empty stage must not hold up the others' round
-            StageRunner(s, bus, options=replace(runner_options(settings, s.name), poll_timeout_s=0))
+            StageRunner(
+                s,
+                bus,
+                options=replace(runner_options(settings, s.name), poll_timeout_s=0, fill_wait_s=0),
+            )
             for s in pipeline.stages
         ]
         links = publish_from(pipeline.source, bus, LINKS.name)
