@@ -18,7 +18,7 @@ stage and every bus:
 A long batch (the enricher's 100 articles take seconds) hands on what it has done so far
 every ``deliver_every_s``: outputs and letters are published and flushed in slices while
 the batch goes on, and the offsets are committed once, after the last slice. Downstream
-sees an article within a slice (0.25 s by default) of being processed, not at the batch's end; a
+sees an article within a slice (1 s by default) of being processed, not at the batch's end; a
 crash before the commit redelivers the batch, whose republished outputs are keyed
 (measured: BENCHMARKS.md, freshness).
 
@@ -81,7 +81,7 @@ class RunnerOptions:
     hard_grace_s: float | None = None  # kill the worker at wall + this (services only)
     max_record_crashes: int = 3  # unfinished starts before a record is a crash_loop letter
     keepalive_every_s: float = 20.0  # paused poll between records of a long batch
-    deliver_every_s: float = 0.25  # a long batch publishes its outputs in slices this often
+    deliver_every_s: float = 1.0  # a long batch publishes its outputs in slices this often
     fill_wait_s: float = 0.0  # a short batch waits up to this long for more records
 
 

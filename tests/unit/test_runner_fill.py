@@ -90,13 +90,13 @@ def test_a_stop_request_ends_the_wait_and_the_batch_in_hand_is_written(memory_bu
     assert committed(memory_bus, "write") == 2
 
 
-def test_only_the_sink_waits_by_default():
-    settings = Settings()
+def test_only_the_sink_waits_and_by_default_it_does_not():
+    assert {runner_options(Settings(), s).fill_wait_s for s in STAGE_NAMES} == {0.0}
+    settings = Settings(sink_fill_wait_s=0.25)
     waits = {s: runner_options(settings, s).fill_wait_s for s in STAGE_NAMES}
     assert waits == {
         "fetch_pages": 0.0,
         "extract_articles": 0.0,
         "enrich_articles": 0.0,
-        "write_articles": settings.sink_fill_wait_s,
+        "write_articles": 0.25,
     }
-    assert settings.sink_fill_wait_s > 0

@@ -71,7 +71,7 @@ def test_a_quick_batch_is_delivered_once_at_its_end(memory_bus):
     fill(memory_bus, *titled(6))
     watcher = Watcher(memory_bus, "whole", seconds=0.0)
     assert drain([StageRunner(Stage("whole", IN, watcher, output=OUT), memory_bus, options=FAST)])
-    assert watcher.seen["r5"] == (0, 0, 0)  # default slice 0.25 s: nothing left before the end
+    assert watcher.seen["r5"] == (0, 0, 0)  # default slice 1 s: nothing left before the end
     assert len(memory_bus.messages(OUT.name)) == 5
     assert committed(memory_bus, "whole") == 6
 

@@ -106,12 +106,17 @@ class HealthProbe:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            for slot in self.ctx.supervisor.live():
-                if slot.alive and not self.skip(slot):
-                    self.probes += 1
-                    if not healthz_ok(slot):
-                        self.failures[slot.name] += 1
+        while True:  # the first round at once: a phase can be over in under a second
+            self._probe_all()
+            if self._stop.wait(1.0):
+                return
+
+    def _probe_all(self) -> None:
+        for slot in self.ctx.supervisor.live():
+            if slot.alive and not self.skip(slot):
+                self.probes += 1
+                if not healthz_ok(slot):
+                    self.failures[slot.name] += 1
 
 
 def healthz_ok(slot: Slot) -> bool:
