@@ -9,9 +9,13 @@ into a fresh empty schema:
   baseline   write([record]) per record: one transaction per row
   batch=B    write(records[i:i+B]) for B in --batch-sizes (the services use 100)
 
-Prints rows/s, the speed-up over the baseline, per-call latency percentiles and the
-latency per row, and checks every run stored all N rows. No Kafka: bench/sink_replay.py
-measures the same writer fed from the topic (and replays).
+Then, in the same run, the batched modes again with the upserts as multi-row VALUES
+statements (``--upserts``): how ``wiredesk.db.upsert_many`` wrote them before it became a
+plain executemany (psycopg's pipeline), for the same-run comparison.
+
+Prints rows/s, the speed-up over the baseline, per-call latency percentiles, the
+latency and this process's CPU per row, and checks every run stored all N rows. No
+Kafka: bench/sink_replay.py measures the same writer fed from the topic (and replays).
 
     eval "$(deploy/local/stack env)"; export WIREDESK_TEST_DATABASE_URL
     .venv/bin/python bench/sink_batching.py [--records 3000] [--smoke] [--json PATH]
@@ -20,9 +24,11 @@ measures the same writer fed from the topic (and replays).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import benchlib
@@ -30,36 +36,69 @@ from benchlib import pct
 from sink_replay import record
 from sqlalchemy import func, select
 
+import sink.articles
+import sink.entity_names
+import sink.revisions
+import sink.stories
 from sink.articles import ArticleWriter
 from tests.reliability.harness.pipeline import drop_schema, fresh_schema
 from wiredesk import db
 from wiredesk.db.tables import ArticleRow
 
+UPSERT_USERS = (sink.articles, sink.entity_names, sink.revisions, sink.stories)
 
-def run(admin_url: str, records: list[Any], batch: int) -> dict[str, Any]:
+
+def values_upsert(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """``upsert_many`` before: RETURNING, so SQLAlchemy sends multi-row VALUES statements."""
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.returning(*stmt.table.primary_key.columns)
+    conn.execute(stmt, rows)
+
+
+@contextlib.contextmanager
+def upserts(kind: str) -> Iterator[None]:
+    """The sink's modules use ``values_upsert`` within the block when ``kind`` is "values"."""
+    if kind != "values":
+        yield
+        return
+    saved = [m.upsert_many for m in UPSERT_USERS]
+    for m in UPSERT_USERS:
+        m.upsert_many = values_upsert
+    try:
+        yield
+    finally:
+        for m, f in zip(UPSERT_USERS, saved, strict=True):
+            m.upsert_many = f
+
+
+def run(admin_url: str, records: list[Any], batch: int, kind: str = "") -> dict[str, Any]:
     schema = f"bench_sink_{uuid.uuid4().hex[:8]}"
     url = fresh_schema(admin_url, schema)
     engine = db.make_engine(url)
     try:
         writer = ArticleWriter(engine)
         calls = []
-        started = time.perf_counter()
-        for i in range(0, len(records), batch):
-            t = time.perf_counter()
-            writer.write(records[i : i + batch])
-            calls.append(time.perf_counter() - t)
-        wall = time.perf_counter() - started
+        started, cpu = time.perf_counter(), time.process_time()
+        with upserts(kind):
+            for i in range(0, len(records), batch):
+                t = time.perf_counter()
+                writer.write(records[i : i + batch])
+                calls.append(time.perf_counter() - t)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         with engine.connect() as conn:
             stored = conn.scalar(select(func.count()).select_from(ArticleRow))
     finally:
         engine.dispose()
         drop_schema(admin_url, schema)
+    mode = "baseline: row at a time" if batch == 1 else f"batch={batch}"
     return {
-        "mode": "baseline: row at a time" if batch == 1 else f"batch={batch}",
+        "mode": f"{mode}, {kind} upserts" if kind else mode,
         "batch": batch,
+        "upserts": kind or "executemany",
         "rows_per_s": len(records) / wall,
         "call_ms": [v * 1000 for v in pct(calls, 50, 95, 99)],
         "ms_per_row": wall * 1000 / len(records),
+        "cpu_ms_per_row": cpu * 1000 / len(records),
         "stored": stored,
     }
 
@@ -70,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--records", type=int, default=3000)
     ap.add_argument("--batch-sizes", default="10,100,500", help="besides the row-at-a-time")
+    ap.add_argument(
+        "--upserts",
+        default="10,100",
+        help="batch sizes run again with multi-row VALUES upserts (before); '' for none",
+    )
     ap.add_argument("--smoke", action="store_true", help="300 records")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
     args = ap.parse_args(argv)
@@ -80,13 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     records = [record(i) for i in range(n)]
     rows = [run(admin_url, records, 1)]
     rows += [run(admin_url, records, int(b)) for b in args.batch_sizes.split(",")]
+    rows += [run(admin_url, records, int(b), "values") for b in args.upserts.split(",") if b]
     base = rows[0]["rows_per_s"]
-    head = ["mode", "rows/s", "x base", "call p50 ms", "p95 ms", "p99 ms", "ms/row", "stored"]
+    head = ["mode", "rows/s", "x base", "call p50 ms", "p95 ms", "p99 ms", "ms/row"]
     table = benchlib.table(
-        head,
+        [*head, "CPU ms/row", "stored"],
         [
             [r["mode"], r["rows_per_s"], r["rows_per_s"] / base, *r["call_ms"]]
-            + [r["ms_per_row"], r["stored"]]
+            + [r["ms_per_row"], r["cpu_ms_per_row"], r["stored"]]
             for r in rows
         ],
     )

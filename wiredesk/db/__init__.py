@@ -91,13 +91,14 @@ def insert_for(engine: Engine, table: Table) -> Any:
 
 
 def upsert_many(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
-    """Execute an INSERT .. ON CONFLICT for many rows in as few round trips as possible.
+    """Execute an INSERT .. ON CONFLICT for many rows in one round trip.
 
-    With RETURNING, SQLAlchemy batches the rows into multi-row VALUES statements
-    ("insertmanyvalues"); without it psycopg sends one statement per row.
+    A plain executemany: psycopg 3 sends the rows in pipeline mode, one prepared
+    statement for all of them. Adding RETURNING would make SQLAlchemy build multi-row
+    VALUES statements ("insertmanyvalues") instead, whose text differs with every row
+    count, so psycopg re-parses each one: twice the client CPU and wall time per row
+    (BENCHMARKS.md, "Sink: executemany vs multi-row VALUES").
     """
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.returning(*stmt.table.primary_key.columns)
     conn.execute(stmt, rows)
 
 

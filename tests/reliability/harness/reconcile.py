@@ -175,6 +175,9 @@ class Comparison:
     canonical_same: int  # groups whose canonical copy is the same article in both runs
     duplicate_of_equal: bool  # every article's duplicate_of is the same (as corpus ids)
     stories_equal: bool  # the same story groups
+    # up to three groups (sorted corpus ids) found in one run and not the other
+    groups_only_expected: list[list[str]] = field(default_factory=list)
+    groups_only_found: list[list[str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -193,7 +196,13 @@ def compare(reference: Verdicts, found: Verdicts) -> Comparison:
         canonical_same=same,
         duplicate_of_equal=reference.duplicate_of == found.duplicate_of,
         stories_equal=reference.story_groups() == found.story_groups(),
+        groups_only_expected=_some(ref_groups - got_groups),
+        groups_only_found=_some(got_groups - ref_groups),
     )
+
+
+def _some(groups: set[frozenset[str]], most: int = 3) -> list[list[str]]:
+    return sorted(sorted(g) for g in groups)[:most]
 
 
 def _canonical(verdicts: Verdicts, group: frozenset[str]) -> str | None:
