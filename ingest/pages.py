@@ -41,7 +41,7 @@ from charset_normalizer import from_bytes
 from ingest import metrics, rights
 from ingest.http import FetchOptions, Response, fetch, preflight
 from ingest.politeness import HostGate, host_key, retry_after_seconds
-from ingest.recheck import RecheckStore
+from ingest.recheck import Note, RecheckStore, fetched_note, outcome_note
 from ingest.robots import RobotsCache
 from ingest.tdmrep import TdmRepCache
 from wiredesk.hostroute import crawl_delay_share
@@ -49,6 +49,7 @@ from wiredesk.records import Link, RawPage, Record
 from wiredesk.stage import BadInput
 
 log = structlog.get_logger(__name__)
+Fetched = tuple[RawPage | None, Note | None]  # what one fetch publishes and learns
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # RE2: `[^>]+charset\s*` backtracks quadratically over an unclosed tag with re
@@ -136,7 +137,8 @@ class FetchPages:
         self.robots = robots
         self.tdmrep = tdmrep
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
-        self._pending: dict[str, deque[Future[RawPage | None]]] = defaultdict(deque)
+        self._pending: dict[str, deque[Future[Fetched]]] = defaultdict(deque)
+        self._unstored: list[Future[Fetched]] = []  # fetches whose re-check state waits
 
     def prepare(self, records: Sequence[Record]) -> None:
         """Start fetching a whole batch concurrently; ``__call__`` collects each result.
@@ -155,31 +157,60 @@ class FetchPages:
             ranked.append((turn[key], i, link))
             turn[key] += 1
         for _, _, link in sorted(ranked, key=lambda item: item[:2]):
-            self._pending[link.article_id].append(self._pool.submit(self.fetch, link))
+            future = self._pool.submit(self._fetch, link)
+            self._pending[link.article_id].append(future)
+            self._unstored.append(future)
 
     def __call__(self, record: Record) -> Iterator[Record]:
         assert isinstance(record, Link)
         queued = self._pending.get(record.article_id)
-        if queued:
-            future = queued.popleft()
-            if not queued:
-                del self._pending[record.article_id]
-            page = future.result()
-        else:
-            page = self.fetch(record)
+        try:
+            if queued:
+                future = queued.popleft()
+                if not queued:
+                    del self._pending[record.article_id]
+                page, _ = future.result()
+            else:
+                page = self.fetch(record)
+        finally:
+            self._store_when_done()
         if page is not None:  # None: a re-check that found nothing new
             yield page
 
+    def _store_when_done(self) -> None:
+        """Once every fetch of the batch has ended, store what they learnt for re-checks
+        in one transaction (a failure keeps them for the next call).
+
+        This runs within the batch, before its offsets are committed: a crash before it
+        redelivers the links, whose fetches learn it again."""
+        if not all(f.done() for f in self._unstored):
+            return
+        notes = [
+            f.result()[1]
+            for f in self._unstored
+            if not f.cancelled() and f.exception() is None and f.result()[1] is not None
+        ]
+        if notes and self.rechecks is not None:
+            self.rechecks.write(notes)
+        self._unstored = []
+
     def fetch(self, record: Link) -> RawPage | None:
-        """The page; for a re-check (:mod:`ingest.recheck`) None unless it changed."""
+        """The page; for a re-check (:mod:`ingest.recheck`) None unless it changed. Its
+        re-check state is stored before this returns."""
+        page, note = self._fetch(record)
+        if note is not None and self.rechecks is not None:
+            self.rechecks.write([note])
+        return page
+
+    def _fetch(self, record: Link) -> Fetched:
+        """The page (None: nothing to publish) and what the fetch learnt for re-checks."""
         if record.recheck is not None:
             return self._recheck(record)
         resp = self._get(record, {})
         page = self._page(record, resp, check_html(record.url, resp))
-        self._remember(record, resp, "fetched")
-        return page
+        return page, self._remember(record, resp, "fetched")
 
-    def _recheck(self, record: Link) -> RawPage | None:
+    def _recheck(self, record: Link) -> Fetched:
         """Conditional GET; a 304 or the same body publishes nothing. A failure is
         counted (``error``) and dropped: the next scheduled check tries again."""
         headers = {}
@@ -190,27 +221,24 @@ class FetchPages:
         try:
             resp = self._get(record, headers)
             if resp.status == 304:
-                return self._unchanged(record, "not_modified")
+                return None, self._unchanged(record, "not_modified")
             content_type = check_html(record.url, resp)
         except BadInput as exc:
             log.info("recheck_failed", url=record.url[:300], reason=exc.reason)
-            return self._unchanged(record, "error")
+            return None, self._unchanged(record, "error")
         if record.body_sha256 and _sha256(resp.body) == record.body_sha256:
-            self._remember(record, resp, "unchanged")
-            return self._unchanged(record, "unchanged", stored=True)
+            self._unchanged(record, "unchanged")
+            return None, self._remember(record, resp, "unchanged")
         page = self._page(record, resp, content_type)
-        self._remember(record, resp, "changed")
         metrics.RECHECKS.labels(record.recheck, "changed").inc()
-        return page
+        return page, self._remember(record, resp, "changed")
 
-    def _unchanged(self, record: Link, outcome: str, stored: bool = False) -> None:
+    def _unchanged(self, record: Link, outcome: str) -> Note:
         metrics.RECHECKS.labels(record.recheck or "", outcome).inc()
-        if self.rechecks is not None and not stored:
-            self.rechecks.outcome(record, outcome)
+        return outcome_note(record, outcome)
 
-    def _remember(self, record: Link, resp: Response, outcome: str) -> None:
-        if self.rechecks is not None:
-            self.rechecks.fetched(record, resp.headers, _sha256(resp.body), outcome)
+    def _remember(self, record: Link, resp: Response, outcome: str) -> Note:
+        return fetched_note(record, resp.headers, _sha256(resp.body), outcome)
 
     def _get(self, record: Link, headers: dict[str, str]) -> Response:
         """The response, through robots.txt and the host's politeness gate."""

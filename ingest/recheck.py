@@ -25,16 +25,17 @@ the sink stores a new version if the extracted title or text changed
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from ingest import metrics
-from wiredesk.db import insert_for
+from wiredesk.db import insert_for, upsert_many
 from wiredesk.db.feed_tables import ArticleRecheckRow
 from wiredesk.records import Link
 
@@ -204,36 +205,76 @@ class RecheckStore:
 
     def fetched(self, link: Link, headers: dict[str, str], body_sha256: str, outcome: str) -> None:
         """Remember what a 200 (or a 304's refreshed validators) said."""
-        row = {
-            "article_id": link.article_id,
-            "url": link.url,
-            "feed_id": link.feed_id,
-            "etag": (headers.get("etag") or "")[:1000] or None,
-            "last_modified": (headers.get("last-modified") or "")[:200] or None,
-            "body_sha256": body_sha256,
-            "last_checked_at": datetime.now(UTC),
-            "last_outcome": outcome,
-        }
-        t = ArticleRecheckRow.__table__
-        stmt = insert_for(self.engine, t)
-        columns = ("etag", "last_modified", "body_sha256", "last_checked_at", "last_outcome")
-        with self.engine.begin() as conn:
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["article_id"], set_={c: stmt.excluded[c] for c in columns}
-                ),
-                [row],
-            )
+        self.write([fetched_note(link, headers, body_sha256, outcome)])
 
     def outcome(self, link: Link, outcome: str) -> None:
         """Remember a re-check that published nothing (304, unchanged, error)."""
-        t = ArticleRecheckRow.__table__
+        self.write([outcome_note(link, outcome)])
+
+    def write(self, notes: Sequence[Note]) -> None:
+        """Store ``notes`` (in the order the fetches ended) in one transaction.
+
+        For an article with several notes the last one counts: an outcome before a
+        later 200 is dropped (the 200's row says it all)."""
+        last = {note.row["article_id"]: i for i, note in enumerate(notes) if note.kind == "fetched"}
+        fetched = [notes[i].row for i in sorted(last.values())]  # one row per article
+        outcomes = [
+            {"b_id": n.row["article_id"], "b_at": n.row["at"], "b_outcome": n.row["outcome"]}
+            for i, n in enumerate(notes)
+            if n.kind == "outcome" and last.get(n.row["article_id"], -1) < i
+        ]
+        if not fetched and not outcomes:
+            return
         with self.engine.begin() as conn:
-            conn.execute(
-                update(t)
-                .where(and_(t.c.article_id == link.article_id))
-                .values(last_checked_at=datetime.now(UTC), last_outcome=outcome)
-            )
+            if fetched:
+                upsert_many(conn, self._upsert, fetched)
+            if outcomes:
+                conn.execute(_SET_OUTCOME, outcomes)
+
+    @functools.cached_property
+    def _upsert(self) -> Any:
+        stmt = insert_for(self.engine, ArticleRecheckRow.__table__)
+        columns = ("etag", "last_modified", "body_sha256", "last_checked_at", "last_outcome")
+        return stmt.on_conflict_do_update(
+            index_elements=["article_id"], set_={c: stmt.excluded[c] for c in columns}
+        )
+
+
+@dataclass(frozen=True)
+class Note:
+    """What one fetch learnt for the re-check state: a 200's validators (``fetched``) or
+    the outcome of a re-check that published nothing (``outcome``)."""
+
+    kind: str
+    row: dict[str, Any]
+
+
+def fetched_note(link: Link, headers: Mapping[str, str], body_sha256: str, outcome: str) -> Note:
+    row = {
+        "article_id": link.article_id,
+        "url": link.url,
+        "feed_id": link.feed_id,
+        "etag": (headers.get("etag") or "")[:1000] or None,
+        "last_modified": (headers.get("last-modified") or "")[:200] or None,
+        "body_sha256": body_sha256,
+        "last_checked_at": datetime.now(UTC),
+        "last_outcome": outcome,
+    }
+    return Note("fetched", row)
+
+
+def outcome_note(link: Link, outcome: str) -> Note:
+    return Note(
+        "outcome", {"article_id": link.article_id, "at": datetime.now(UTC), "outcome": outcome}
+    )
+
+
+_T = ArticleRecheckRow.__table__
+_SET_OUTCOME = (
+    update(_T)
+    .where(_T.c.article_id == bindparam("b_id"))
+    .values(last_checked_at=bindparam("b_at"), last_outcome=bindparam("b_outcome"))
+)
 
 
 def _link(row: Any, reason: str, round_: int, seen: Link | None = None) -> Link:
