@@ -155,10 +155,6 @@ class DedupIndex:
         return insert_for(self.engine, DedupEntryRow.__table__).returning(DedupEntryRow.seq)
 
     @cached_property
-    def _insert_bands(self) -> Any:
-        return insert_for(self.engine, DedupBandRow.__table__).on_conflict_do_nothing()
-
-    @cached_property
     def _claim(self) -> Any:
         return insert_for(self.engine, ContentFingerprintRow.__table__).on_conflict_do_nothing()
 
@@ -230,13 +226,9 @@ class DedupIndex:
     def _index(
         self, conn: Connection, seq: int, article_id: str, fp: Fingerprint, at: int | None
     ) -> None:
-        """Band keys (batched by the driver) and the exact-text claim of an entry."""
-        tie = key_of("tie", article_id)
-        bands = [
-            {"band_key": k, "entry_seq": seq, "at": at, "tie": tie} for k in sorted(set(fp.bands))
-        ]
-        if bands:  # none for a withheld text; executemany: one compiled statement
-            conn.execute(self._insert_bands, bands)
+        """Band keys (one statement) and the exact-text claim of an entry."""
+        bands = sorted(set(fp.bands))  # none for a withheld text
+        sql.insert_postings(conn, DedupBandRow.__table__, bands, seq, at, key_of("tie", article_id))
         conn.execute(self._claim, {"content_hash": fp.content_hash, "article_id": article_id})
 
     def _revise(

@@ -11,7 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Text, and_, bindparam, cast, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow, StoryKeyRow
 
@@ -23,6 +37,31 @@ E = DedupEntryRow
 
 def _in(column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
+
+
+def insert_postings(
+    conn: Connection, table: Table, keys: list[int], seq: int, at: int | None, tie: int
+) -> None:
+    """One entry's postings (``dedup_bands`` or ``story_article_keys``: a key column, then
+    entry_seq, at, tie), existing ones left alone. PostgreSQL gets one statement over an
+    array of keys; an executemany of about 40 rows cost three times the client CPU
+    (BENCHMARKS.md, "Enricher: postings as one array"). SQLite takes the executemany."""
+    if not keys:
+        return
+    key = "band_key" if table.name == "dedup_bands" else "key"
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                f"INSERT INTO {table.name} ({key}, entry_seq, at, tie) "
+                "SELECT k, CAST(:seq AS bigint), CAST(:at AS bigint), CAST(:tie AS bigint) "
+                "FROM unnest(CAST(:keys AS bigint[])) AS k "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"keys": keys, "seq": seq, "at": at, "tie": tie},
+        )
+        return
+    rows = [{key: k, "entry_seq": seq, "at": at, "tie": tie} for k in keys]
+    conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
 
 
 # -- dedup --------------------------------------------------------------------------------

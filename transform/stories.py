@@ -41,7 +41,7 @@ from transform.storysim import (
     same_story,
     window_bounds,
 )
-from wiredesk.db import insert_for, json_loads
+from wiredesk.db import json_loads
 from wiredesk.db.dedup_tables import StoryKeyRow
 
 MAX_CANDIDATES = sql.STORY_CANDIDATES  # the most key-sharing articles compared per article
@@ -74,7 +74,6 @@ class StoryIndex:
         self.engine = engine
         self.threshold = threshold
         self.window = window
-        self._insert_keys = insert_for(engine, StoryKeyRow.__table__).on_conflict_do_nothing()
 
     def assign(self, article_id: str, feats: StoryFeatures) -> StoryDecision:
         """Place the article (its dedup step done) in a story; merge what it links."""
@@ -96,10 +95,8 @@ class StoryIndex:
         if me.story_id is not None:
             conn.execute(StoryKeyRow.__table__.delete().where(StoryKeyRow.entry_seq == me.seq))
         keys = sorted({key_of("f", k) for k in candidate_keys(feats)})
-        if keys:  # executemany: one compiled statement, batched by the driver
-            tie = key_of("tie", article_id)
-            rows = [{"key": k, "entry_seq": me.seq, "at": feats.when, "tie": tie} for k in keys]
-            conn.execute(self._insert_keys, rows)
+        tie = key_of("tie", article_id)
+        sql.insert_postings(conn, StoryKeyRow.__table__, keys, me.seq, feats.when, tie)
         linked = self._linked(conn, me, keys, feats)
         roots = {r.story_root for r in linked} | ({me.story_root} if me.story_root else set())
         heads = list(conn.execute(sql.STORY_HEADS, {"ids": sorted(roots)})) if roots else []
