@@ -8,6 +8,7 @@ stack, supervisor, corpus and pipeline pieces the end-to-end benchmark reuses.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -50,6 +51,25 @@ def bbc_texts(n: int) -> list[str]:
             if len(out) >= n:
                 break
     return out
+
+
+def parser(
+    doc: str | None, json_help: str = "also write the figures as JSON (- = stdout)"
+) -> argparse.ArgumentParser:
+    """An argument parser showing the script's docstring, with the usual ``--json``."""
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--json", metavar="PATH", help=json_help)
+    return ap
+
+
+def test_database_url(ap: argparse.ArgumentParser) -> str:
+    """``WIREDESK_TEST_DATABASE_URL``, or the parser's one-line error (exit 2)."""
+    url = os.environ.get("WIREDESK_TEST_DATABASE_URL")
+    if not url:
+        ap.error('set WIREDESK_TEST_DATABASE_URL (eval "$(deploy/local/stack env)")')
+    return url
 
 
 def self_peak_rss_mb() -> float:

@@ -18,8 +18,6 @@ Prints this process's CPU and the wall time per entry, and checks both stored ev
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 import time
 import uuid
@@ -75,16 +73,11 @@ def run(admin_url: str, entries: list[tuple[int, int, list[list[int]]]], how: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = benchlib.parser(__doc__)
     ap.add_argument("--entries", type=int, default=5000)
     ap.add_argument("--smoke", action="store_true", help="300 entries")
-    ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
     args = ap.parse_args(argv)
-    admin_url = os.environ.get("WIREDESK_TEST_DATABASE_URL")
-    if not admin_url:
-        ap.error('set WIREDESK_TEST_DATABASE_URL (eval "$(deploy/local/stack env)")')
+    admin_url = benchlib.test_database_url(ap)
     n = 300 if args.smoke else args.entries
     rng = random.Random(1)
     entries = [

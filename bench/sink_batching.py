@@ -23,9 +23,7 @@ Kafka: bench/sink_replay.py measures the same writer fed from the topic (and rep
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -104,9 +102,7 @@ def run(admin_url: str, records: list[Any], batch: int, kind: str = "") -> dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = benchlib.parser(__doc__)
     ap.add_argument("--records", type=int, default=3000)
     ap.add_argument("--batch-sizes", default="10,100,500", help="besides the row-at-a-time")
     ap.add_argument(
@@ -115,11 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         help="batch sizes run again with multi-row VALUES upserts (before); '' for none",
     )
     ap.add_argument("--smoke", action="store_true", help="300 records")
-    ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (- = stdout)")
     args = ap.parse_args(argv)
-    admin_url = os.environ.get("WIREDESK_TEST_DATABASE_URL")
-    if not admin_url:
-        ap.error('set WIREDESK_TEST_DATABASE_URL (eval "$(deploy/local/stack env)")')
+    admin_url = benchlib.test_database_url(ap)
     n = 300 if args.smoke else args.records
     records = [record(i) for i in range(n)]
     rows = [run(admin_url, records, 1)]
