@@ -45,7 +45,7 @@ def insert_postings(
     """One entry's postings (``dedup_bands`` or ``story_article_keys``: a key column, then
     entry_seq, at, tie), existing ones left alone. PostgreSQL gets one statement over an
     array of keys; an executemany of about 40 rows cost three times the client CPU
-    (BENCHMARKS.md, "Enricher: postings as one array"). SQLite takes the executemany."""
+    (BENCHMARKS.md, Cut 9). SQLite takes the executemany."""
     if not keys:
         return
     key = "band_key" if table.name == "dedup_bands" else "key"

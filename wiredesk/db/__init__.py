@@ -97,7 +97,7 @@ def upsert_many(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
     statement for all of them. Adding RETURNING would make SQLAlchemy build multi-row
     VALUES statements ("insertmanyvalues") instead, whose text differs with every row
     count, so psycopg re-parses each one: twice the client CPU and wall time per row
-    (BENCHMARKS.md, "Sink: executemany vs multi-row VALUES").
+    (BENCHMARKS.md, Cut 9).
     """
     conn.execute(stmt, rows)
 
