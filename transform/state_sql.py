@@ -39,27 +39,36 @@ def _in(column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
+# One entry's postings from an array of keys (PostgreSQL), as literal statements: no
+# SQL is built by string formatting (tests/reliability/test_reliability_postgres.py, P8).
+INSERT_POSTINGS = {
+    "dedup_bands": text(
+        "INSERT INTO dedup_bands (band_key, entry_seq, at, tie) "
+        "SELECT k, CAST(:seq AS bigint), CAST(:at AS bigint), CAST(:tie AS bigint) "
+        "FROM unnest(CAST(:keys AS bigint[])) AS k ON CONFLICT DO NOTHING"
+    ),
+    "story_article_keys": text(
+        "INSERT INTO story_article_keys (key, entry_seq, at, tie) "
+        "SELECT k, CAST(:seq AS bigint), CAST(:at AS bigint), CAST(:tie AS bigint) "
+        "FROM unnest(CAST(:keys AS bigint[])) AS k ON CONFLICT DO NOTHING"
+    ),
+}
+
+
 def insert_postings(
     conn: Connection, table: Table, keys: list[int], seq: int, at: int | None, tie: int
 ) -> None:
-    """One entry's postings (``dedup_bands`` or ``story_article_keys``: a key column, then
-    entry_seq, at, tie), existing ones left alone. PostgreSQL gets one statement over an
-    array of keys; an executemany of about 40 rows cost three times the client CPU
-    (BENCHMARKS.md, Cut 9). SQLite takes the executemany."""
+    """One entry's postings (``dedup_bands`` or ``story_article_keys``), existing ones
+    left alone. PostgreSQL gets one statement over an array of keys; an executemany of
+    about 40 rows cost twice the client CPU (BENCHMARKS.md, Cut 9). SQLite takes the
+    executemany."""
     if not keys:
         return
-    key = "band_key" if table.name == "dedup_bands" else "key"
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            text(
-                f"INSERT INTO {table.name} ({key}, entry_seq, at, tie) "
-                "SELECT k, CAST(:seq AS bigint), CAST(:at AS bigint), CAST(:tie AS bigint) "
-                "FROM unnest(CAST(:keys AS bigint[])) AS k "
-                "ON CONFLICT DO NOTHING"
-            ),
-            {"keys": keys, "seq": seq, "at": at, "tie": tie},
-        )
+        params = {"keys": keys, "seq": seq, "at": at, "tie": tie}
+        conn.execute(INSERT_POSTINGS[table.name], params)
         return
+    key = "band_key" if table.name == "dedup_bands" else "key"
     rows = [{key: k, "entry_seq": seq, "at": at, "tie": tie} for k in keys]
     conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
 

@@ -315,7 +315,34 @@ def _dedup_rebuild(
             )
             rebuilt.story[cid] = rec.story_id
     comparison = reconcile.compare(reconcile.verdicts_of(live), rebuilt)
-    return {"caught_up": caught_up is not None, "replayed": len(replayed), **comparison.as_dict()}
+    found = {"caught_up": caught_up is not None, "replayed": len(replayed)}
+    if not comparison.groups_equal:  # what each run said about the articles that differ
+        found["differing"] = _differing(comparison, live, replayed)
+    return {**found, **comparison.as_dict()}
+
+
+def _differing(
+    comparison: reconcile.Comparison, live: list[Any], replayed: list[Any]
+) -> dict[str, Any]:
+    """For up to 12 articles of the groups in one run only: the live row's duplicate_of
+    and every replayed record of it (type, revision, duplicate_of), as corpus ids."""
+    corpus_of = {a.article_id: a.corpus_id for a in live}
+    ids = sorted(
+        {cid for g in comparison.groups_only_expected + comparison.groups_only_found for cid in g}
+    )[:12]
+    out: dict[str, Any] = {}
+    for a in live:
+        if a.corpus_id in ids:
+            records = [
+                (type(r).__name__, r.revision, corpus_of.get(r.duplicate_of or ""))
+                for r in replayed
+                if r.article_id == a.article_id
+            ]
+            out[a.corpus_id] = {
+                "live": corpus_of.get(a.duplicate_of or ""),
+                "replayed": records,
+            }
+    return out
 
 
 def summary(result: FaultRunResult) -> dict[str, Any]:
