@@ -185,11 +185,9 @@ class FetchPages:
         redelivers the links, whose fetches learn it again."""
         if not all(f.done() for f in self._unstored):
             return
-        notes = [
-            f.result()[1]
-            for f in self._unstored
-            if not f.cancelled() and f.exception() is None and f.result()[1] is not None
-        ]
+        ended = [f for f in self._unstored if not f.cancelled() and f.exception() is None]
+        results = [f.result() for f in ended]
+        notes = [note for _, note in results if note is not None]
         if notes and self.rechecks is not None:
             self.rechecks.write(notes)
         self._unstored = []

@@ -203,14 +203,6 @@ class RecheckStore:
             for outcome in OUTCOMES:
                 metrics.RECHECKS.labels(reason, outcome)
 
-    def fetched(self, link: Link, headers: dict[str, str], body_sha256: str, outcome: str) -> None:
-        """Remember what a 200 (or a 304's refreshed validators) said."""
-        self.write([fetched_note(link, headers, body_sha256, outcome)])
-
-    def outcome(self, link: Link, outcome: str) -> None:
-        """Remember a re-check that published nothing (304, unchanged, error)."""
-        self.write([outcome_note(link, outcome)])
-
     def write(self, notes: Sequence[Note]) -> None:
         """Store ``notes`` (in the order the fetches ended) in one transaction.
 

@@ -25,8 +25,8 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from wiredesk.db import insert_for
 from wiredesk.db.dedup_tables import ContentFingerprintRow, DedupBandRow, DedupEntryRow, StoryKeyRow
 
 DEDUP_CANDIDATES = 200  # the most band-sharing candidates verified per article
@@ -68,9 +68,17 @@ def insert_postings(
         params = {"keys": keys, "seq": seq, "at": at, "tie": tie}
         conn.execute(INSERT_POSTINGS[table.name], params)
         return
+    insert_postings_each(conn, table, keys, seq, at, tie)
+
+
+def insert_postings_each(
+    conn: Connection, table: Table, keys: list[int], seq: int, at: int | None, tie: int
+) -> None:
+    """The same postings as an executemany of one row per key (SQLite's way, and the
+    baseline of ``bench/postings.py``)."""
     key = "band_key" if table.name == "dedup_bands" else "key"
     rows = [{key: k, "entry_seq": seq, "at": at, "tie": tie} for k in keys]
-    conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    conn.execute(insert_for(conn.engine, table).on_conflict_do_nothing(), rows)
 
 
 # -- dedup --------------------------------------------------------------------------------

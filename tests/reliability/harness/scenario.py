@@ -282,13 +282,23 @@ def _dedup_rebuild(
     stack: PrivateStack, supervisor: Supervisor, ns: str, db_url: str, paths: dict[str, str]
 ) -> dict[str, Any]:
     """Replay news.articles into an enricher with empty state; its verdicts must group
-    the articles exactly as the live state did."""
+    the articles exactly as the live state did.
+
+    The live verdicts are read before the replay starts, once the sink has written all
+    the live enrichers published: the sink keeps running during the replay and writes
+    the replay's records of a higher revision too, so a read afterwards could catch a
+    row at one of the replay's intermediate revisions (a CI run's D3 compared such a
+    mix)."""
     from wiredesk.records import EnrichedArticle
 
     bootstrap = stack.bootstrap
     for slot in supervisor.live("enrich"):
         supervisor.retire(slot)
     wait_until(lambda: not kafka_state.group_members(bootstrap, ns + "enrich_articles"), 60, 1)
+    sink_drained = wait_until(
+        lambda: kafka_state.group_lags(bootstrap, ns)["write_articles"] == 0, 120, 0.5
+    )
+    live = reconcile.stored_articles(db_url, paths)
     start = kafka_state.end_offsets(bootstrap, ns + "news.enriched")
     kafka_state.delete_group(bootstrap, ns + "enrich_articles")
     supervisor.add("enrich", WIREDESK_DATABASE_URL=fresh_schema(stack.database_url()))
@@ -304,7 +314,6 @@ def _dedup_rebuild(
         EnrichedArticle.decode(r.value)
         for r in kafka_state.read_topic(bootstrap, ns + "news.enriched", start)
     ]
-    live = reconcile.stored_articles(db_url, paths)
     corpus_of = {a.article_id: a.corpus_id for a in live}
     rebuilt = reconcile.Verdicts()
     for rec in reconcile.newest(replayed).values():
@@ -315,7 +324,11 @@ def _dedup_rebuild(
             )
             rebuilt.story[cid] = rec.story_id
     comparison = reconcile.compare(reconcile.verdicts_of(live), rebuilt)
-    found = {"caught_up": caught_up is not None, "replayed": len(replayed)}
+    found = {
+        "caught_up": caught_up is not None,
+        "sink_drained_first": sink_drained is not None,
+        "replayed": len(replayed),
+    }
     if not comparison.groups_equal:  # what each run said about the articles that differ
         found["differing"] = _differing(comparison, live, replayed)
     return {**found, **comparison.as_dict()}
