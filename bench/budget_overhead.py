@@ -11,9 +11,11 @@ time per record beside the unguarded baseline measured in the same command:
   (what the Kafka services run).
 
 Then the ledger: ``begin_batch`` + ``end_batch`` per batch of 100 on SQLite (and on
-PostgreSQL with ``--pg`` or WIREDESK_TEST_DATABASE_URL), i.e. its cost per record in a
-normal batch, and the cost per record of a *suspect* batch (one write before and one
-after each record). Each figure is the median of 5 rounds.
+PostgreSQL with ``--pg`` or WIREDESK_TEST_DATABASE_URL, both ways: the batch marks as one
+statement on the ledger's own connection, and in transactions of the stage's engine as
+before cut 10), i.e. its cost (wall and this process's CPU) per record in a normal
+batch, and the cost per record of a *suspect* batch (one write before and one after each
+record). Each figure is the median of 5 rounds.
 """
 
 from __future__ import annotations
@@ -78,26 +80,30 @@ def guard_us(hard: bool, n: int = 20_000) -> float:
     return statistics.median(rounds)
 
 
-def ledger_ms(url: str, batches: int = 50) -> tuple[float, float]:
-    """(ms per normal batch, ms per record of a suspect batch)."""
+def ledger_ms(
+    url: str, batches: int = 50, own_connection: bool = True
+) -> tuple[float, float, float]:
+    """(ms per normal batch, its CPU ms, ms per record of a suspect batch)."""
     engine = db.make_engine(url)
-    ledger = SqlLedger(engine)
-    normal, careful = [], []
+    ledger = SqlLedger(engine, own_connection=own_connection)
+    normal, cpu, careful = [], [], []
     for r in range(5):
         group = f"bench-{r}-{time.time_ns()}"
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for b in range(batches):
             starts = {("news.articles", p): b * 100 for p in range(3)}
             ledger.begin_batch(group, starts)
             ledger.end_batch(group, starts)
         normal.append((time.perf_counter() - started) / batches * 1000)
+        cpu.append((time.process_time() - cpu_started) / batches * 1000)
         started = time.perf_counter()
         for offset in range(200):
             ledger.begin_record(group, ("news.articles", 0), offset)
             ledger.end_record(group, ("news.articles", 0), offset)
         careful.append((time.perf_counter() - started) / 200 * 1000)
+    ledger.close()
     engine.dispose()
-    return statistics.median(normal), statistics.median(careful)
+    return statistics.median(normal), statistics.median(cpu), statistics.median(careful)
 
 
 def main() -> int:
@@ -137,11 +143,18 @@ def main() -> int:
             db.upgrade(urls["postgresql"])
         try:
             print("attempt ledger (3 partitions per batch), median of 5 rounds:")
-            for name, u in urls.items():
-                batch, record = ledger_ms(u)
+            runs = [("sqlite", urls["sqlite"], True)]
+            if "postgresql" in urls:  # cut 10's marks beside the transactions before it
+                runs += [
+                    ("postgresql, transactions (before)", urls["postgresql"], False),
+                    ("postgresql, one statement", urls["postgresql"], True),
+                ]
+            for name, u, own in runs:
+                batch, cpu, record = ledger_ms(u, own_connection=own)
                 print(
-                    f"  {name:<10} normal batch {batch:6.2f} ms (= {batch / 100 * 1000:5.1f} us "
-                    f"per record at batch_size 100); suspect batch {record:6.2f} ms per record"
+                    f"  {name:<34} normal batch {batch:6.2f} ms, CPU {cpu:5.2f} ms "
+                    f"(= {batch / 100 * 1000:5.1f} us per record at batch_size 100); "
+                    f"suspect batch {record:6.2f} ms per record"
                 )
         finally:
             if args.pg:

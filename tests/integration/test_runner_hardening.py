@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import DBAPIError
 
 from tests.ingest_support import fetch_stage, kafka_bus, read_topic  # noqa: F401 (fixture)
 from tests.integration.conftest import free_port, group_progress, wait_for
@@ -280,3 +281,49 @@ def _waiting(port: int) -> bool:
 
     out = subprocess.run(["ss", "-tn", "state", "established"], capture_output=True, text=True)
     return f"127.0.0.1:{port}" in out.stdout
+
+
+def test_postgresql_batch_marks_follow_the_memory_ledgers_rules(pg_url):
+    """The one-statement batch marks on PostgreSQL answer as the in-process ledger does,
+    step by step: an unfinished batch makes its partitions suspect, a closed one or a
+    new first offset does not, and a lost connection is opened again."""
+    from wiredesk.attempts import MemoryLedger, SqlLedger
+
+    engine = db.make_engine(pg_url)
+    sql, memory = SqlLedger(engine), MemoryLedger()
+    a, b = ("news.raw", 0), ("news.raw", 1)
+    steps = [
+        ("begin", {a: 5, b: 7}),
+        ("begin", {a: 5, b: 7}),  # never ended: both suspect
+        ("begin", {a: 5}),  # a third try of a
+        ("end", {a: 5, b: 7}),
+        ("begin", {a: 5, b: 8}),  # closed, and a new first offset
+        ("begin", {b: 8}),
+        ("drop connection", {}),
+        ("begin", {b: 8}),
+    ]
+    answers = []
+    try:
+        for step, starts in steps:
+            if step == "drop connection":
+                pid = sql._held.connection.dbapi_connection.info.backend_pid
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                with pytest.raises(DBAPIError):  # this call fails (the runner goes on)
+                    sql.begin_batch("g", {b: 8})
+                continue
+            if step == "begin":
+                answers.append((sql.begin_batch("g", starts), memory.begin_batch("g", starts)))
+            else:
+                sql.end_batch("g", starts)
+                memory.end_batch("g", starts)
+        with engine.connect() as conn:
+            attempts = dict(
+                conn.execute(text("SELECT partition, attempts FROM record_attempts")).all()
+            )
+    finally:
+        sql.close()
+        engine.dispose()
+    assert [s for s, _ in answers] == [m for _, m in answers]
+    assert [s for s, _ in answers] == [set(), {a, b}, {a}, set(), {b}, {b}]
+    assert attempts == {0: 1, 1: 3}

@@ -44,6 +44,7 @@ def make_engine(
     lock_timeout_s: float | None = None,
     statement_timeout_s: float | None = None,
     idle_in_transaction_timeout_s: float | None = None,
+    synchronous_commit: bool = True,
     **kwargs: Any,
 ) -> Engine:
     """An engine that survives dropped connections (pre-ping) and, on SQLite, concurrency.
@@ -76,6 +77,8 @@ def make_engine(
         )
         if seconds is not None
     ]
+    if not synchronous_commit:  # commits do not wait for their WAL flush (best-effort data)
+        options.append("-c synchronous_commit=off")
     if options:  # kept with any options of the URL itself (e.g. a search_path)
         given = make_url(url).query.get("options")
         given = " ".join(given) if isinstance(given, tuple) else given
