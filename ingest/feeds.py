@@ -53,6 +53,9 @@ log = structlog.get_logger(__name__)
 __all__ = ["FeedPoller", "feed_id"]
 
 MAX_INTERVAL_S = 366 * 86_400.0  # a registry's fixed interval is honoured up to a year
+EARLIEST_FEED_POLL = (
+    select(func.min(FeedRow.next_poll_at)).where(FeedRow.enabled.is_(True)).scalar_subquery()
+)
 
 
 @dataclass
@@ -174,19 +177,14 @@ class FeedPoller:
         self._plan = recheck.Plan()
 
     def seconds_until_next_due(self) -> float:
-        """How long until the earliest enabled feed is due (0 if one is due now)."""
+        """How long until the earliest enabled feed or scheduled re-check is due (0 if a
+        feed is due now or none has a time yet); one statement, asked at every wake."""
         with self.engine.connect() as conn:
-            earliest = conn.scalar(
-                select(func.min(FeedRow.next_poll_at)).where(FeedRow.enabled.is_(True))
-            )
+            earliest, check = conn.execute(select(EARLIEST_FEED_POLL, recheck.EARLIEST_DUE)).one()
         if earliest is None:
             return 0.0
-        if earliest.tzinfo is None:  # SQLite hands back naive UTC
-            earliest = earliest.replace(tzinfo=UTC)
-        check = recheck.earliest_due(self.engine)
-        if check is not None:
-            earliest = min(earliest, check)
-        return max(0.0, earliest.timestamp() - self.clock())
+        times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in (earliest, check) if t]
+        return max(0.0, min(times).timestamp() - self.clock())  # SQLite: naive UTC
 
     # -- internals ----------------------------------------------------------------------
     def due(self, now: datetime) -> list[Any]:

@@ -187,10 +187,9 @@ def confirm(
         )
 
 
-def earliest_due(engine: Engine) -> datetime | None:
-    with engine.connect() as conn:
-        when = conn.scalar(select(func.min(ArticleRecheckRow.next_check_at)))
-    return _utc(when) if when is not None else None
+# when the earliest scheduled re-check is due (a scalar subquery: the poller asks it in
+# the same statement as its feeds' earliest poll)
+EARLIEST_DUE = select(func.min(ArticleRecheckRow.next_check_at)).scalar_subquery()
 
 
 class RecheckStore:

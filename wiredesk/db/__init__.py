@@ -8,12 +8,14 @@ runs on PostgreSQL (services) and SQLite (embedded mode, tests) through the same
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -47,7 +49,8 @@ def make_engine(
     synchronous_commit: bool = True,
     **kwargs: Any,
 ) -> Engine:
-    """An engine that survives dropped connections (pre-ping) and, on SQLite, concurrency.
+    """An engine that survives dropped connections (:func:`ping_when_idle`) and, on
+    SQLite, concurrency.
 
     On PostgreSQL the optional timeouts become session settings of every connection: a
     writer that waits for a lock, runs a statement, or sits idle inside a transaction
@@ -83,7 +86,42 @@ def make_engine(
         given = make_url(url).query.get("options")
         given = " ".join(given) if isinstance(given, tuple) else given
         connect_args["options"] = " ".join(([given] if given else []) + options)
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 1.0
+
+
+def ping_when_idle(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
+    """Ping a pooled connection at checkout only if it sat in the pool ``idle_s`` or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a ``SELECT 1`` round trip per
+    transaction, which the profile found in every stage (a twentieth of the poller's
+    CPU: BENCHMARKS.md, Cut 10). A connection used a moment ago is as good as the ping
+    would say; one that sat out a database restart is pinged and, if dead, replaced (the
+    pool's ``DisconnectionError`` protocol, as pre-ping does). A connection lost within
+    ``idle_s`` of its last use fails its first statement instead, like one lost in the
+    middle of a transaction: the callers retry those already."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as exc:  # the pool drops this connection and takes another
+            raise DisconnectionError(repr(exc)) from exc
 
 
 def insert_for(engine: Engine, table: Table) -> Any:
