@@ -18,8 +18,8 @@ process, three ways in the same run:
 and prints articles/s, per-article latency percentiles, the time per step, how many
 articles ran NER and how many copies reused their canonical's entities, the state's bytes
 per article (pg_total_relation_size of the state tables, with their indexes and TOAST,
-divided by the articles remembered: the dedup index, the story state, and both) and the
-peak RSS.
+divided by the articles remembered: the dedup index, the story state, and both), the
+SQL statements sent per article (an executemany counts once) and the peak RSS.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import REGISTRY
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 
 from transform.enrich import EnrichArticles, EnrichOptions
 from transform.evaluate import _published, as_article
@@ -83,6 +83,12 @@ def run(label: str, url: str, records: list[Article], make, batch: int) -> dict[
         for s in ("model", "reused", "fallback")
     }
     latencies = []
+    sent = {"statements": 0}  # an executemany counts once
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_: object) -> None:
+        sent["statements"] += 1
+
     prepare = getattr(process, "prepare", None) if label == "batched" else None
     prepared = 0.0
     cpu_started = time.process_time()
@@ -109,6 +115,7 @@ def run(label: str, url: str, records: list[Article], make, batch: int) -> dict[
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(sorted(latencies)[int(len(latencies) * 0.95)] * 1000, 2),
         "batch_decide_ms_per_article": round(prepared * 1000 / len(records), 2),
+        "statements_per_article": round(sent["statements"] / len(records), 2),
     }
     result["revision_records"] = int(
         sample("wiredesk_enrich_revision_records_total", how="pending") - revised
