@@ -194,7 +194,7 @@ class DedupIndex:
         at = article_time(published_at, discovered_at)
         linked = self._linked(conn, fp, at)
         canonicals = {r.duplicate_of or r.article_id for r in linked}
-        heads = _heads(conn, canonicals, linked)
+        heads = sql.rows_by_id(conn, sql.ENTRIES_BY_ID, canonicals, linked)
         winner: Any = min([me, *heads], key=_key_of)
         winner_fp = fp if winner is me else _as_fp(winner)
         revised = 0
@@ -382,15 +382,6 @@ class DedupIndex:
         if lead >= self.lead_threshold and ov.containment >= LEAD_MIN_CONTAINMENT:
             scores.append(lead)
         return max(scores) if scores else None
-
-
-def _heads(conn: Connection, canonicals: set[str], linked: list[Any]) -> list[Any]:
-    """The canonical entries: those among ``linked`` (read in this transaction) as they
-    are, the others read; no statement when there are none (an original's usual case)."""
-    have = {r.article_id: r for r in linked if r.article_id in canonicals}
-    missing = sorted(canonicals - have.keys())
-    read = list(conn.execute(sql.ENTRIES_BY_ID, {"ids": missing})) if missing else []
-    return [*have.values(), *read]
 
 
 def _is_update(stored: Any, fp: Fingerprint, fetched_at: datetime | None) -> bool:

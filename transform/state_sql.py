@@ -39,6 +39,16 @@ def _in(column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
+def rows_by_id(conn: Connection, statement: Any, ids: set[str], known: list[Any]) -> list[Any]:
+    """The entries of ``ids``: those among ``known`` (rows read in this transaction) as
+    they are, the others read by ``statement`` (``ids``: an IN list); no statement when
+    none is missing (an original's usual case)."""
+    have = {r.article_id: r for r in known if r.article_id in ids}
+    missing = sorted(ids - have.keys())
+    read = conn.execute(statement, {"ids": missing}).all() if missing else []
+    return [*have.values(), *read]
+
+
 # One entry's postings from an array of keys (PostgreSQL), as literal statements: no
 # SQL is built by string formatting (tests/reliability/test_reliability_postgres.py, P8).
 INSERT_POSTINGS = {

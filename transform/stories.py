@@ -99,12 +99,7 @@ class StoryIndex:
         sql.insert_postings(conn, StoryKeyRow.__table__, keys, me.seq, feats.when, tie)
         linked = self._linked(conn, me, keys, feats)
         roots = {r.story_root for r in linked} | ({me.story_root} if me.story_root else set())
-        # the roots among the linked rows are taken as read; the others are read
-        have = {r.article_id: r for r in linked if r.article_id in roots}
-        missing = sorted(roots - have.keys())
-        heads = [*have.values()]
-        if missing:
-            heads += conn.execute(sql.STORY_HEADS, {"ids": missing}).all()
+        heads = sql.rows_by_id(conn, sql.STORY_HEADS, roots, linked)
         winner = min([me, *heads], key=_key_of).article_id
         story_id = story_id_for(winner)
         placed = {"me": me.seq, "root": winner, "story": story_id, "features": feats.as_json()}

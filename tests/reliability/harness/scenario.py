@@ -330,16 +330,18 @@ def _dedup_rebuild(
         "replayed": len(replayed),
     }
     if not comparison.groups_equal:  # what each run said about the articles that differ
-        found["differing"] = _differing(comparison, live, replayed)
+        found["differing"] = _differing(comparison, live, replayed, corpus_of)
     return {**found, **comparison.as_dict()}
 
 
 def _differing(
-    comparison: reconcile.Comparison, live: list[Any], replayed: list[Any]
+    comparison: reconcile.Comparison,
+    live: list[Any],
+    replayed: list[Any],
+    corpus_of: dict[str, str | None],
 ) -> dict[str, Any]:
     """For up to 12 articles of the groups in one run only: the live row's duplicate_of
     and every replayed record of it (type, revision, duplicate_of), as corpus ids."""
-    corpus_of = {a.article_id: a.corpus_id for a in live}
     ids = sorted(
         {cid for g in comparison.groups_only_expected + comparison.groups_only_found for cid in g}
     )[:12]
